@@ -1,0 +1,139 @@
+# Skagerrak — build, test, demo, install.  Plain make + pkg-config.
+#
+#   make            daemon + plugins (build/)
+#   make test       install missing Debian packages, build, unit tests (plain and
+#                   ASan+UBSan), integration tests against real servers
+#   make run        the demo: local Prosody + gateway + channels
+#   make bench      benchmarks (bench/README.md)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+BINDIR   = $(PREFIX)/bin
+LIBDIR   = $(PREFIX)/lib/skagerrak
+SHAREDIR = $(PREFIX)/share/skagerrak
+SYSCONF ?= /etc/skagerrak
+
+CC      ?= cc
+PKGS     = libstrophe libconfig sqlite3 libmicrohttpd jansson libcurl openssl
+PLUGIN_PKGS = $(PKGS) gmime-3.0
+SAN     ?= 0
+BUILD   ?= build
+
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wno-format-nonliteral
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -fno-strict-aliasing $(WARN) \
+           -DGW_VERSION=\"$(VERSION)\" -DGW_LIBDIR=\"$(LIBDIR)\" -DGW_SHAREDIR=\"$(SHAREDIR)\"
+LDLIBS  += -ldl -lm
+ifeq ($(SAN),1)
+  BUILD   = build/san
+  CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=address,undefined
+endif
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
+
+CORE_CFLAGS   = $(CFLAGS) -Igateway $(shell pkg-config --cflags $(PKGS))
+CORE_LIBS     = $(shell pkg-config --libs $(PKGS)) $(LDLIBS)
+PLUGIN_CFLAGS = $(CFLAGS) -fPIC -fvisibility=hidden -Igateway $(shell pkg-config --cflags $(PLUGIN_PKGS))
+PLUGIN_LIBS   = $(shell pkg-config --libs $(PLUGIN_PKGS)) -lm
+
+CORE_SRC  = $(filter-out gateway/main.c,$(wildcard gateway/*.c))
+CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/%.o)
+PLUGINS   = $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/plugin.c))))
+PLUGIN_SO = $(PLUGINS:%=$(BUILD)/plugins/%.so)
+TOOLS_SRC = $(wildcard tools/*.c)
+TOOLS     = $(TOOLS_SRC:tools/%.c=$(BUILD)/%)
+
+UNIT_CORE_SRC   = $(wildcard tests/unit/test_*.c)
+UNIT_CORE       = $(UNIT_CORE_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_PLUGIN_SRC = $(wildcard tests/unit/*/test_*.c)
+UNIT_PLUGIN     = $(UNIT_PLUGIN_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_PLUGIN_SO  = $(patsubst tests/plugins/%/plugin.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*/plugin.c))
+
+.PHONY: all test unit integration run bench install clean deps check-format format
+all: $(BUILD)/skagerrak $(PLUGIN_SO) $(TOOLS) $(TEST_PLUGIN_SO)
+
+$(BUILD)/libgw.a: $(CORE_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/skagerrak: $(BUILD)/gateway/main.o $(BUILD)/libgw.a
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(CORE_LIBS)
+
+$(BUILD)/gateway/%.o: gateway/%.c $(wildcard gateway/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) -c -o $@ $<
+
+# Each plugins/<name>/ directory with a plugin.c becomes $(BUILD)/plugins/<name>.so.
+.SECONDEXPANSION:
+$(BUILD)/plugins/%.so: $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard plugins/%/*.c))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(PLUGIN_LIBS)
+
+$(BUILD)/plugins/%.o: plugins/%.c $$(wildcard $$(dir plugins/%)*.h) gateway/plugin_api.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -c -o $@ $<
+
+# Test-only plugins (tests/plugins/<name>/plugin.c).
+$(BUILD)/tests/plugins/%.so: $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard tests/plugins/%/*.c))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(PLUGIN_LIBS)
+
+$(BUILD)/tests/plugins/%.o: tests/plugins/%.c gateway/plugin_api.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -c -o $@ $<
+
+$(BUILD)/%: tools/%.c $(BUILD)/libgw.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgw.a $(CORE_LIBS) $(shell pkg-config --cflags --libs gmime-3.0)
+
+# Core unit tests link the core library; plugin unit tests (tests/unit/<plugin>/) link
+# that plugin's objects and the fake host (tests/unit/fakehost.c).
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libgw.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libgw.a $(CORE_LIBS) -lcmocka
+
+$(BUILD)/tests/%: tests/unit/%.c $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard plugins/$$(firstword $$(subst /, ,$$*))/*.c)) $(BUILD)/tests/fakehost.o
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -fvisibility=default -Itests/unit -Iplugins/$(firstword $(subst /, ,$*)) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/fakehost.o: tests/unit/fakehost.c tests/unit/fakehost.h gateway/plugin_api.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -fvisibility=default -c -o $@ $<
+
+unit: $(UNIT_CORE) $(UNIT_PLUGIN)
+	@scripts/run-unit.sh $(UNIT_CORE) $(UNIT_PLUGIN)
+
+deps:
+	@scripts/setup-deps.sh
+
+# The README's test command.  Everything it needs is installed and started from here.
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) SAN=1 all
+	$(MAKE) SAN=1 unit
+	SKAGERRAK_BUILD=build/san scripts/run-integration.sh
+
+integration: all
+	scripts/run-integration.sh
+
+run: deps all
+	scripts/demo.sh
+
+bench: deps all
+	scripts/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SHAREDIR)/i18n $(DESTDIR)$(SYSCONF)
+	install -m 0755 $(BUILD)/skagerrak $(DESTDIR)$(BINDIR)/skagerrak
+	$(foreach t,$(TOOLS),install -m 0755 $(t) $(DESTDIR)$(BINDIR)/;)
+	$(foreach p,$(PLUGIN_SO),install -m 0644 $(p) $(DESTDIR)$(LIBDIR)/;)
+	install -m 0644 conf/i18n/*.cfg $(DESTDIR)$(SHAREDIR)/i18n/
+	if [ -d plugins/webchat/static ]; then cp -r plugins/webchat/static $(DESTDIR)$(SHAREDIR)/webchat; fi
+	install -m 0640 conf/skagerrak.cfg.example $(DESTDIR)$(SYSCONF)/skagerrak.cfg.example
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build

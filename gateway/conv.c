@@ -1,0 +1,259 @@
+/* conv.c — open conversations in memory, their persistence, and texts to seekers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core.h"
+#include "hashmap.h"
+#include "i18n.h"
+#include "loop.h"
+#include "log.h"
+#include "xmpp.h"
+
+static const char *const state_names[] = {"queued", "offered", "active", "closed", "abandoned",
+                                          "expired"};
+
+const char *gw_conv_state_name(enum gw_conv_state s) { return state_names[s]; }
+
+static enum gw_conv_state state_parse(const char *s)
+{
+    for (int i = 0; i < 6; i++)
+        if (strcmp(s, state_names[i]) == 0)
+            return (enum gw_conv_state)i;
+    return CS_QUEUED;
+}
+
+static void seeker_key(const char *channel, const char *address, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s\n%s", channel, address);
+}
+
+static const char *channel_label(const char *channel)
+{
+    static const struct { const char *ch, *label; } labels[] = {
+        {"sms", "SMS"}, {"webchat", "Web"}, {"email", "E-mail"}, {"loopback", "Test"}};
+    for (size_t i = 0; i < sizeof labels / sizeof *labels; i++)
+        if (strcmp(labels[i].ch, channel) == 0)
+            return labels[i].label;
+    return channel;
+}
+
+static void make_nick(struct gw_conv *cv)
+{
+    snprintf(cv->nick, sizeof cv->nick, "%s %s \u00b7 %s \u00b7 %s", channel_label(cv->channel),
+             cv->display[0] ? cv->display : "-", cv->row.lang, cv->row.queue);
+}
+
+struct gw_conv *gw_conv_find(struct gw_core *c, const char *token)
+{
+    return token ? gw_map_get(c->conv_by_token, token) : NULL;
+}
+
+struct gw_conv *gw_conv_for_seeker(struct gw_core *c, const char *channel, const char *address)
+{
+    char key[320];
+    seeker_key(channel, address, key, sizeof key);
+    return gw_map_get(c->conv_by_seeker, key);
+}
+
+static void index_conv(struct gw_core *c, struct gw_conv *cv)
+{
+    char key[320];
+    seeker_key(cv->channel, cv->address, key, sizeof key);
+    gw_map_set(c->conv_by_token, cv->row.token, cv);
+    gw_map_set(c->conv_by_seeker, key, cv);
+    TAILQ_INSERT_TAIL(&c->convs, cv, all);
+}
+
+static void new_token(char *buf, size_t len)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+    unsigned char r[12];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+        for (size_t i = 0; i < sizeof r; i++)
+            r[i] = (unsigned char)rand();
+    char t[16] = "c-";
+    for (size_t i = 0; i < sizeof r; i++)
+        t[2 + i] = alphabet[r[i] & 31];
+    t[14] = 0;
+    snprintf(buf, len, "%s", t);
+}
+
+struct gw_conv *gw_conv_open(struct gw_core *c, int64_t seeker_id, const char *channel,
+                             const char *address, const char *display, const char *queue,
+                             const char *lang, const char *meta_json)
+{
+    struct gw_conv *cv = calloc(1, sizeof *cv);
+    if (!cv)
+        return NULL;
+    int64_t now = gw_now_ms(c);
+    do
+        new_token(cv->row.token, sizeof cv->row.token);
+    while (gw_conv_find(c, cv->row.token));
+    cv->row.seeker_id = seeker_id;
+    snprintf(cv->row.queue, sizeof cv->row.queue, "%s", queue);
+    snprintf(cv->row.lang, sizeof cv->row.lang, "%s", lang);
+    snprintf(cv->row.state, sizeof cv->row.state, "queued");
+    const struct gw_queue_conf *qc = gw_config_queue(c->cfg, queue);
+    cv->row.priority = qc ? qc->priority : 0;
+    cv->row.created = now;
+    cv->row.queued_at = now;
+    cv->row.last_seeker_at = now;
+    if (meta_json)
+        snprintf(cv->row.meta, sizeof cv->row.meta, "%s", meta_json);
+    snprintf(cv->channel, sizeof cv->channel, "%s", channel);
+    snprintf(cv->address, sizeof cv->address, "%s", address);
+    snprintf(cv->display, sizeof cv->display, "%s", display ? display : "");
+    cv->state = CS_QUEUED;
+    int64_t id = gw_store_conv_insert(c->store, &cv->row);
+    if (id < 0) {
+        free(cv);
+        return NULL;
+    }
+    cv->row.id = id;
+    make_nick(cv);
+    index_conv(c, cv);
+    gw_store_event(c->store, id, now, "opened", channel, queue);
+    return cv;
+}
+
+int gw_conv_save(struct gw_core *c, struct gw_conv *cv)
+{
+    snprintf(cv->row.state, sizeof cv->row.state, "%s", state_names[cv->state]);
+    return gw_store_conv_update(c->store, &cv->row);
+}
+
+static void conv_release(struct gw_core *c, struct gw_conv *cv)
+{
+    char key[320];
+    seeker_key(cv->channel, cv->address, key, sizeof key);
+    if (gw_map_get(c->conv_by_seeker, key) == cv)
+        gw_map_del(c->conv_by_seeker, key);
+    gw_map_del(c->conv_by_token, cv->row.token);
+    TAILQ_REMOVE(&c->convs, cv, all);
+    if (cv->offer_timer)
+        gw_loop_timer_cancel(c->loop, cv->offer_timer);
+    free(cv->offered_to);
+    free(cv->declined);
+    free(cv);
+}
+
+void gw_conv_finish(struct gw_core *c, struct gw_conv *cv, enum gw_conv_state st,
+                    const char *outcome, const char *text_key, const char *reason)
+{
+    int64_t now = gw_now_ms(c);
+    gw_queue_remove(c, cv);
+    char queue[64];
+    snprintf(queue, sizeof queue, "%s", cv->row.queue);
+    if (text_key) {
+        const char *text = gw_i18n_text(c->i18n, cv->row.lang, text_key);
+        char meta[128];
+        snprintf(meta, sizeof meta, "{\"type\":\"closed\",\"reason\":\"%s\"}",
+                 reason ? reason : "service");
+        int64_t mid = gw_store_msg_insert(c->store, cv->row.id, "auto", text, NULL, now,
+                                          "stored", NULL, meta);
+        if (mid > 0)
+            gw_outbox_channel(c, mid, cv->channel, GW_MSG_CLOSED);
+    }
+    cv->state = st;
+    cv->row.closed_at = now;
+    if (outcome)
+        snprintf(cv->row.outcome, sizeof cv->row.outcome, "%s", outcome);
+    gw_conv_save(c, cv);
+    gw_store_event(c->store, cv->row.id, now, state_names[st], cv->row.counsellor,
+                   outcome ? outcome : reason);
+    char had[256];
+    snprintf(had, sizeof had, "%s", cv->row.counsellor);
+    conv_release(c, cv);
+    if (had[0] || 1)
+        gw_queue_dispatch(c, queue); /* capacity freed or the queue changed */
+}
+
+struct load_ctx {
+    struct gw_core *c;
+    int n;
+};
+
+static int load_one(void *arg, const struct gw_conv_row *r)
+{
+    struct load_ctx *lc = arg;
+    struct gw_core *c = lc->c;
+    struct gw_conv *cv = calloc(1, sizeof *cv);
+    struct gw_seeker_row sk;
+    if (!cv || gw_store_seeker_get(c->store, r->seeker_id, &sk) < 0) {
+        free(cv);
+        return 0;
+    }
+    cv->row = *r;
+    cv->state = state_parse(r->state);
+    snprintf(cv->channel, sizeof cv->channel, "%s", sk.channel);
+    snprintf(cv->address, sizeof cv->address, "%s", sk.address);
+    snprintf(cv->display, sizeof cv->display, "%s", sk.display);
+    make_nick(cv);
+    index_conv(c, cv);
+    if (cv->state == CS_OFFERED) /* an offer does not survive a restart */
+        cv->state = CS_QUEUED;
+    if (cv->state == CS_QUEUED)
+        gw_queue_enqueue(c, cv, 0);
+    lc->n++;
+    return 0;
+}
+
+int gw_conv_load_all(struct gw_core *c)
+{
+    struct load_ctx lc = {c, 0};
+    gw_store_conv_open_each(c->store, load_one, &lc);
+    return lc.n;
+}
+
+void gw_conv_free_all(struct gw_core *c)
+{
+    struct gw_conv *cv;
+    while ((cv = TAILQ_FIRST(&c->convs))) {
+        struct gw_queue_rt *q = gw_queue_rt(c, cv->row.queue);
+        if (q && (cv->state == CS_QUEUED || cv->state == CS_OFFERED)) {
+            TAILQ_REMOVE(&q->waiting, cv, qlink);
+            q->nwaiting--;
+        }
+        conv_release(c, cv);
+    }
+}
+
+const char *gw_conv_jid(struct gw_core *c, const struct gw_conv *cv, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s@%s", cv->row.token, c->cfg->domain);
+    return buf;
+}
+
+int gw_conv_tell(struct gw_core *c, struct gw_conv *cv, const char *key,
+                 const char *const *vars, const char *meta_json)
+{
+    char text[2048];
+    gw_i18n_format(c->i18n, cv->row.lang, key, text, sizeof text, vars);
+    int64_t mid = gw_store_msg_insert(c->store, cv->row.id, "auto", text, NULL, gw_now_ms(c),
+                                      "stored", NULL, meta_json);
+    if (mid < 0)
+        return (int)mid;
+    return gw_outbox_channel(c, mid, cv->channel, GW_MSG_AUTO);
+}
+
+int gw_conv_notify_counsellor(struct gw_core *c, struct gw_conv *cv, const char *jid,
+                              const char *text)
+{
+    return gw_router_chat(c, cv->row.token, jid, text, cv->nick, 0);
+}
+
+const char *gw_counsellor_lang(struct gw_core *c, const char *bare_jid)
+{
+    const struct gw_counsellor_conf *k = gw_config_counsellor(c->cfg, bare_jid);
+    return k && k->lang ? k->lang : c->cfg->default_lang;
+}
+
+const char *gw_counsellor_name(struct gw_core *c, const char *bare_jid)
+{
+    const struct gw_counsellor_conf *k = gw_config_counsellor(c->cfg, bare_jid);
+    if (k && k->name)
+        return k->name;
+    return gw_i18n_text(c->i18n, c->cfg->default_lang, "counsellor_default_name");
+}

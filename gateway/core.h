@@ -1,0 +1,209 @@
+/* core.h — the daemon's one context and the state shared by the core's modules.
+ *
+ * Everything the core owns hangs off struct gw_core, passed explicitly (no globals).
+ * Module map:  conv.c (conversations in memory + persistence + texts to seekers),
+ * queue.c (counsellor presence, assignment, positions, timeouts), router.c (inbound from
+ * channels and from XMPP, disco), outbox.c (durable sending), commands.c (text commands),
+ * adhoc.c (XEP-0050), host.c (plugins), main.c (start-up, signals, reload). */
+#ifndef GW_CORE_H
+#define GW_CORE_H
+
+#include <stdint.h>
+#include <strophe.h>
+#include <sys/queue.h>
+
+#include "config.h"
+#include "plugin_api.h"
+#include "store.h"
+
+struct gw_loop;
+struct gw_xmpp;
+struct gw_http;
+struct gw_fetch;
+struct gw_i18n;
+struct gw_map;
+struct gw_plugin_slot;
+
+enum gw_conv_state { CS_QUEUED, CS_OFFERED, CS_ACTIVE, CS_CLOSED, CS_ABANDONED, CS_EXPIRED };
+
+/* An open conversation, in memory.  Closed ones live only in the store. */
+struct gw_conv {
+    struct gw_conv_row row;      /* the persisted fields */
+    enum gw_conv_state state;
+    char channel[32];
+    char address[256];
+    char display[64];
+    char nick[160];              /* "SMS ··4567 · nb · general" */
+    char *offered_to;            /* bare JID while offered */
+    char *declined;              /* space-separated JIDs that declined/ignored this round */
+    uint64_t offer_timer;
+    int last_pos;                /* last position told to the seeker (0 = none) */
+    int64_t last_pos_at;
+    int front;                   /* requeued: goes before others of its priority */
+    int64_t offline_since;       /* assigned counsellor went offline at (ms), 0 = online */
+    TAILQ_ENTRY(gw_conv) qlink;  /* waiting list of its queue (queued/offered) */
+    TAILQ_ENTRY(gw_conv) all;    /* every open conversation */
+};
+TAILQ_HEAD(gw_conv_list, gw_conv);
+
+/* A counsellor resource's presence towards one queue (or "*" = the gateway domain). */
+struct gw_presence {
+    char bare[256];
+    char resource[128];
+    char queue[64];
+    char show[8];               /* "" available, chat, away, xa, dnd */
+    TAILQ_ENTRY(gw_presence) link;
+};
+TAILQ_HEAD(gw_presence_list, gw_presence);
+
+/* Runtime state per queue (config is in gw_queue_conf; matched by id after reload). */
+struct gw_queue_rt {
+    char id[64];
+    struct gw_conv_list waiting;   /* queued + offered, in service order */
+    int nwaiting;
+    uint64_t position_timer;
+    int64_t wait_ms_cache;         /* recent mean wait (-1 unknown) */
+    int64_t handle_ms_cache;
+};
+
+struct gw_core {
+    const char *config_path;
+    struct gw_config *cfg;
+    struct gw_loop *loop;
+    struct gw_store *store;
+    struct gw_xmpp *xmpp;
+    struct gw_http *http;
+    struct gw_fetch *fetch;
+    struct gw_i18n *i18n;
+    struct gw_plugin_slot *plugins; /* linked list (host.c) */
+    struct gw_map *conv_by_token;
+    struct gw_map *conv_by_seeker;  /* "channel\naddress" -> open conversation */
+    struct gw_conv_list convs;
+    struct gw_presence_list presence;
+    struct gw_queue_rt *queues;
+    int nqueues;
+    int64_t clock_offset_ms;        /* test clock: wall = real + offset */
+    int outbox_dirty;               /* new entries since the last flush */
+    uint64_t outbox_timer;
+    uint64_t sweep_timer;
+    uint64_t barrier_pending;       /* barrier seq in flight */
+    int64_t *inflight;              /* xmpp outbox ids sent, waiting for the barrier */
+    size_t ninflight, capinflight;
+    int stopping;
+    uint64_t stanza_seq;
+};
+
+/* --- clock (main.c) --- */
+int64_t gw_now_ms(const struct gw_core *c);
+
+/* --- conv.c --- */
+const char *gw_conv_state_name(enum gw_conv_state s);
+struct gw_conv *gw_conv_find(struct gw_core *c, const char *token);
+/* The open conversation of a seeker on a channel, or NULL. */
+struct gw_conv *gw_conv_for_seeker(struct gw_core *c, const char *channel, const char *address);
+/* Open a new conversation (persisted, state queued).  NULL on failure. */
+struct gw_conv *gw_conv_open(struct gw_core *c, int64_t seeker_id, const char *channel,
+                             const char *address, const char *display, const char *queue,
+                             const char *lang, const char *meta_json);
+/* Persist c->row after a change (state name synced from c->state). */
+int gw_conv_save(struct gw_core *c, struct gw_conv *cv);
+/* Move to a closed state: persist, notify seeker channel (GW_MSG_CLOSED with `text_key`),
+ * free the memory.  cv is invalid afterwards. */
+void gw_conv_finish(struct gw_core *c, struct gw_conv *cv, enum gw_conv_state st,
+                    const char *outcome, const char *text_key, const char *reason);
+/* Load every open conversation from the store (start-up). */
+int gw_conv_load_all(struct gw_core *c);
+void gw_conv_free_all(struct gw_core *c);
+/* JID of the conversation ("token@domain") into buf. */
+const char *gw_conv_jid(struct gw_core *c, const struct gw_conv *cv, char *buf, size_t len);
+/* Tell the seeker an automatic text (catalogue key, vars name/value pairs, NULL-ended),
+ * stored and queued for the channel.  meta_json describes it for structured channels. */
+int gw_conv_tell(struct gw_core *c, struct gw_conv *cv, const char *key,
+                 const char *const *vars, const char *meta_json);
+/* Send the counsellor a text from the conversation JID (not stored as a seeker message). */
+int gw_conv_notify_counsellor(struct gw_core *c, struct gw_conv *cv, const char *jid,
+                              const char *text);
+/* The counsellor's language (config, else default). */
+const char *gw_counsellor_lang(struct gw_core *c, const char *bare_jid);
+/* Name shown to seekers for a counsellor. */
+const char *gw_counsellor_name(struct gw_core *c, const char *bare_jid);
+
+/* --- queue.c --- */
+int gw_queues_init(struct gw_core *c);   /* also after reload */
+void gw_queues_release(struct gw_core *c);
+struct gw_queue_rt *gw_queue_rt(struct gw_core *c, const char *id);
+/* Put cv into its queue's waiting list (front=1 for requeue) and dispatch. */
+void gw_queue_enqueue(struct gw_core *c, struct gw_conv *cv, int front);
+/* Remove cv from its waiting list (when assigned/closed). */
+void gw_queue_remove(struct gw_core *c, struct gw_conv *cv);
+/* Try to assign waiting conversations of queue q (offer mode) and update positions. */
+void gw_queue_dispatch(struct gw_core *c, const char *queue);
+/* Assign cv to counsellor jid (accept, take, next, reassign).  Returns GW_OK or GW_EPERM
+ * when cv is no longer waiting (someone else won). */
+int gw_queue_assign(struct gw_core *c, struct gw_conv *cv, const char *jid, const char *how);
+/* Put an active conversation back in its queue (front), telling the seeker `key`. */
+void gw_queue_requeue(struct gw_core *c, struct gw_conv *cv, const char *key);
+/* A presence stanza arrived for a queue JID or the domain. */
+void gw_queue_presence(struct gw_core *c, const char *from_full, const char *to_queue,
+                       const char *type, const char *show);
+int gw_counsellor_online(struct gw_core *c, const char *bare);
+int gw_counsellor_ready(struct gw_core *c, const char *bare, const char *queue);
+/* Open conversations assigned to bare. */
+int gw_counsellor_load(struct gw_core *c, const char *bare);
+/* Position (1-based) of cv in its queue, 0 if not waiting. */
+int gw_queue_position(struct gw_core *c, const struct gw_conv *cv);
+/* Estimated wait for position pos in queue (ms), -1 unknown. */
+int64_t gw_queue_wait_estimate(struct gw_core *c, const char *queue, int pos);
+/* Send position updates where they changed (respecting the interval). */
+void gw_queue_positions(struct gw_core *c, struct gw_queue_rt *q);
+/* Periodic housekeeping: unanswered, abandoned, expired. */
+void gw_queue_sweep(struct gw_core *c);
+/* Format a duration in the given language into buf (catalogue wait_* keys). */
+const char *gw_fmt_wait(struct gw_core *c, const char *lang, int64_t ms, char *buf, size_t len);
+
+/* --- router.c --- */
+int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inbound *in,
+                     struct gw_submitted *out, char *err, size_t errlen);
+void gw_router_xmpp_message(void *arg, xmpp_stanza_t *st);
+void gw_router_xmpp_presence(void *arg, xmpp_stanza_t *st);
+int gw_router_xmpp_iq(void *arg, xmpp_stanza_t *st);
+/* Send a chat message from `from_local@domain` (NULL = the domain) to `to`. */
+int gw_router_chat(struct gw_core *c, const char *from_local, const char *to, const char *body,
+                   const char *nick, int64_t msg_id);
+void gw_router_seeker_event(struct gw_core *c, const char *conv, enum gw_seeker_event ev);
+
+/* --- outbox.c --- */
+/* Queue a stanza for XMPP (durable).  msg_id may be 0. */
+int gw_outbox_xmpp(struct gw_core *c, int64_t msg_id, const char *xml);
+/* Queue a stored message for its channel plugin. */
+int gw_outbox_channel(struct gw_core *c, int64_t msg_id, const char *channel, int kind);
+/* Send what is due; called at the end of a loop turn and by the retry timer. */
+void gw_outbox_flush(struct gw_core *c);
+void gw_outbox_online(struct gw_core *c);
+void gw_outbox_offline(struct gw_core *c);
+void gw_outbox_acked(void *arg, uint64_t seq);
+/* A channel finished a pending delivery (plugin api deliver_done). */
+void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const char *ref,
+                            const char *reason);
+/* Apply a delivery report for a message. */
+int gw_outbox_report(struct gw_core *c, int64_t msg_id, enum gw_dlr state, const char *reason);
+
+/* --- commands.c --- */
+/* Handle a counsellor's command text (without the prefix) sent to `to_local` (queue id,
+ * conversation token or NULL for the domain).  Replies go to from_full. */
+void gw_command(struct gw_core *c, const char *from_full, const char *to_local,
+                const char *text);
+
+/* --- host.c --- */
+struct gw_plugin_slot *gw_host_plugin(struct gw_core *c, const char *name);
+int gw_host_deliver(struct gw_core *c, const char *channel, const struct gw_msg *m, char *err,
+                    size_t errlen);
+int gw_host_load_all(struct gw_core *c, char *err, size_t errlen);
+int gw_host_start_all(struct gw_core *c, char *err, size_t errlen);
+void gw_host_stop_all(struct gw_core *c);
+int gw_host_check(struct gw_core *c, struct gw_config *cfg, struct gw_cfg_errors *e);
+int gw_host_reload_all(struct gw_core *c, struct gw_config *ncfg, char *err, size_t errlen);
+/* Health of every plugin as a JSON object fragment into buf; returns 1 if all healthy. */
+int gw_host_health(struct gw_core *c, char *buf, size_t len);
+
+#endif

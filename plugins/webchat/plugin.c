@@ -1,0 +1,326 @@
+/* plugin.c — the web chat channel: descriptor, lifecycle, deliver() and event pushing. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "sse.h"
+#include "token.h"
+#include "webchat.h"
+
+#define SWEEP_MS 60000
+#define KV_PREFIX "s."
+
+static uint64_t seed64(void)
+{
+    uint64_t s = 0;
+    if (web_random(&s, sizeof(s)) != GW_OK)
+        s = (uint64_t)(uintptr_t)&s; /* hashing stays correct, only less unpredictable */
+    return s;
+}
+
+static int make_limiters(struct web_ctx *x)
+{
+    const struct web_conf *c = &x->conf;
+    if (!x->rl_session) {
+        x->rl_session = web_rl_new(c->rate_session, c->rate_session_ms, c->rate_max_keys, seed64());
+        x->rl_ip = web_rl_new(c->rate_ip, c->rate_ip_ms, c->rate_max_keys, seed64());
+        x->rl_ip_sessions = web_rl_new(c->rate_ip_sessions, c->rate_ip_sessions_ms, c->rate_max_keys, seed64());
+        x->rl_typing = web_rl_new(c->rate_typing, 60000, c->rate_max_keys, seed64());
+        return x->rl_session && x->rl_ip && x->rl_ip_sessions && x->rl_typing ? GW_OK : GW_ENOMEM;
+    }
+    web_rl_set(x->rl_session, c->rate_session, c->rate_session_ms, c->rate_max_keys);
+    web_rl_set(x->rl_ip, c->rate_ip, c->rate_ip_ms, c->rate_max_keys);
+    web_rl_set(x->rl_ip_sessions, c->rate_ip_sessions, c->rate_ip_sessions_ms, c->rate_max_keys);
+    web_rl_set(x->rl_typing, c->rate_typing, 60000, c->rate_max_keys);
+    return GW_OK;
+}
+
+static void free_ctx(struct web_ctx **xp)
+{
+    struct web_ctx *x = *xp;
+    if (!x)
+        return;
+    web_sessions_release(&x->ss);
+    web_rl_free(&x->rl_session);
+    web_rl_free(&x->rl_ip);
+    web_rl_free(&x->rl_ip_sessions);
+    web_rl_free(&x->rl_typing);
+    web_conf_release(&x->conf);
+    free(x);
+    *xp = NULL;
+}
+
+static int web_init(void **self, const config_setting_t *conf, const struct gw_host_api *api,
+                    struct gw_host *h, char *err, size_t errlen)
+{
+    *self = NULL;
+    if (!api || api->abi != GW_PLUGIN_ABI || api->size < offsetof(struct gw_host_api, transcript_text) + sizeof(api->transcript_text)) {
+        snprintf(err, errlen, "webchat: host API too old");
+        return GW_EINVAL;
+    }
+    struct web_ctx *x = calloc(1, sizeof(*x));
+    if (!x) {
+        snprintf(err, errlen, "webchat: out of memory");
+        return GW_ENOMEM;
+    }
+    x->api = api;
+    x->h = h;
+    int rc = web_conf_load(&x->conf, conf, api, h, err, errlen);
+    if (rc == GW_OK && web_sessions_init(&x->ss, seed64()) != GW_OK)
+        rc = GW_ENOMEM;
+    if (rc == GW_OK && make_limiters(x) != GW_OK)
+        rc = GW_ENOMEM;
+    if (rc != GW_OK) {
+        if (rc == GW_ENOMEM)
+            snprintf(err, errlen, "webchat: out of memory");
+        free_ctx(&x);
+        return rc;
+    }
+    *self = x;
+    return GW_OK;
+}
+
+/* ---- pushing events ---- */
+
+static void close_stream(struct web_ctx *x, struct web_stream *st)
+{
+    /* the host runs on_stream_closed synchronously, which detaches and frees st */
+    x->api->http_stream_close(st->hs);
+}
+
+void web_push(struct web_ctx *x, struct web_session *s, const char *event, int64_t id,
+              const char *data, int live)
+{
+    struct web_buf b = {0};
+    if (web_sse_event(&b, event, id, data) != GW_OK) {
+        x->api->log(x->h, GW_LOG_ERROR, "out of memory building an event");
+        web_buf_release(&b);
+        return;
+    }
+    struct web_stream *st = TAILQ_FIRST(&s->streams);
+    while (st) {
+        struct web_stream *next = TAILQ_NEXT(st, in_sess);
+        if (!(live && id > 0 && id <= st->replay_max) &&
+            x->api->http_stream_write(st->hs, b.s, b.len) != GW_OK)
+            close_stream(x, st);
+        st = next;
+    }
+    web_buf_release(&b);
+}
+
+/* ---- persistence (the host's key/value store; the key is the token's hash) ---- */
+
+void web_persist(struct web_ctx *x, struct web_session *s)
+{
+    char key[sizeof(KV_PREFIX) + WEB_TOKEN_KEY_LEN];
+    snprintf(key, sizeof(key), KV_PREFIX "%s", s->key);
+    char *json = web_session_to_json(s);
+    if (!json || x->api->kv_set(x->h, key, json) != GW_OK)
+        x->api->log(x->h, GW_LOG_WARN, "session %s: could not store its state", s->sid);
+    else
+        s->persisted_exp_ms = s->expires_ms;
+    free(json);
+}
+
+static void forget(void *arg, struct web_session *s)
+{
+    struct web_ctx *x = arg;
+    char key[sizeof(KV_PREFIX) + WEB_TOKEN_KEY_LEN];
+    snprintf(key, sizeof(key), KV_PREFIX "%s", s->key);
+    x->api->kv_set(x->h, key, ""); /* "" = gone (the host API has no delete) */
+    web_session_free(&s);
+}
+
+struct web_session *web_session_for_token(struct web_ctx *x, const char *token)
+{
+    char key[WEB_TOKEN_KEY_LEN + 1];
+    if (!web_token_valid(token) || web_token_key(token, key, sizeof(key)) != GW_OK)
+        return NULL;
+    int64_t now = x->api->now_ms(x->h);
+    struct web_session *s = web_sessions_by_key(&x->ss, key);
+    if (s)
+        return s->expires_ms > now || s->n_streams > 0 ? s : NULL;
+    char kvkey[sizeof(KV_PREFIX) + WEB_TOKEN_KEY_LEN];
+    snprintf(kvkey, sizeof(kvkey), KV_PREFIX "%s", key);
+    char *json = x->api->kv_get(x->h, kvkey);
+    s = web_session_from_json(json, key, now);
+    free(json);
+    if (!s)
+        return NULL;
+    /* The stored copy may be older than the conversation: ask the core. */
+    char state[32] = "";
+    if (x->api->conv_info(x->h, s->conv, NULL, 0, state, sizeof(state)) == GW_OK &&
+        strcmp(state, "closed") == 0)
+        s->closed = 1;
+    if (x->api->seeker_blocked(x->h, s->address) == 1)
+        s->closed = s->blocked = 1;
+    if (web_sessions_add(&x->ss, s) != GW_OK) {
+        web_session_free(&s);
+        return NULL;
+    }
+    return s;
+}
+
+/* ---- timers ---- */
+
+static void on_heartbeat(void *arg)
+{
+    struct web_ctx *x = arg;
+    int64_t now = x->api->now_ms(x->h);
+    struct web_stream *st = TAILQ_FIRST(&x->ss.all);
+    while (st) {
+        struct web_stream *next = TAILQ_NEXT(st, in_all);
+        /* an open page is an active seeker: keep the session resumable */
+        if (web_session_touch(st->sess, now, x->conf.session_ttl_ms))
+            web_persist(x, st->sess);
+        if (x->api->http_stream_write(st->hs, ": hb\n\n", 6) != GW_OK)
+            close_stream(x, st);
+        st = next;
+    }
+    x->hb_timer = x->api->timer_add(x->h, (uint64_t)x->conf.heartbeat_ms, on_heartbeat, x);
+}
+
+static void on_sweep(void *arg)
+{
+    struct web_ctx *x = arg;
+    int64_t now = x->api->now_ms(x->h);
+    size_t n = web_sessions_expire(&x->ss, now, forget, x);
+    if (n)
+        x->api->log(x->h, GW_LOG_DEBUG, "%zu sessions expired", n);
+    web_rl_sweep(x->rl_session, now);
+    web_rl_sweep(x->rl_ip, now);
+    web_rl_sweep(x->rl_ip_sessions, now);
+    web_rl_sweep(x->rl_typing, now);
+    x->sweep_timer = x->api->timer_add(x->h, SWEEP_MS, on_sweep, x);
+}
+
+static int web_start(void *self)
+{
+    struct web_ctx *x = self;
+    int rc = x->api->http_route(x->h, NULL, "/*", web_api_handle, x);
+    if (rc != GW_OK) {
+        x->api->log(x->h, GW_LOG_ERROR, "cannot add the /webchat/ route (%d)", rc);
+        return rc;
+    }
+    x->hb_timer = x->api->timer_add(x->h, (uint64_t)x->conf.heartbeat_ms, on_heartbeat, x);
+    x->sweep_timer = x->api->timer_add(x->h, SWEEP_MS, on_sweep, x);
+    x->api->log(x->h, GW_LOG_INFO, "serving %s, %zu allowed origins", x->conf.static_dir,
+                x->conf.n_origins);
+    return GW_OK;
+}
+
+static void web_stop(void *self)
+{
+    struct web_ctx *x = self;
+    if (!x)
+        return;
+    /* The host normally ends our streams before stop(); close any left. */
+    while (!TAILQ_EMPTY(&x->ss.all)) {
+        struct web_stream *st = TAILQ_FIRST(&x->ss.all);
+        struct gw_http_stream *hs = st->hs;
+        x->api->http_stream_close(hs);
+        if (TAILQ_FIRST(&x->ss.all) == st) /* host did not call back: drop it ourselves */
+            web_stream_detach(&x->ss, &st);
+    }
+    x->api->timer_cancel(x->h, x->hb_timer);
+    x->api->timer_cancel(x->h, x->sweep_timer);
+    /* Sessions are in the store already; their in-memory expiry may be ahead of it. */
+    free_ctx(&x);
+}
+
+static int web_reload(void *self, const config_setting_t *conf, char *err, size_t errlen)
+{
+    struct web_ctx *x = self;
+    struct web_conf c;
+    int rc = web_conf_load(&c, conf, x->api, x->h, err, errlen);
+    if (rc != GW_OK)
+        return rc;
+    web_conf_release(&x->conf);
+    x->conf = c;
+    return make_limiters(x);
+}
+
+/* ---- deliver: core -> seeker ---- */
+
+static int web_deliver(void *self, const struct gw_msg *m, char *err, size_t errlen)
+{
+    struct web_ctx *x = self;
+    if (m->kind == GW_MSG_TRANSCRIPT) {
+        snprintf(err, errlen, "the web chat offers transcripts as a download, not as messages");
+        return GW_EPERM;
+    }
+    struct web_session *s = web_sessions_by_conv(&x->ss, m->conv);
+    json_t *meta = m->meta_json ? json_loads(m->meta_json, 0, NULL) : NULL;
+    if (meta && !json_is_object(meta)) {
+        json_decref(meta);
+        meta = NULL;
+    }
+    if (m->kind == GW_MSG_CLOSED && s) {
+        const char *reason = json_string_value(json_object_get(meta, "reason"));
+        s->closed = 1;
+        if (reason && strcmp(reason, "blocked") == 0)
+            s->blocked = 1;
+        web_persist(x, s);
+    }
+    if (!s || s->n_streams == 0) {
+        /* Stored by the core already; the seeker gets it by replay on their next visit. */
+        json_decref(meta);
+        return GW_OK;
+    }
+    int64_t now = x->api->now_ms(x->h);
+    json_t *d = NULL;
+    const char *event = "message";
+    switch (m->kind) {
+    case GW_MSG_TYPING:
+        event = "typing";
+        d = json_pack("{s:s}", "state", m->body ? m->body : "paused");
+        break;
+    case GW_MSG_TEXT:
+        web_session_note_out(s, m->id);
+        d = json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)m->id, "dir", "out", "text",
+                      m->body ? m->body : "", "ts", (json_int_t)now);
+        break;
+    default: /* AUTO, CLOSED */
+        if (m->kind == GW_MSG_CLOSED && !meta)
+            meta = json_pack("{s:s}", "type", "closed");
+        d = json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)m->id, "dir", "auto", "text",
+                      m->body ? m->body : "", "ts", (json_int_t)now);
+        if (d && meta)
+            json_object_set(d, "meta", meta);
+        break;
+    }
+    json_decref(meta);
+    char *data = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    if (!data) {
+        snprintf(err, errlen, "out of memory");
+        return m->kind == GW_MSG_TYPING ? GW_OK : GW_EAGAIN;
+    }
+    web_push(x, s, event, m->kind == GW_MSG_TYPING ? 0 : m->id, data, 1);
+    free(data);
+    return GW_OK;
+}
+
+static int web_health(void *self, char *buf, size_t buflen)
+{
+    struct web_ctx *x = self;
+    snprintf(buf, buflen, "{\"sessions\":%zu,\"streams\":%u}", web_sessions_count(&x->ss),
+             x->ss.n_streams);
+    return 1;
+}
+
+__attribute__((visibility("default"))) const struct gw_plugin skagerrak_plugin = {
+    .abi = GW_PLUGIN_ABI,
+    .size = sizeof(struct gw_plugin),
+    .name = "webchat",
+    .version = GW_VERSION,
+    .init = web_init,
+    .start = web_start,
+    .stop = web_stop,
+    .reload = web_reload,
+    .deliver = web_deliver,
+    .health = web_health,
+};

@@ -1,0 +1,40 @@
+/* webchat.h — the web chat plugin's shared context and the helpers its modules call. */
+#ifndef WEB_WEBCHAT_H
+#define WEB_WEBCHAT_H
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "plugin_api.h"
+#include "ratelimit.h"
+#include "session.h"
+
+/* The one context of a plugin instance (the `self` the host passes back). */
+struct web_ctx {
+    const struct gw_host_api *api;
+    struct gw_host *h;
+    struct web_conf conf;
+    struct web_sessions ss;
+    struct web_rl *rl_session;     /* messages per session */
+    struct web_rl *rl_ip;          /* messages per client address */
+    struct web_rl *rl_ip_sessions; /* new sessions per client address */
+    struct web_rl *rl_typing;      /* typing events per session */
+    uint64_t hb_timer;             /* heartbeat comments on every stream */
+    uint64_t sweep_timer;          /* session expiry, limiter sweeps */
+};
+
+/* Push an event to every open stream of `s`.  `id` > 0 sends an SSE id and, when `live` is
+ * 1, skips streams that already replayed that id from history.  `data` is one JSON text.
+ * Streams whose write fails (client gone or not reading) are closed. */
+void web_push(struct web_ctx *x, struct web_session *s, const char *event, int64_t id,
+              const char *data, int live);
+/* Write the session's state to the host's key/value store (so it survives restarts). */
+void web_persist(struct web_ctx *x, struct web_session *s);
+/* The session for a token: from memory, else from the store (then kept in memory).
+ * NULL for malformed, unknown or expired tokens. */
+struct web_session *web_session_for_token(struct web_ctx *x, const char *token);
+
+/* The catch-all route handler for /webchat/... (api.c). */
+void web_api_handle(void *arg, struct gw_http_req *req);
+
+#endif
