@@ -64,8 +64,11 @@ $(BUILD)/gateway/%.o: gateway/%.c $(wildcard gateway/*.h)
 	$(CC) $(CORE_CFLAGS) -c -o $@ $<
 
 # Each plugins/<name>/ directory with a plugin.c becomes $(BUILD)/plugins/<name>.so.
+# (The objects are computed by a function: a literal % in a pattern rule's prerequisites
+# would be replaced by the stem.)
+objs_of = $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c))
 .SECONDEXPANSION:
-$(BUILD)/plugins/%.so: $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard plugins/%/*.c))
+$(BUILD)/plugins/%.so: $$(call objs_of,plugins/$$*)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared -o $@ $^ $(PLUGIN_LIBS)
 
@@ -74,7 +77,7 @@ $(BUILD)/plugins/%.o: plugins/%.c $$(wildcard $$(dir plugins/%)*.h) gateway/plug
 	$(CC) $(PLUGIN_CFLAGS) -c -o $@ $<
 
 # Test-only plugins (tests/plugins/<name>/plugin.c).
-$(BUILD)/tests/plugins/%.so: $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard tests/plugins/%/*.c))
+$(BUILD)/tests/plugins/%.so: $$(call objs_of,tests/plugins/$$*)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared -o $@ $^ $(PLUGIN_LIBS)
 
@@ -92,7 +95,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libgw.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libgw.a $(CORE_LIBS) -lcmocka
 
-$(BUILD)/tests/%: tests/unit/%.c $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard plugins/$$(firstword $$(subst /, ,$$*))/*.c)) $(BUILD)/tests/fakehost.o
+$(BUILD)/tests/%: tests/unit/%.c $$(call objs_of,plugins/$$(firstword $$(subst /, ,$$*))) $(BUILD)/tests/fakehost.o
 	@mkdir -p $(dir $@)
 	$(CC) $(PLUGIN_CFLAGS) -fvisibility=default -Itests/unit -Iplugins/$(firstword $(subst /, ,$*)) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS) $(LDLIBS) -lcmocka
 

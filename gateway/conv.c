@@ -50,6 +50,13 @@ struct gw_conv *gw_conv_find(struct gw_core *c, const char *token)
     return token ? gw_map_get(c->conv_by_token, token) : NULL;
 }
 
+struct gw_conv *gw_conv_by_id(struct gw_core *c, int64_t id)
+{
+    char idkey[32];
+    snprintf(idkey, sizeof idkey, "#%lld", (long long)id);
+    return gw_map_get(c->conv_by_token, idkey);
+}
+
 struct gw_conv *gw_conv_for_seeker(struct gw_core *c, const char *channel, const char *address)
 {
     char key[320];
@@ -61,7 +68,10 @@ static void index_conv(struct gw_core *c, struct gw_conv *cv)
 {
     char key[320];
     seeker_key(cv->channel, cv->address, key, sizeof key);
+    char idkey[32];
+    snprintf(idkey, sizeof idkey, "#%lld", (long long)cv->row.id);
     gw_map_set(c->conv_by_token, cv->row.token, cv);
+    gw_map_set(c->conv_by_token, idkey, cv); /* tokens never start with '#' */
     gw_map_set(c->conv_by_seeker, key, cv);
     TAILQ_INSERT_TAIL(&c->convs, cv, all);
 }
@@ -130,7 +140,10 @@ static void conv_release(struct gw_core *c, struct gw_conv *cv)
     seeker_key(cv->channel, cv->address, key, sizeof key);
     if (gw_map_get(c->conv_by_seeker, key) == cv)
         gw_map_del(c->conv_by_seeker, key);
+    char idkey[32];
+    snprintf(idkey, sizeof idkey, "#%lld", (long long)cv->row.id);
     gw_map_del(c->conv_by_token, cv->row.token);
+    gw_map_del(c->conv_by_token, idkey);
     TAILQ_REMOVE(&c->convs, cv, all);
     if (cv->offer_timer)
         gw_loop_timer_cancel(c->loop, cv->offer_timer);

@@ -16,6 +16,13 @@
 #include "plugin_api.h"
 #include "store.h"
 
+/* glibc's <sys/queue.h> lacks the _SAFE variant (BSD has it). */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar) \
+    for ((var) = TAILQ_FIRST((head)); (var) && ((tvar) = TAILQ_NEXT((var), field), 1); \
+         (var) = (tvar))
+#endif
+
 struct gw_loop;
 struct gw_xmpp;
 struct gw_http;
@@ -33,7 +40,7 @@ struct gw_conv {
     char channel[32];
     char address[256];
     char display[64];
-    char nick[160];              /* "SMS ··4567 · nb · general" */
+    char nick[256];              /* "SMS ··4567 · nb · general" */
     char *offered_to;            /* bare JID while offered */
     char *declined;              /* space-separated JIDs that declined/ignored this round */
     uint64_t offer_timer;
@@ -66,6 +73,15 @@ struct gw_queue_rt {
     int64_t handle_ms_cache;
 };
 
+struct gw_inflight {
+    int64_t outbox_id, msg_id;
+    uint64_t seq;
+};
+struct gw_pending {
+    int64_t outbox_id, msg_id;
+    int attempts;
+};
+
 struct gw_core {
     const char *config_path;
     struct gw_config *cfg;
@@ -87,8 +103,11 @@ struct gw_core {
     uint64_t outbox_timer;
     uint64_t sweep_timer;
     uint64_t barrier_pending;       /* barrier seq in flight */
-    int64_t *inflight;              /* xmpp outbox ids sent, waiting for the barrier */
+    struct gw_inflight *inflight;    /* xmpp outbox rows sent, waiting for their barrier */
     size_t ninflight, capinflight;
+    int64_t xmpp_sent_upto;         /* highest xmpp outbox id sent on this link */
+    struct gw_pending *pending;     /* channel deliveries that answered GW_PENDING */
+    size_t npending, cappending;
     int stopping;
     uint64_t stanza_seq;
 };
@@ -99,6 +118,8 @@ int64_t gw_now_ms(const struct gw_core *c);
 /* --- conv.c --- */
 const char *gw_conv_state_name(enum gw_conv_state s);
 struct gw_conv *gw_conv_find(struct gw_core *c, const char *token);
+/* The open conversation with store id `id`, or NULL. */
+struct gw_conv *gw_conv_by_id(struct gw_core *c, int64_t id);
 /* The open conversation of a seeker on a channel, or NULL. */
 struct gw_conv *gw_conv_for_seeker(struct gw_core *c, const char *channel, const char *address);
 /* Open a new conversation (persisted, state queued).  NULL on failure. */
@@ -161,6 +182,10 @@ void gw_queue_sweep(struct gw_core *c);
 /* Format a duration in the given language into buf (catalogue wait_* keys). */
 const char *gw_fmt_wait(struct gw_core *c, const char *lang, int64_t ms, char *buf, size_t len);
 
+/* Plain-text transcript of a conversation (what the seeker saw), in its language.
+ * malloc'd; caller frees. */
+char *gw_transcript_text(struct gw_core *c, const struct gw_conv_row *r);
+
 /* --- router.c --- */
 int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inbound *in,
                      struct gw_submitted *out, char *err, size_t errlen);
@@ -171,6 +196,8 @@ int gw_router_xmpp_iq(void *arg, xmpp_stanza_t *st);
 int gw_router_chat(struct gw_core *c, const char *from_local, const char *to, const char *body,
                    const char *nick, int64_t msg_id);
 void gw_router_seeker_event(struct gw_core *c, const char *conv, enum gw_seeker_event ev);
+/* Send the counsellor what the seeker wrote while waiting (pre-chat fields first). */
+void gw_router_replay_to_counsellor(struct gw_core *c, struct gw_conv *cv, const char *jid);
 
 /* --- outbox.c --- */
 /* Queue a stanza for XMPP (durable).  msg_id may be 0. */
@@ -193,6 +220,10 @@ int gw_outbox_report(struct gw_core *c, int64_t msg_id, enum gw_dlr state, const
  * conversation token or NULL for the domain).  Replies go to from_full. */
 void gw_command(struct gw_core *c, const char *from_full, const char *to_local,
                 const char *text);
+
+/* --- adhoc.c --- */
+/* XEP-0050 ad-hoc commands (and their disco items).  Returns 1 when answered. */
+int gw_adhoc_iq(struct gw_core *c, xmpp_stanza_t *st);
 
 /* --- host.c --- */
 struct gw_plugin_slot *gw_host_plugin(struct gw_core *c, const char *name);

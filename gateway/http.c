@@ -20,7 +20,7 @@
 #define DEF_MAX_CONN 1024u
 #define DEF_TIMEOUT_S 60u
 #define DEF_STREAM_BUF (256u * 1024u)
-#define DEF_CONN_MEMORY (16u * 1024u)
+#define DEF_CONN_MEMORY (8u * 1024u)
 #define STREAM_BUF_MIN 256u   /* first allocation of a stream buffer */
 #define STREAM_BUF_KEEP 4096u /* a drained buffer larger than this is released */
 #define STREAM_BLOCK 1024u    /* advisory block size for the content reader */
@@ -59,11 +59,14 @@ struct gw_http {
     size_t max_body, max_stream_buf;
     uint64_t timer_id;       /* loop timer for MHD's next deadline, 0 = none */
     uint64_t timer_deadline; /* monotonic ms */
+    uint64_t kick_id;        /* 0 ms loop timer: run MHD after resumes, 0 = none */
     struct route_list routes;
     struct owner_list owners;
     size_t nstreams;
     void (*log)(void *arg, int level, const char *msg);
     void *log_arg;
+    char *start_err; /* while starting: MHD's complaint goes to the caller's err instead */
+    size_t start_errlen;
 };
 
 struct gw_http_req {
@@ -104,6 +107,8 @@ struct gw_http_stream {
 static void default_log(void *arg, int level, const char *msg)
 {
     (void)arg;
+    if (level >= GW_LOG_DEBUG)
+        return;
     static const char *const names[] = {"error", "warn", "info", "debug"};
     fprintf(stderr, "http: %s: %s\n", level >= 0 && level <= 3 ? names[level] : "?", msg);
 }
@@ -127,7 +132,17 @@ static void mhd_log(void *cls, const char *fm, va_list ap)
     size_t n = strlen(buf);
     while (n > 0 && buf[n - 1] == '\n')
         buf[--n] = '\0';
-    h->log(h->log_arg, GW_LOG_WARN, buf);
+    if (h->start_err) {
+        snprintf(h->start_err, h->start_errlen, "%s", buf);
+        return;
+    }
+    /* Clients leaving are routine with thousands of streams: our reader ends a stream with
+     * an "application error" exactly when its client is gone. */
+    int level = GW_LOG_WARN;
+    if (strstr(buf, "application error generating response") || strstr(buf, "remote peer") ||
+        strstr(buf, "onnection reset"))
+        level = GW_LOG_DEBUG;
+    h->log(h->log_arg, level, buf);
 }
 
 void gw_http_set_logger(struct gw_http *h, void (*log)(void *arg, int level, const char *msg),
@@ -156,6 +171,22 @@ static void on_mhd_timer(void *arg)
     struct gw_http *h = arg;
     h->timer_id = 0;
     mhd_run(h);
+}
+
+/* MHD_resume_connection() does not wake an external-mode daemon (0.9.75 signals its
+ * inter-thread channel only with internal threads): MHD_run() must follow, so resumes
+ * schedule one, coalesced, within this turn. */
+static void on_kick(void *arg)
+{
+    struct gw_http *h = arg;
+    h->kick_id = 0;
+    mhd_run(h);
+}
+
+static void mhd_kick(struct gw_http *h)
+{
+    if (!h->kick_id)
+        h->kick_id = gw_loop_timer_add(h->loop, 0, on_kick, h);
 }
 
 /* Before each wait: MHD says when it next needs MHD_run() even without socket activity
@@ -452,6 +483,7 @@ static void stream_resume(struct gw_http_stream *s)
     if (s->suspended && s->conn) {
         s->suspended = false;
         MHD_resume_connection(s->conn);
+        mhd_kick(s->h);
     }
 }
 
@@ -859,15 +891,19 @@ struct gw_http *gw_http_new(struct gw_loop *l, const char *addr, int port,
     h->log = default_log;
     TAILQ_INIT(&h->routes);
     TAILQ_INIT(&h->owners);
+    char why[256] = "";
+    h->start_err = why;
+    h->start_errlen = sizeof(why);
     h->d = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
         L.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, L.conn_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, L.conn_memory, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+        on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
+    h->start_err = NULL;
     if (!h->d) {
-        snprintf(err, errlen, "http: cannot listen on %s:%d", addr, port);
+        snprintf(err, errlen, "http: cannot listen on %s:%d: %s", addr, port,
+                 why[0] ? why : "libmicrohttpd refused to start");
         free(h);
         return NULL;
     }
@@ -909,6 +945,8 @@ void gw_http_free(struct gw_http **hp)
     gw_loop_timeout_hook_del(h->loop, mhd_timeout_hook, h);
     if (h->timer_id)
         gw_loop_timer_cancel(h->loop, h->timer_id);
+    if (h->kick_id)
+        gw_loop_timer_cancel(h->loop, h->kick_id);
     MHD_run(h->d); /* let resumed connections settle */
     MHD_stop_daemon(h->d);
     struct route *r;

@@ -36,8 +36,11 @@ struct gw_http_limits {
                                   out — plugins send SSE keep-alive comments */
     size_t max_stream_buffer;  /* bytes queued on one stream before writes fail with
                                   GW_ELIMIT (slow reader; default 256 KiB) */
-    size_t conn_memory;        /* libmicrohttpd per-connection memory pool; request headers
-                                  must fit in it (default 16 KiB) */
+    size_t conn_memory;        /* libmicrohttpd per-connection memory pool (default 8 KiB).
+                                  It sets the cost of an open stream and the largest request
+                                  head (431 beyond).  Measured with 10,000 idle SSE streams:
+                                  8 KiB -> ~10.4 KB RSS per stream, heads up to ~7 KB;
+                                  4 KiB -> ~6.4 KB per stream, heads up to ~3.5 KB. */
 };
 
 /* Start a server on addr:port (IPv4 or IPv6 literal; port 0 picks a free port) driven by
@@ -50,7 +53,9 @@ void gw_http_free(struct gw_http **hp);
 /* The bound TCP port (useful after port 0). */
 int gw_http_port(const struct gw_http *h);
 
-/* Replace the log sink (default: stderr).  `level` is an enum gw_log_level. */
+/* Replace the log sink (default: stderr, debug lines dropped).  `level` is an enum
+ * gw_log_level; libmicrohttpd's own messages arrive as WARN, routine client disconnects as
+ * DEBUG.  log NULL restores the default. */
 void gw_http_set_logger(struct gw_http *h, void (*log)(void *arg, int level, const char *msg),
                         void *arg);
 

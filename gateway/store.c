@@ -55,7 +55,7 @@ static const char *const migrations[] = {
 enum stmt {
     S_BEGIN, S_COMMIT, S_KV_GET, S_KV_SET,
     S_SEEKER_FIND, S_SEEKER_INS, S_SEEKER_GET, S_SEEKER_BLOCK, S_SEEKER_HIST,
-    S_CONV_INS, S_CONV_UPD, S_CONV_TOKEN, S_CONV_OPEN, S_CONV_HISTORY, S_WAIT, S_HANDLE,
+    S_CONV_INS, S_CONV_UPD, S_CONV_TOKEN, S_CONV_ID, S_CONV_OPEN, S_CONV_HISTORY, S_WAIT, S_HANDLE,
     S_MSG_INS, S_MSG_STATE, S_MSG_GET, S_MSG_FULL, S_MSG_REF, S_MSG_SETREF, S_MSG_EACH, S_MSG_LASTIN,
     S_DEDUP_FIND, S_DEDUP_ADD,
     S_OB_ADD, S_OB_DUE, S_OB_DONE, S_OB_RETRY, S_OB_NEXT, S_OB_COUNT,
@@ -89,6 +89,7 @@ static const char *const sql[S_COUNT_MAX] = {
                    " last_seeker_at=?13, last_counsellor_at=?14, outcome=?15, transfers=?16,"
                    " meta=?17, partner=?18, partner_ref=?19, role=?20 WHERE id=?1",
     [S_CONV_TOKEN] = "SELECT " CONV_COLS " FROM conversations WHERE token=?1",
+    [S_CONV_ID] = "SELECT " CONV_COLS " FROM conversations WHERE id=?1",
     [S_CONV_OPEN] = "SELECT " CONV_COLS " FROM conversations WHERE state NOT IN"
                     " ('closed','abandoned','expired') ORDER BY id",
     [S_CONV_HISTORY] = "SELECT " CONV_COLS " FROM conversations WHERE seeker_id=?1 AND id<>?2"
@@ -504,6 +505,17 @@ int gw_store_conv_by_token(struct gw_store *s, const char *token, struct gw_conv
 {
     sqlite3_stmt *st = prep(s, S_CONV_TOKEN, 0);
     bind_text(st, 1, token);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? GW_OK : GW_ENOTFOUND;
+    if (rc == GW_OK)
+        conv_from(st, out);
+    sqlite3_reset(st);
+    return rc;
+}
+
+int gw_store_conv_by_id(struct gw_store *s, int64_t id, struct gw_conv_row *out)
+{
+    sqlite3_stmt *st = prep(s, S_CONV_ID, 0);
+    sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st) == SQLITE_ROW ? GW_OK : GW_ENOTFOUND;
     if (rc == GW_OK)
         conv_from(st, out);

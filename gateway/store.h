@@ -70,6 +70,7 @@ int64_t gw_store_conv_insert(struct gw_store *s, const struct gw_conv_row *c);
  * partner fields) of an existing row. */
 int gw_store_conv_update(struct gw_store *s, const struct gw_conv_row *c);
 int gw_store_conv_by_token(struct gw_store *s, const char *token, struct gw_conv_row *out);
+int gw_store_conv_by_id(struct gw_store *s, int64_t id, struct gw_conv_row *out);
 /* Call cb for every conversation not closed (start-up).  cb returns non-zero to stop. */
 int gw_store_conv_open_each(struct gw_store *s,
                             int (*cb)(void *arg, const struct gw_conv_row *c), void *arg);

@@ -44,6 +44,9 @@ struct gw_xmpp {
 };
 
 static void connect_now(void *arg);
+static int iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg);
+static int msg_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg);
+static int pres_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg);
 
 static void strophe_log(void *arg, xmpp_log_level_t level, const char *area, const char *msg)
 {
@@ -163,6 +166,10 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t status, int error,
 {
     struct gw_xmpp *x = arg;
     if (status == XMPP_CONN_CONNECT) {
+        /* Handlers are added once the stream is up, as libstrophe's own examples do. */
+        xmpp_handler_add(conn, iq_handler, NULL, "iq", NULL, x);
+        xmpp_handler_add(conn, msg_handler, NULL, "message", NULL, x);
+        xmpp_handler_add(conn, pres_handler, NULL, "presence", NULL, x);
         x->backoff_ms = 0;
         x->logged_down = 0;
         set_state(x, L_ONLINE, NULL);
@@ -325,6 +332,26 @@ static int pres_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
     return 1;
 }
 
+/* libstrophe 0.12 reads the XEP-0198 state (conn->sm_state->sm_enabled) for every stanza it
+ * receives, but allocates that state only in xmpp_connect_client(): on a component stream
+ * the first stanza dereferences NULL (seen with Debian 12's 0.12.2).  We hand the
+ * connection a zeroed state block whose first member is the context, as libstrophe's own
+ * allocation does, so "stream management off" reads as 0 and libstrophe can free it
+ * itself.  The block is larger than the real struct (about 100 bytes in 0.12). */
+static void give_sm_state(struct gw_xmpp *x)
+{
+#if defined(LIBXMPP_VERSION_MAJOR) && LIBXMPP_VERSION_MAJOR == 0 && LIBXMPP_VERSION_MINOR == 12
+    void **sm = calloc(1, 1024);
+    if (!sm)
+        return;
+    sm[0] = x->ctx;
+    if (xmpp_conn_set_sm_state(x->conn, (xmpp_sm_state_t *)sm) != XMPP_EOK)
+        free(sm);
+#else
+    (void)x;
+#endif
+}
+
 static void connect_now(void *arg)
 {
     struct gw_xmpp *x = arg;
@@ -339,11 +366,10 @@ static void connect_now(void *arg)
         return;
     }
     xmpp_conn_set_sockopt_callback(x->conn, sockopt_cb);
+    xmpp_conn_set_flags(x->conn, XMPP_CONN_FLAG_DISABLE_SM);
+    give_sm_state(x);
     xmpp_conn_set_jid(x->conn, x->domain);
     xmpp_conn_set_pass(x->conn, x->secret);
-    xmpp_handler_add(x->conn, iq_handler, NULL, "iq", NULL, x);
-    xmpp_handler_add(x->conn, msg_handler, NULL, "message", NULL, x);
-    xmpp_handler_add(x->conn, pres_handler, NULL, "presence", NULL, x);
     set_state(x, L_CONNECTING, NULL);
     connecting_link = x;
     int rc = xmpp_connect_component(x->conn, x->host, (unsigned short)x->port, conn_handler, x);
@@ -436,7 +462,14 @@ int gw_xmpp_send(struct gw_xmpp *x, xmpp_stanza_t *st)
 {
     if (!gw_xmpp_online(x))
         return GW_EAGAIN;
-    xmpp_send(x->conn, st);
+    /* Not xmpp_send(): in libstrophe 0.12.2 it dereferences the stream-management state,
+     * which component connections do not have (NULL -> crash).  The raw path does not. */
+    char *buf = NULL;
+    size_t len = 0;
+    if (xmpp_stanza_to_text(st, &buf, &len) != XMPP_EOK)
+        return GW_ENOMEM;
+    xmpp_send_raw(x->conn, buf, len);
+    xmpp_free(x->ctx, buf);
     return GW_OK;
 }
 

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -299,16 +300,13 @@ static void close_link(struct conv *c)
                 same = 1;
         }
     }
-    if (!useless && !same && !c->links) {
-        /* no footnotes wanted: nothing */
-    } else if (!useless && !same && !shown_len) {
-        before_text(c);
-        mail_buf_adds(&c->out, target);
-    } else if (!useless && !same && !mailto) {
+    if (useless || same || !shown_len || !c->links) {
+        /* nothing to add: no target worth showing, an image-only link, or no footnotes */
+    } else if (!mailto) {
         size_t n = link_number(c, href);
         if (n)
             mail_buf_addf(&c->out, " [%zu]", n);
-    } else if (!useless && !same && mailto) {
+    } else {
         mail_buf_addf(&c->out, " <%s>", target);
     }
     free(href);

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "charset.h"
 #include "html.h"
 
 /* An attachment as the counsellor sees it: never forwarded, only named. */
@@ -56,14 +57,6 @@ const char *mail_parsed_header(const struct mail_parsed *p, const char *name);
 
 /* Free a parse result and set *pp = NULL; NULL-safe. */
 void mail_parsed_free(struct mail_parsed **pp);
-
-/* Convert `len` bytes in `charset` (NULL/unknown: UTF-8 when valid, else windows-1252;
- * ISO-8859-1 is read as windows-1252 like browsers do) to valid UTF-8 with LF line ends.
- * Returns a malloc'd string or NULL on allocation failure. */
-char *mail_to_utf8(const char *bytes, size_t len, const char *charset);
-
-/* Undo format=flowed (RFC 3676) soft line breaks.  Returns malloc'd text or NULL. */
-char *mail_unflow(const char *text, int delsp);
 
 /* "<id>" form of a message id given with or without brackets (malloc'd), NULL for "". */
 char *mail_msgid_canon(const char *id);

@@ -28,6 +28,14 @@ static const char *const sent_words[] = {"Sent:", "Sendt:", "Skickat:", "Gesende
                                          "Envoyé:", "Date:", "Dato:", "Datum:", "Lähetetty:",
                                          NULL};
 
+/* Lines that start a forwarded message: everything after them is kept as written. */
+static const char *const forward_marks[] = {
+    "---------- Forwarded message", "-------- Forwarded Message", "Begin forwarded message:",
+    "-------- Videresendt melding", "Videresendt melding:", "Start på videresendt melding:",
+    "Begynn videresendt melding:", "Begynd videresendt besked:", "Videresendt besked:",
+    "-------- Videresendt besked", "-------- Vidarebefordrat meddelande",
+    "---------- Weitergeleitete Nachricht", NULL};
+
 /* Trailing lines added by mobile and webmail clients. */
 static const char *const device_sigs[] = {
     "Sent from my ",        "Sendt fra min ",        "Sendt fra ",         "Sent from ",
@@ -119,7 +127,7 @@ static int attribution_text(const char *s, size_t n)
         return 0;
     if (n >= 3 && strncasecmp(s, "On ", 3) == 0 && has_word(s, n, "wrote"))
         return 1;
-    if (has_word(s, n, "skrev") || has_word(s, n, "schrieb") || has_word(s, n, "kirjoitti"))
+    if (has_word(s, n, "skrev") || has_word(s, n, "skreiv") || has_word(s, n, "schrieb") || has_word(s, n, "kirjoitti"))
         return 1;
     if (n >= 3 && strncasecmp(s, "Le ", 3) == 0 && strstr(s, "crit") && has_word(s, n, "a"))
         return 1;
@@ -218,10 +226,14 @@ char *mail_quote_strip(const char *text)
     /* An attribution followed by '>' lines only introduces a quote: drop the attribution
      * and keep scanning, so answers written below or between quoted lines survive.  Any
      * other reply header ends the new text. */
-    size_t cut = nl;
+    size_t cut = nl, fwd = nl;
     for (size_t i = 0; i < nl; i++) {
         if (quoted(&ls[i]))
             continue;
+        if (starts_any(&ls[i], forward_marks)) {
+            fwd = i;
+            break;
+        }
         int then_quote;
         size_t span = attribution_at(ls, nl, i, &then_quote);
         if (span && then_quote) {
@@ -237,15 +249,15 @@ char *mail_quote_strip(const char *text)
     }
     /* drop a trailing device signature ("Sent from my iPhone") */
     size_t end = cut;
-    while (end && (blank(&ls[end - 1]) || quoted(&ls[end - 1]) || ls[end - 1].skip))
+    while (end && end <= fwd && (blank(&ls[end - 1]) || quoted(&ls[end - 1]) || ls[end - 1].skip))
         end--;
-    if (end && ls[end - 1].n < 60 && starts_any(&ls[end - 1], device_sigs))
+    if (end && end <= fwd && ls[end - 1].n < 60 && starts_any(&ls[end - 1], device_sigs))
         end--;
 
     struct mail_buf b = {0};
     int blanks = 0, started = 0;
     for (size_t i = 0; i < end; i++) {
-        if (quoted(&ls[i]) || ls[i].skip)
+        if ((quoted(&ls[i]) && i < fwd) || ls[i].skip)
             continue;
         if (blank(&ls[i])) {
             blanks = started;

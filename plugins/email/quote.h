@@ -3,12 +3,14 @@
 #define MAIL_QUOTE_H
 
 /* Return the new part of `text` (UTF-8, LF or CRLF line ends):
- *  - everything from the first reply header on is cut: English "On … wrote:", Norwegian and
- *    Danish "… skrev:" / "Den … skrev:" / "… skrev følgende:", German "Am … schrieb …:",
- *    Outlook "-----Original Message-----" (and its nb/da/sv/de forms), a "From:/Fra:" line
+ *  - everything from the first reply header on is cut: English "On … wrote:", Norwegian
+ *    and Danish "… skrev:" (nynorsk "skreiv") / "Den … skrev:" / "… skrev følgende:",
+ *    German "Am … schrieb …:", Outlook "-----Original Message-----" (and its nb/da/sv/de forms), a "From:/Fra:" line
  *    followed within four lines by "Sent:/Sendt:/Date:/Dato:", and a "____" rule before such
  *    a block;  a reply header needs a date, an address or following '>' lines to count, so
- *    a seeker writing "Min lærer skrev:" keeps the rest;
+ *    a seeker writing "Min lærer skrev:" keeps the rest.  An attribution followed by '>'
+ *    lines only introduces a quote: it is dropped and scanning goes on, so answers written
+ *    below or between quoted lines (bottom-posting) survive;
  *  - lines starting with '>' are removed (interleaved answers stay);
  *  - a signature after "-- " (or "--") is cut, and a trailing "Sent from my iPhone" /
  *    "Sendt fra min iPhone" style line dropped;

@@ -10,6 +10,10 @@
 #include "token.h"
 #include "webchat.h"
 
+#ifndef GW_VERSION
+#define GW_VERSION "0"
+#endif
+
 #define SWEEP_MS 60000
 #define KV_PREFIX "s."
 
@@ -43,6 +47,7 @@ static void free_ctx(struct web_ctx **xp)
     struct web_ctx *x = *xp;
     if (!x)
         return;
+    free(x->done_ids);
     web_sessions_release(&x->ss);
     web_rl_free(&x->rl_session);
     web_rl_free(&x->rl_ip);
@@ -164,6 +169,52 @@ struct web_session *web_session_for_token(struct web_ctx *x, const char *token)
     return s;
 }
 
+/* ---- delivery confirmations ----
+ * A counsellor's message is answered GW_PENDING and confirmed with deliver_done() on the
+ * next loop turn, with a channel reference: that gives the core a ref for the delivery
+ * report the widget triggers when the message is on the seeker's screen (with GW_OK the
+ * core keeps no ref).  The host does not accept deliver_done() from inside deliver(). */
+
+void web_msg_ref(int64_t id, char *buf, size_t buflen)
+{
+    snprintf(buf, buflen, "web:%" PRId64, id);
+}
+
+static void confirm_all(struct web_ctx *x)
+{
+    char ref[32];
+    size_t n = x->n_done;
+    x->n_done = 0;
+    for (size_t i = 0; i < n; i++) {
+        web_msg_ref(x->done_ids[i], ref, sizeof(ref));
+        x->api->deliver_done(x->h, x->done_ids[i], GW_OK, ref, NULL);
+    }
+}
+
+static void on_done(void *arg)
+{
+    struct web_ctx *x = arg;
+    x->done_timer = 0;
+    confirm_all(x);
+}
+
+/* Queue `id` for confirmation; GW_OK or GW_ENOMEM (then the caller answers GW_OK). */
+static int confirm_later(struct web_ctx *x, int64_t id)
+{
+    if (x->n_done == x->cap_done) {
+        size_t cap = x->cap_done ? x->cap_done * 2 : 16;
+        int64_t *v = realloc(x->done_ids, cap * sizeof(*v));
+        if (!v)
+            return GW_ENOMEM;
+        x->done_ids = v;
+        x->cap_done = cap;
+    }
+    x->done_ids[x->n_done++] = id;
+    if (!x->done_timer)
+        x->done_timer = x->api->timer_add(x->h, 0, on_done, x);
+    return GW_OK;
+}
+
 /* ---- timers ---- */
 
 static void on_heartbeat(void *arg)
@@ -227,6 +278,9 @@ static void web_stop(void *self)
     }
     x->api->timer_cancel(x->h, x->hb_timer);
     x->api->timer_cancel(x->h, x->sweep_timer);
+    if (x->done_timer)
+        x->api->timer_cancel(x->h, x->done_timer);
+    confirm_all(x); /* nothing stays pending in the core */
     /* Sessions are in the store already; their in-memory expiry may be ahead of it. */
     free_ctx(&x);
 }
@@ -265,10 +319,15 @@ static int web_deliver(void *self, const struct gw_msg *m, char *err, size_t err
             s->blocked = 1;
         web_persist(x, s);
     }
+    /* A counsellor's text is confirmed with a reference (see confirm_later); everything
+     * else is done once pushed.  Either way the core has stored it: a seeker who is not
+     * connected now gets it by replay on the next visit. */
+    int done = GW_OK;
+    if (m->kind == GW_MSG_TEXT && confirm_later(x, m->id) == GW_OK)
+        done = GW_PENDING;
     if (!s || s->n_streams == 0) {
-        /* Stored by the core already; the seeker gets it by replay on their next visit. */
         json_decref(meta);
-        return GW_OK;
+        return done;
     }
     int64_t now = x->api->now_ms(x->h);
     json_t *d = NULL;
@@ -296,12 +355,13 @@ static int web_deliver(void *self, const struct gw_msg *m, char *err, size_t err
     char *data = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     if (!data) {
+        /* not pushed live; stored all the same, so replay brings it */
         snprintf(err, errlen, "out of memory");
-        return m->kind == GW_MSG_TYPING ? GW_OK : GW_EAGAIN;
+        return done;
     }
     web_push(x, s, event, m->kind == GW_MSG_TYPING ? 0 : m->id, data, 1);
     free(data);
-    return GW_OK;
+    return done;
 }
 
 static int web_health(void *self, char *buf, size_t buflen)

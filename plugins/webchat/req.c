@@ -71,8 +71,10 @@ int web_req_start(const struct web_conf *c, const char *body, size_t len, struct
     if (!body || len == 0)
         goto required;
     json_t *j = load_object(body, len, code, codelen);
-    if (!j)
+    if (!j) {
+        web_req_start_release(out);
         return GW_EINVAL;
+    }
     int rc = GW_OK;
     json_t *v;
     if ((v = json_object_get(j, "lang")) && !json_is_null(v)) {

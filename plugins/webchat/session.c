@@ -205,6 +205,7 @@ struct web_stream *web_stream_attach(struct web_sessions *ss, struct web_session
     if (!st)
         return NULL;
     st->sess = s;
+    st->ss = ss;
     st->hs = hs;
     st->opened_ms = now_ms;
     TAILQ_INSERT_TAIL(&s->streams, st, in_sess);

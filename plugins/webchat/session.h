@@ -16,6 +16,7 @@ struct web_stream {
     TAILQ_ENTRY(web_stream) in_sess; /* the session's streams */
     TAILQ_ENTRY(web_stream) in_all;  /* every stream (heartbeats) */
     struct web_session *sess;
+    struct web_sessions *ss;         /* the table it is listed in */
     struct gw_http_stream *hs;       /* the host's stream */
     int64_t replay_max;              /* highest id replayed from history on open: a live
                                         item with an id <= this was already sent */

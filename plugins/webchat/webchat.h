@@ -20,6 +20,9 @@ struct web_ctx {
     struct web_rl *rl_ip_sessions; /* new sessions per client address */
     struct web_rl *rl_typing;      /* typing events per session */
     uint64_t hb_timer;             /* heartbeat comments on every stream */
+    uint64_t done_timer;           /* pending deliver_done() calls (see plugin.c) */
+    int64_t *done_ids;             /* counsellor messages accepted, to confirm next turn */
+    size_t n_done, cap_done;
     uint64_t sweep_timer;          /* session expiry, limiter sweeps */
 };
 
@@ -33,6 +36,10 @@ void web_persist(struct web_ctx *x, struct web_session *s);
 /* The session for a token: from memory, else from the store (then kept in memory).
  * NULL for malformed, unknown or expired tokens. */
 struct web_session *web_session_for_token(struct web_ctx *x, const char *token);
+
+/* The channel reference of counsellor message `id` ("web:<id>"), used for delivery reports
+ * when the seeker's page acknowledges it.  Writes into buf (buflen >= 32). */
+void web_msg_ref(int64_t id, char *buf, size_t buflen);
 
 /* The catch-all route handler for /webchat/... (api.c). */
 void web_api_handle(void *arg, struct gw_http_req *req);

@@ -171,3 +171,40 @@ def client(prosody):
     yield make
     for c in made:
         c.close()
+
+
+# --------------------------------------------------------------------------- the gateway
+
+@pytest.fixture
+def gateway_factory(prosody, tmp_state):
+    """Factory: gateway_factory(**config_kw) -> started harness.Gateway (with .http_port,
+    .loopback, .workdir); stopped (SIGTERM, exit code checked) at teardown."""
+    import gw
+    made = []
+
+    def make(start=True, **kw):
+        port = harness.free_port()
+        workdir = os.path.join(tmp_state, "gw%d" % len(made))
+        os.makedirs(workdir, exist_ok=True)
+        g = harness.Gateway(None, gw.config_text(prosody, workdir, port, **kw), workdir)
+        g.http_port = port
+        g.workdir = workdir
+        g.loopback = None
+        made.append(g)
+        if start:
+            g.start()
+            g.wait_log(r"component gw\.no\.test online", timeout=15)
+            g.loopback = gw.Loopback(port).start()
+        return g
+    yield make
+    for g in made:
+        if g.loopback:
+            g.loopback.close()
+        rc = g.stop()
+        assert rc in (0, None), "gateway exited with %r" % rc
+        assert not g.sanitizer_reports(), g.sanitizer_reports()
+
+
+@pytest.fixture
+def gateway(gateway_factory):
+    return gateway_factory()

@@ -1,0 +1,375 @@
+/* main.c — the skagerrak daemon: arguments, start-up, signals, reload, shutdown. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "fetch.h"
+#include "hashmap.h"
+#include "http.h"
+#include "i18n.h"
+#include "log.h"
+#include "loop.h"
+#include "xmpp.h"
+
+#define SWEEP_MS 5000
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: skagerrak [-f] [-c FILE] [--check-config FILE] [--version] [--help]\n"
+               "  -c, --config FILE      configuration (default /etc/skagerrak/skagerrak.cfg)\n"
+               "  -f, --foreground       stay in the foreground, log to stderr\n"
+               "      --check-config FILE  validate FILE (and its plugins) and exit\n"
+               "      --version          print the version\n");
+}
+
+int64_t gw_now_ms(const struct gw_core *c)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + c->clock_offset_ms;
+}
+
+/* A test clock "YYYY-MM-DDTHH:MM:SS" (local time of the process TZ): the daemon runs from
+ * that moment on, so opening hours and holidays can be tested on any day. */
+static int set_test_clock(struct gw_core *c, const char *spec)
+{
+    struct tm tm = {0};
+    if (!spec)
+        return 0;
+    if (!strptime(spec, "%Y-%m-%dT%H:%M:%S", &tm))
+        return -1;
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    c->clock_offset_ms = (int64_t)t * 1000 - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    GW_WARN("test clock in use: the daemon believes it is %s", spec);
+    return 0;
+}
+
+struct tr_ctx {
+    struct gw_core *c;
+    const char *lang;
+    char *buf;
+    size_t len, cap;
+};
+
+static int tr_line(void *arg, const struct gw_msg_row *m)
+{
+    struct tr_ctx *t = arg;
+    time_t s = (time_t)(m->created / 1000);
+    struct tm tm;
+    char when[32];
+    localtime_r(&s, &tm);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+    const char *who = !strcmp(m->dir, "in") ? gw_i18n_text(t->c->i18n, t->lang, "transcript_you")
+                      : !strcmp(m->dir, "out") ? gw_i18n_text(t->c->i18n, t->lang, "transcript_counsellor")
+                                                : gw_i18n_text(t->c->i18n, t->lang, "transcript_service");
+    size_t need = strlen(when) + strlen(who) + strlen(m->body ? m->body : "") + 8;
+    if (t->len + need >= t->cap) {
+        size_t ncap = (t->cap + need) * 2;
+        char *nb = realloc(t->buf, ncap);
+        if (!nb)
+            return 1;
+        t->buf = nb;
+        t->cap = ncap;
+    }
+    t->len += (size_t)snprintf(t->buf + t->len, t->cap - t->len, "[%s] %s: %s\n", when, who,
+                               m->body ? m->body : "");
+    return 0;
+}
+
+char *gw_transcript_text(struct gw_core *c, const struct gw_conv_row *r)
+{
+    struct tr_ctx t = {c, r->lang, NULL, 0, 0};
+    char date[32], head[512];
+    time_t s = (time_t)(r->created / 1000);
+    struct tm tm;
+    localtime_r(&s, &tm);
+    strftime(date, sizeof date, "%Y-%m-%d", &tm);
+    const char *v[] = {"date", date, NULL};
+    gw_i18n_format(c->i18n, r->lang, "transcript_header", head, sizeof head, v);
+    t.cap = strlen(head) + 1024;
+    t.buf = malloc(t.cap);
+    if (!t.buf)
+        return NULL;
+    t.len = (size_t)snprintf(t.buf, t.cap, "%s\n\n", head);
+    gw_store_msg_each(c->store, r->id, 0, "in,out,auto", tr_line, &t);
+    return t.buf;
+}
+
+/* --- loop glue --- */
+
+static void end_of_turn(void *arg)
+{
+    struct gw_core *c = arg;
+    /* Delivering can queue more (receipts, failure notices): drain, bounded. */
+    for (int i = 0; i < 4 && c->outbox_dirty; i++)
+        gw_outbox_flush(c);
+    gw_store_commit(c->store);
+}
+
+static void sweep(void *arg)
+{
+    struct gw_core *c = arg;
+    gw_queue_sweep(c);
+    c->sweep_timer = gw_loop_timer_add(c->loop, SWEEP_MS, sweep, c);
+}
+
+static void on_online(void *arg)
+{
+    struct gw_core *c = arg;
+    gw_outbox_online(c);
+}
+
+static void on_offline(void *arg)
+{
+    gw_outbox_offline(arg);
+}
+
+static void health(void *arg, struct gw_http_req *req)
+{
+    struct gw_core *c = arg;
+    char plugins[4096], body[6000];
+    int pok = gw_host_health(c, plugins, sizeof plugins);
+    int xok = gw_xmpp_online(c->xmpp), dok = !gw_store_failed(c->store);
+    snprintf(body, sizeof body,
+             "{\"ok\":%s,\"xmpp\":{\"ok\":%s,\"state\":\"%s\"},\"database\":{\"ok\":%s,"
+             "\"schema\":%d,\"outbox\":%lld},\"conversations_open\":%zu,\"plugins\":%s}\n",
+             xok && dok && pok ? "true" : "false", xok ? "true" : "false", gw_xmpp_state(c->xmpp),
+             dok ? "true" : "false", gw_store_version(c->store),
+             (long long)gw_store_outbox_count(c->store), gw_map_count(c->conv_by_token) / 2, plugins);
+    gw_http_req_respond(req, xok && dok && pok ? 200 : 503, "application/json", body, strlen(body),
+                        NULL);
+}
+
+static void http_log(void *arg, int level, const char *msg)
+{
+    (void)arg;
+    gw_log(level, "http", "%s", msg);
+}
+
+static void print_errors(struct gw_cfg_errors *e)
+{
+    for (int i = 0; i < e->n; i++)
+        fprintf(stderr, "%s\n", e->msgs[i]);
+}
+
+static void reload(struct gw_core *c)
+{
+    struct gw_cfg_errors e = {0};
+    GW_INFO("SIGHUP: reloading %s", c->config_path);
+    struct gw_config *n = gw_config_load(c->config_path, &e);
+    if (n)
+        gw_host_check(c, n, &e);
+    if (!n || e.n) {
+        for (int i = 0; i < e.n; i++)
+            GW_ERROR("reload refused: %s", e.msgs[i]);
+        GW_ERROR("reload refused: keeping the running configuration");
+        gw_cfg_errors_release(&e);
+        gw_config_free(&n);
+        return;
+    }
+    if (strcmp(n->domain, c->cfg->domain) || strcmp(n->xmpp_host, c->cfg->xmpp_host) ||
+        n->xmpp_port != c->cfg->xmpp_port || strcmp(n->database, c->cfg->database))
+        GW_WARN("reload: xmpp and database settings change only on restart");
+    char err[512] = "";
+    if (gw_host_reload_all(c, n, err, sizeof err) < 0) {
+        GW_ERROR("reload refused by a plugin: %s; keeping the running configuration", err);
+        gw_config_free(&n);
+        return;
+    }
+    struct gw_config *old = c->cfg;
+    c->cfg = n;
+    gw_log_setup((enum gw_log_level)n->log_level, n->use_syslog);
+    gw_queues_init(c);
+    gw_config_free(&old);
+    for (int i = 0; i < c->nqueues; i++)
+        gw_queue_dispatch(c, c->queues[i].id);
+    GW_INFO("configuration reloaded");
+}
+
+static void on_signal(void *arg, int fd, unsigned events)
+{
+    (void)events;
+    struct gw_core *c = arg;
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            reload(c);
+        } else {
+            GW_INFO("signal %u: stopping", si.ssi_signo);
+            c->stopping = 1;
+            gw_loop_stop(c->loop);
+        }
+    }
+}
+
+static int start(struct gw_core *c, char *err, size_t errlen)
+{
+    struct gw_config *cfg = c->cfg;
+    if (setenv("TZ", cfg->timezone, 1) == 0)
+        tzset();
+    if (set_test_clock(c, cfg->test_clock) < 0) {
+        snprintf(err, errlen, "%s: test_clock '%s' is not YYYY-MM-DDTHH:MM:SS", c->config_path,
+                 cfg->test_clock);
+        return -1;
+    }
+    c->i18n = gw_i18n_load(cfg->catalogue_dir, err, errlen);
+    if (!c->i18n)
+        return -1;
+    c->store = gw_store_open(cfg->database, err, errlen);
+    if (!c->store)
+        return -1;
+    c->loop = gw_loop_new();
+    c->conv_by_token = gw_map_new();
+    c->conv_by_seeker = gw_map_new();
+    if (!c->loop || !c->conv_by_token || !c->conv_by_seeker) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* Our end-of-turn hook first, so the XMPP link's hook writes what it queued. */
+    gw_loop_hook_add(c->loop, end_of_turn, c);
+    c->fetch = gw_fetch_new(c->loop);
+    if (cfg->http_port >= 0) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max; /* many open event streams need many fds */
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        struct gw_http_limits lim = {.max_body = (size_t)cfg->http_max_body,
+                                     .max_connections = (unsigned)cfg->http_max_conns};
+        c->http = gw_http_new(c->loop, cfg->http_addr, cfg->http_port, &lim, err, errlen);
+        if (!c->http)
+            return -1;
+        gw_http_set_logger(c->http, http_log, c);
+        gw_http_route(c->http, NULL, "GET", "/health", health, c);
+        GW_INFO("http on %s:%d", cfg->http_addr, gw_http_port(c->http));
+    }
+    struct gw_xmpp_conf xc = {cfg->xmpp_host, cfg->xmpp_port, cfg->domain, cfg->secret,
+                              cfg->reconnect_max_s};
+    struct gw_xmpp_handlers xh = {on_online, on_offline, gw_router_xmpp_message,
+                                  gw_router_xmpp_presence, gw_router_xmpp_iq, gw_outbox_acked};
+    c->xmpp = gw_xmpp_new(c->loop, &xc, &xh, c);
+    if (!c->xmpp) {
+        snprintf(err, errlen, "cannot create the XMPP link");
+        return -1;
+    }
+    gw_xmpp_set_identity(c->xmpp, cfg->service_name, GW_VERSION);
+    if (gw_queues_init(c) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int n = gw_conv_load_all(c);
+    if (gw_host_load_all(c, err, errlen) < 0 || gw_host_start_all(c, err, errlen) < 0)
+        return -1;
+    int64_t pending = gw_store_outbox_count(c->store);
+    GW_INFO("skagerrak %s started: %d open conversations, %lld in the outbox", GW_VERSION, n,
+            (long long)pending);
+    c->outbox_dirty = 1; /* after a crash: send what was stored but not sent */
+    c->sweep_timer = gw_loop_timer_add(c->loop, SWEEP_MS, sweep, c);
+    return gw_xmpp_start(c->xmpp);
+}
+
+static void shutdown_core(struct gw_core *c)
+{
+    if (c->plugins)
+        gw_host_stop_all(c);
+    if (c->store)
+        gw_store_commit(c->store);
+    gw_xmpp_free(&c->xmpp);
+    gw_http_free(&c->http);
+    gw_fetch_free(&c->fetch);
+    gw_conv_free_all(c);
+    gw_queues_release(c);
+    gw_map_free(&c->conv_by_token);
+    gw_map_free(&c->conv_by_seeker);
+    free(c->inflight);
+    free(c->pending);
+    gw_loop_free(&c->loop);
+    gw_store_close(&c->store);
+    gw_i18n_free(&c->i18n);
+    gw_config_free(&c->cfg);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
+        {"check-config", required_argument, NULL, 'C'}, {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const char *path = "/etc/skagerrak/skagerrak.cfg", *check = NULL;
+    int foreground = 0, o;
+    while ((o = getopt_long(argc, argv, "c:fhV", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': path = optarg; break;
+        case 'f': foreground = 1; break;
+        case 'C': check = optarg; break;
+        case 'V': printf("skagerrak %s\n", GW_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    struct gw_core core = {0};
+    struct gw_core *c = &core;
+    TAILQ_INIT(&c->convs);
+    TAILQ_INIT(&c->presence);
+    struct gw_cfg_errors e = {0};
+    c->config_path = check ? check : path;
+    c->cfg = gw_config_load(c->config_path, &e);
+    if (c->cfg && check) {
+        gw_log_setup(GW_LOG_ERROR, 0);
+        gw_host_check(c, c->cfg, &e);
+        if (!e.n) {
+            char err[512];
+            struct gw_i18n *i = gw_i18n_load(c->cfg->catalogue_dir, err, sizeof err);
+            if (!i)
+                gw_cfg_errorf(&e, NULL, "%s", err);
+            gw_i18n_free(&i);
+        }
+    }
+    if (!c->cfg || e.n) {
+        print_errors(&e);
+        fprintf(stderr, "%s: %d problem%s found\n", c->config_path, e.n, e.n == 1 ? "" : "s");
+        gw_cfg_errors_release(&e);
+        gw_config_free(&c->cfg);
+        return 1;
+    }
+    if (check) {
+        printf("%s: configuration is valid\n", check);
+        gw_config_free(&c->cfg);
+        return 0;
+    }
+    gw_log_setup((enum gw_log_level)c->cfg->log_level, foreground ? 0 : c->cfg->use_syslog);
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    char err[1024] = "";
+    int rc = start(c, err, sizeof err);
+    if (rc < 0) {
+        GW_ERROR("cannot start: %s", err);
+        shutdown_core(c);
+        close(sfd);
+        return 1;
+    }
+    gw_loop_fd_add(c->loop, sfd, GW_EV_READ, on_signal, c);
+    gw_loop_run(c->loop);
+    gw_loop_fd_del(c->loop, sfd);
+    close(sfd);
+    GW_INFO("stopped cleanly");
+    shutdown_core(c);
+    return 0;
+}

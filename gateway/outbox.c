@@ -1,0 +1,357 @@
+/* outbox.c — the durable outbox: everything leaves from here, and only after it is stored.
+ *
+ * XMPP: a stanza row stays in the outbox until the server has confirmed everything sent
+ * before a barrier (a ping to our own domain that the server routes back to us); if the
+ * link drops first, the rows are sent again on reconnect with the same stanza ids.
+ * Channels: a row stays until the plugin's deliver() succeeds, answers GW_PENDING and later
+ * deliver_done(), or fails permanently; GW_EAGAIN retries with exponential backoff. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core.h"
+#include "i18n.h"
+#include "log.h"
+#include "loop.h"
+#include "xmpp.h"
+
+#define FLUSH_BATCH 512
+
+int gw_outbox_xmpp(struct gw_core *c, int64_t msg_id, const char *xml)
+{
+    int64_t id = gw_store_outbox_add(c->store, msg_id, "xmpp", 0, xml, 0);
+    if (id < 0)
+        return (int)id;
+    c->outbox_dirty = 1;
+    return GW_OK;
+}
+
+int gw_outbox_channel(struct gw_core *c, int64_t msg_id, const char *channel, int kind)
+{
+    int64_t id = gw_store_outbox_add(c->store, msg_id, channel, kind, NULL, 0);
+    if (id < 0)
+        return (int)id;
+    c->outbox_dirty = 1;
+    return GW_OK;
+}
+
+static int64_t backoff_ms(int attempts)
+{
+    int64_t ms = 1000LL << (attempts < 9 ? attempts : 9); /* 1 s .. ~8.5 min */
+    unsigned r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
+        r = 0;
+    return ms / 2 + (int64_t)(r % (unsigned)(ms / 2 + 1));
+}
+
+static struct gw_pending *pending_find(struct gw_core *c, int64_t msg_id, int64_t outbox_id)
+{
+    for (size_t i = 0; i < c->npending; i++)
+        if ((msg_id && c->pending[i].msg_id == msg_id) ||
+            (outbox_id && c->pending[i].outbox_id == outbox_id))
+            return &c->pending[i];
+    return NULL;
+}
+
+static void pending_del(struct gw_core *c, struct gw_pending *p)
+{
+    *p = c->pending[--c->npending];
+}
+
+/* Tell the counsellor that their message will not reach the seeker. */
+static void report_failure(struct gw_core *c, const struct gw_msg_row *m, const char *reason)
+{
+    if (strcmp(m->dir, "out") != 0 || !m->author[0])
+        return;
+    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
+    char from[128], text[600];
+    struct gw_conv_row row;
+    if (gw_store_conv_by_id(c->store, m->conv_id, &row) < 0)
+        return;
+    const char *token = row.token;
+    snprintf(from, sizeof from, "%s@%s", token, c->cfg->domain);
+    const char *v[] = {"reason", reason ? reason : "", NULL};
+    gw_i18n_format(c->i18n, gw_counsellor_lang(c, m->author), "message_failed", text, sizeof text, v);
+    /* The XMPP error on the original message id, for clients that mark failed messages... */
+    if (m->stanza_id[0]) {
+        xmpp_stanza_t *e = xmpp_message_new(ctx, "error", m->author, m->stanza_id);
+        xmpp_stanza_set_from(e, from);
+        xmpp_stanza_t *er = xmpp_stanza_new(ctx), *cond = xmpp_stanza_new(ctx),
+                      *t = xmpp_stanza_new(ctx), *tx = xmpp_stanza_new(ctx);
+        xmpp_stanza_set_name(er, "error");
+        xmpp_stanza_set_type(er, "cancel");
+        xmpp_stanza_set_name(cond, "recipient-unavailable");
+        xmpp_stanza_set_ns(cond, "urn:ietf:params:xml:ns:xmpp-stanzas");
+        xmpp_stanza_set_name(t, "text");
+        xmpp_stanza_set_ns(t, "urn:ietf:params:xml:ns:xmpp-stanzas");
+        xmpp_stanza_set_text(tx, text);
+        xmpp_stanza_add_child_ex(t, tx, 0);
+        xmpp_stanza_add_child_ex(er, cond, 0);
+        xmpp_stanza_add_child_ex(er, t, 0);
+        xmpp_stanza_add_child_ex(e, er, 0);
+        char *buf;
+        size_t len;
+        if (xmpp_stanza_to_text(e, &buf, &len) == XMPP_EOK) {
+            gw_outbox_xmpp(c, 0, buf);
+            xmpp_free(ctx, buf);
+        }
+        xmpp_stanza_release(e);
+    }
+    /* ...and a plain line for the many that do not. */
+    gw_router_chat(c, token, m->author, text, NULL, 0);
+}
+
+static void send_receipt(struct gw_core *c, const struct gw_msg_row *m)
+{
+    struct gw_conv *cv = gw_conv_by_id(c, m->conv_id);
+    if (!cv || strcmp(m->dir, "out") != 0 || !m->author[0] || !m->stanza_id[0])
+        return;
+    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
+    char from[128];
+    gw_conv_jid(c, cv, from, sizeof from);
+    xmpp_stanza_t *r = xmpp_message_new(ctx, NULL, m->author, NULL);
+    xmpp_stanza_set_from(r, from);
+    xmpp_stanza_t *rc = xmpp_stanza_new(ctx);
+    xmpp_stanza_set_name(rc, "received");
+    xmpp_stanza_set_ns(rc, "urn:xmpp:receipts");
+    xmpp_stanza_set_attribute(rc, "id", m->stanza_id);
+    xmpp_stanza_add_child_ex(r, rc, 0);
+    char *buf;
+    size_t len;
+    if (xmpp_stanza_to_text(r, &buf, &len) == XMPP_EOK) {
+        gw_outbox_xmpp(c, 0, buf);
+        xmpp_free(ctx, buf);
+    }
+    xmpp_stanza_release(r);
+}
+
+int gw_outbox_report(struct gw_core *c, int64_t msg_id, enum gw_dlr state, const char *reason)
+{
+    static const char *const names[] = {"", "sent", "delivered", "failed"};
+    if (state < GW_DLR_SENT || state > GW_DLR_FAILED)
+        return GW_EINVAL;
+    int changed = gw_store_msg_state(c->store, msg_id, names[state], NULL, reason);
+    if (changed <= 0)
+        return changed < 0 ? changed : GW_OK; /* a final state already stands */
+    struct gw_msg_row m;
+    if (gw_store_msg_get(c->store, msg_id, &m) < 0)
+        return GW_OK;
+    if (state == GW_DLR_DELIVERED)
+        send_receipt(c, &m);
+    else if (state == GW_DLR_FAILED)
+        report_failure(c, &m, reason);
+    return GW_OK;
+}
+
+struct build_ctx {
+    struct gw_core *c;
+    struct gw_msg *m;
+    char *body, *meta;
+};
+
+static int copy_msg(void *arg, const struct gw_msg_row *r)
+{
+    struct build_ctx *b = arg;
+    b->body = strdup(r->body ? r->body : "");
+    b->meta = r->meta ? strdup(r->meta) : NULL;
+    return 1;
+}
+
+/* Deliver one channel row.  Returns 1 when the row is finished (delete it). */
+static int deliver_row(struct gw_core *c, const struct gw_outbox_row *r)
+{
+    struct gw_msg_row mr;
+    if (gw_store_msg_get(c->store, r->msg_id, &mr) < 0)
+        return 1; /* message gone (erased): nothing to send */
+    struct gw_conv *cv = gw_conv_by_id(c, mr.conv_id);
+    struct gw_conv_row crow;
+    struct gw_seeker_row sk;
+    struct build_ctx b = {c, NULL, NULL, NULL};
+    gw_store_msg_full(c->store, r->msg_id, copy_msg, &b);
+    char reply_ref[256] = "", token[24] = "", address[256] = "", lang[4] = "", queue[64] = "";
+    if (cv) {
+        snprintf(token, sizeof token, "%s", cv->row.token);
+        snprintf(address, sizeof address, "%s", cv->address);
+        snprintf(lang, sizeof lang, "%s", cv->row.lang);
+        snprintf(queue, sizeof queue, "%s", cv->row.queue);
+    } else if (gw_store_conv_by_id(c->store, mr.conv_id, &crow) == GW_OK &&
+               gw_store_seeker_get(c->store, crow.seeker_id, &sk) == GW_OK) {
+        snprintf(token, sizeof token, "%s", crow.token);
+        snprintf(address, sizeof address, "%s", sk.address);
+        snprintf(lang, sizeof lang, "%s", crow.lang);
+        snprintf(queue, sizeof queue, "%s", crow.queue);
+    }
+    gw_store_last_inbound_ref(c->store, mr.conv_id, reply_ref, sizeof reply_ref);
+    struct gw_msg m = {.id = r->msg_id, .kind = (enum gw_msg_kind)r->kind, .conv = token,
+                       .address = address, .lang = lang, .body = b.body ? b.body : "",
+                       .queue = queue, .reply_ref = reply_ref[0] ? reply_ref : NULL,
+                       .attempt = r->attempts, .meta_json = b.meta};
+    if (r->kind == GW_MSG_TRANSCRIPT && b.meta) {
+        /* Transcripts name their own address in meta {"to": ...}. */
+        const char *to = strstr(b.meta, "\"to\":\"");
+        if (to) {
+            to += 6;
+            const char *end = strchr(to, '"');
+            if (end)
+                snprintf(address, sizeof address, "%.*s", (int)(end - to), to);
+        }
+    }
+    char err[256] = "";
+    int rc = token[0] ? gw_host_deliver(c, r->target, &m, err, sizeof err) : GW_EPERM;
+    if (!token[0])
+        snprintf(err, sizeof err, "conversation not found");
+    free(b.body);
+    free(b.meta);
+    if (rc == GW_OK) {
+        gw_store_msg_state(c->store, r->msg_id, "sent", NULL, NULL);
+        return 1;
+    }
+    if (rc == GW_PENDING) {
+        if (c->npending == c->cappending) {
+            size_t ncap = c->cappending ? c->cappending * 2 : 16;
+            struct gw_pending *np = realloc(c->pending, ncap * sizeof *np);
+            if (!np)
+                return 0;
+            c->pending = np;
+            c->cappending = ncap;
+        }
+        c->pending[c->npending++] = (struct gw_pending){r->id, r->msg_id, r->attempts};
+        return 0;
+    }
+    if (rc == GW_EAGAIN || rc == GW_ENOTFOUND) {
+        gw_store_outbox_retry(c->store, r->id, gw_now_ms(c) + backoff_ms(r->attempts),
+                              err[0] ? err : "temporary failure");
+        if (r->attempts == 0)
+            GW_WARN("outbox: %s delivery of message %lld deferred: %s", r->target,
+                    (long long)r->msg_id, err[0] ? err : "try again later");
+        return 0;
+    }
+    GW_WARN("outbox: %s refused message %lld: %s", r->target, (long long)r->msg_id, err);
+    gw_outbox_report(c, r->msg_id, GW_DLR_FAILED, err[0] ? err : "refused");
+    return 1;
+}
+
+struct flush_ctx {
+    struct gw_core *c;
+    int sent_xmpp;
+    int64_t last_id;
+};
+
+static int flush_one(void *arg, const struct gw_outbox_row *r)
+{
+    struct flush_ctx *f = arg;
+    struct gw_core *c = f->c;
+    f->last_id = r->id;
+    if (strcmp(r->target, "xmpp") == 0) {
+        if (!gw_xmpp_online(c->xmpp) || r->id <= c->xmpp_sent_upto)
+            return 0;
+        if (gw_xmpp_send_raw(c->xmpp, r->payload, strlen(r->payload)) < 0)
+            return 0;
+        c->xmpp_sent_upto = r->id;
+        if (c->ninflight == c->capinflight) {
+            size_t ncap = c->capinflight ? c->capinflight * 2 : 64;
+            struct gw_inflight *ni = realloc(c->inflight, ncap * sizeof *ni);
+            if (!ni)
+                return 1;
+            c->inflight = ni;
+            c->capinflight = ncap;
+        }
+        c->inflight[c->ninflight++] = (struct gw_inflight){r->id, r->msg_id, 0};
+        f->sent_xmpp++;
+        return 0;
+    }
+    if (pending_find(c, 0, r->id))
+        return 0;
+    if (deliver_row(c, r))
+        gw_store_outbox_done(c->store, r->id);
+    return 0;
+}
+
+static void retry_timer(void *arg)
+{
+    struct gw_core *c = arg;
+    c->outbox_timer = 0;
+    c->outbox_dirty = 1;
+}
+
+void gw_outbox_flush(struct gw_core *c)
+{
+    if (!c->outbox_dirty)
+        return;
+    c->outbox_dirty = 0;
+    /* Store first, then send. */
+    gw_store_commit(c->store);
+    int64_t now = gw_now_ms(c);
+    struct flush_ctx f = {c, 0, 0};
+    int n;
+    do {
+        n = gw_store_outbox_due(c->store, now, f.last_id, FLUSH_BATCH, flush_one, &f);
+    } while (n == FLUSH_BATCH);
+    if (f.sent_xmpp) {
+        uint64_t seq = gw_xmpp_barrier(c->xmpp);
+        for (size_t i = c->ninflight; i-- > 0 && c->inflight[i].seq == 0;)
+            c->inflight[i].seq = seq;
+    }
+    gw_store_commit(c->store);
+    /* Wake up for the next retry (rows with next_at in the future). */
+    int64_t next = gw_store_outbox_next(c->store);
+    if (next > now && !c->outbox_timer)
+        c->outbox_timer = gw_loop_timer_add(c->loop, (uint64_t)(next - now), retry_timer, c);
+    if (c->outbox_dirty) /* delivering queued more (receipts, failures) */
+        return;
+}
+
+void gw_outbox_acked(void *arg, uint64_t seq)
+{
+    struct gw_core *c = arg;
+    size_t k = 0;
+    while (k < c->ninflight && c->inflight[k].seq && c->inflight[k].seq <= seq) {
+        gw_store_outbox_done(c->store, c->inflight[k].outbox_id);
+        if (c->inflight[k].msg_id)
+            gw_store_msg_state(c->store, c->inflight[k].msg_id, "sent", NULL, NULL);
+        k++;
+    }
+    memmove(c->inflight, c->inflight + k, (c->ninflight - k) * sizeof *c->inflight);
+    c->ninflight -= k;
+}
+
+void gw_outbox_online(struct gw_core *c)
+{
+    c->xmpp_sent_upto = 0;
+    c->ninflight = 0;
+    c->outbox_dirty = 1;
+}
+
+void gw_outbox_offline(struct gw_core *c)
+{
+    /* Unconfirmed stanzas are still in the outbox: resend them all on reconnect. */
+    c->xmpp_sent_upto = 0;
+    c->ninflight = 0;
+}
+
+void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const char *ref,
+                            const char *reason)
+{
+    struct gw_pending *p = pending_find(c, msg_id, 0);
+    if (!p) {
+        GW_WARN("outbox: deliver_done for unknown message %lld", (long long)msg_id);
+        return;
+    }
+    int64_t oid = p->outbox_id;
+    int attempts = p->attempts;
+    pending_del(c, p);
+    if (status == GW_OK) {
+        gw_store_msg_state(c->store, msg_id, "sent", ref, NULL);
+        gw_store_outbox_done(c->store, oid);
+    } else if (status == GW_EAGAIN) {
+        gw_store_outbox_retry(c->store, oid, gw_now_ms(c) + backoff_ms(attempts),
+                              reason ? reason : "temporary failure");
+        if (!c->outbox_timer)
+            c->outbox_timer = gw_loop_timer_add(c->loop, (uint64_t)backoff_ms(attempts), retry_timer, c);
+    } else {
+        gw_store_outbox_done(c->store, oid);
+        gw_outbox_report(c, msg_id, GW_DLR_FAILED, reason ? reason : "refused");
+    }
+    c->outbox_dirty = 1;
+}

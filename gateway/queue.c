@@ -1,0 +1,564 @@
+/* queue.c — counsellor presence, assignment (offer and pick), queue positions, timeouts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calendar.h"
+#include "core.h"
+#include "i18n.h"
+#include "log.h"
+#include "loop.h"
+
+int gw_queues_init(struct gw_core *c)
+{
+    /* Keep waiting lists across a reload: conversations of a queue that disappeared stay
+     * in memory and are served when it returns (logged). */
+    struct gw_queue_rt *old = c->queues;
+    int nold = c->nqueues;
+    struct gw_queue_rt *nq = calloc((size_t)c->cfg->nqueues + (size_t)nold + 1, sizeof *nq);
+    if (!nq)
+        return GW_ENOMEM;
+    int n = 0;
+    for (int i = 0; i < c->cfg->nqueues; i++) {
+        struct gw_queue_rt *q = &nq[n++];
+        snprintf(q->id, sizeof q->id, "%s", c->cfg->queues[i].id);
+        TAILQ_INIT(&q->waiting);
+        q->wait_ms_cache = gw_store_wait_estimate(c->store, q->id, c->cfg->wait_window);
+        q->handle_ms_cache = gw_store_handle_estimate(c->store, q->id, c->cfg->wait_window);
+    }
+    for (int i = 0; i < nold; i++) {
+        struct gw_queue_rt *o = &old[i], *q = NULL;
+        for (int k = 0; k < n; k++)
+            if (strcmp(nq[k].id, o->id) == 0)
+                q = &nq[k];
+        if (!q && TAILQ_EMPTY(&o->waiting))
+            continue;
+        if (!q) {
+            GW_WARN("queue '%s' was removed from the config but has waiting seekers", o->id);
+            q = &nq[n++];
+            snprintf(q->id, sizeof q->id, "%s", o->id);
+            TAILQ_INIT(&q->waiting);
+        }
+        if (o->position_timer)
+            gw_loop_timer_cancel(c->loop, o->position_timer);
+        struct gw_conv *cv;
+        while ((cv = TAILQ_FIRST(&o->waiting))) {
+            TAILQ_REMOVE(&o->waiting, cv, qlink);
+            TAILQ_INSERT_TAIL(&q->waiting, cv, qlink);
+            q->nwaiting++;
+        }
+    }
+    free(old);
+    c->queues = nq;
+    c->nqueues = n;
+    return GW_OK;
+}
+
+void gw_queues_release(struct gw_core *c)
+{
+    for (int i = 0; i < c->nqueues; i++)
+        if (c->queues[i].position_timer)
+            gw_loop_timer_cancel(c->loop, c->queues[i].position_timer);
+    free(c->queues);
+    c->queues = NULL;
+    c->nqueues = 0;
+    struct gw_presence *p;
+    while ((p = TAILQ_FIRST(&c->presence))) {
+        TAILQ_REMOVE(&c->presence, p, link);
+        free(p);
+    }
+}
+
+struct gw_queue_rt *gw_queue_rt(struct gw_core *c, const char *id)
+{
+    for (int i = 0; id && i < c->nqueues; i++)
+        if (strcmp(c->queues[i].id, id) == 0)
+            return &c->queues[i];
+    return NULL;
+}
+
+/* Service order: higher priority first; requeued ("front") before new ones of the same
+ * priority; then first come, first served. */
+static int before(const struct gw_conv *a, const struct gw_conv *b)
+{
+    if (a->row.priority != b->row.priority)
+        return a->row.priority > b->row.priority;
+    if (a->front != b->front)
+        return a->front > b->front;
+    return a->row.queued_at < b->row.queued_at ||
+           (a->row.queued_at == b->row.queued_at && a->row.id < b->row.id);
+}
+
+void gw_queue_enqueue(struct gw_core *c, struct gw_conv *cv, int front)
+{
+    struct gw_queue_rt *q = gw_queue_rt(c, cv->row.queue);
+    if (!q) {
+        GW_WARN("conversation %s: unknown queue '%s'; using '%s'", cv->row.token, cv->row.queue,
+                c->cfg->default_queue);
+        snprintf(cv->row.queue, sizeof cv->row.queue, "%s", c->cfg->default_queue);
+        q = gw_queue_rt(c, cv->row.queue);
+        if (!q)
+            return;
+    }
+    cv->front = front;
+    struct gw_conv *it;
+    TAILQ_FOREACH(it, &q->waiting, qlink)
+        if (before(cv, it))
+            break;
+    if (it)
+        TAILQ_INSERT_BEFORE(it, cv, qlink);
+    else
+        TAILQ_INSERT_TAIL(&q->waiting, cv, qlink);
+    q->nwaiting++;
+}
+
+void gw_queue_remove(struct gw_core *c, struct gw_conv *cv)
+{
+    if (cv->state != CS_QUEUED && cv->state != CS_OFFERED)
+        return;
+    struct gw_queue_rt *q = gw_queue_rt(c, cv->row.queue);
+    if (!q)
+        return;
+    TAILQ_REMOVE(&q->waiting, cv, qlink);
+    q->nwaiting--;
+    if (cv->offer_timer)
+        gw_loop_timer_cancel(c->loop, cv->offer_timer);
+    cv->offer_timer = 0;
+    free(cv->offered_to);
+    cv->offered_to = NULL;
+}
+
+int gw_queue_position(struct gw_core *c, const struct gw_conv *cv)
+{
+    struct gw_queue_rt *q = gw_queue_rt(c, cv->row.queue);
+    if (!q || (cv->state != CS_QUEUED && cv->state != CS_OFFERED))
+        return 0;
+    int pos = 1;
+    struct gw_conv *it;
+    TAILQ_FOREACH(it, &q->waiting, qlink) {
+        if (it == cv)
+            return pos;
+        pos++;
+    }
+    return 0;
+}
+
+/* --- presence --- */
+
+static void bare_of(const char *full, char *bare, size_t blen, char *res, size_t rlen)
+{
+    const char *slash = strchr(full, '/');
+    size_t n = slash ? (size_t)(slash - full) : strlen(full);
+    snprintf(bare, blen, "%.*s", (int)n, full);
+    snprintf(res, rlen, "%s", slash ? slash + 1 : "");
+}
+
+static int show_ready(const char *show) { return !*show || strcmp(show, "chat") == 0; }
+
+int gw_counsellor_online(struct gw_core *c, const char *bare)
+{
+    struct gw_presence *p;
+    TAILQ_FOREACH(p, &c->presence, link)
+        if (strcmp(p->bare, bare) == 0)
+            return 1;
+    return 0;
+}
+
+int gw_counsellor_ready(struct gw_core *c, const char *bare, const char *queue)
+{
+    struct gw_presence *p;
+    TAILQ_FOREACH(p, &c->presence, link)
+        if (strcmp(p->bare, bare) == 0 && (strcmp(p->queue, queue) == 0 || !strcmp(p->queue, "*")) &&
+            show_ready(p->show))
+            return 1;
+    return 0;
+}
+
+int gw_counsellor_load(struct gw_core *c, const char *bare)
+{
+    int n = 0;
+    struct gw_conv *cv;
+    TAILQ_FOREACH(cv, &c->convs, all)
+        if ((cv->state == CS_ACTIVE && strcmp(cv->row.counsellor, bare) == 0) ||
+            (cv->state == CS_OFFERED && cv->offered_to && strcmp(cv->offered_to, bare) == 0))
+            n++;
+    return n;
+}
+
+static int capacity_of(struct gw_core *c, const char *bare)
+{
+    const struct gw_counsellor_conf *k = gw_config_counsellor(c->cfg, bare);
+    return k ? k->capacity : 3;
+}
+
+static void counsellor_gone(struct gw_core *c, const char *bare)
+{
+    GW_INFO("counsellor %s went offline; requeueing their conversations", bare);
+    struct gw_conv *cv, *tmp;
+    TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp) {
+        if (cv->state == CS_ACTIVE && strcmp(cv->row.counsellor, bare) == 0)
+            gw_queue_requeue(c, cv, "counsellor_left_requeued");
+        else if (cv->state == CS_OFFERED && cv->offered_to && strcmp(cv->offered_to, bare) == 0) {
+            free(cv->offered_to);
+            cv->offered_to = NULL;
+            cv->state = CS_QUEUED;
+            if (cv->offer_timer)
+                gw_loop_timer_cancel(c->loop, cv->offer_timer);
+            cv->offer_timer = 0;
+            gw_conv_save(c, cv);
+        }
+    }
+}
+
+void gw_queue_presence(struct gw_core *c, const char *from_full, const char *to_queue,
+                       const char *type, const char *show)
+{
+    char bare[256], res[128];
+    bare_of(from_full, bare, sizeof bare, res, sizeof res);
+    struct gw_presence *p, *found = NULL;
+    TAILQ_FOREACH(p, &c->presence, link)
+        if (!strcmp(p->bare, bare) && !strcmp(p->resource, res) && !strcmp(p->queue, to_queue))
+            found = p;
+    int was_online = gw_counsellor_online(c, bare);
+    if (type && strcmp(type, "unavailable") == 0) {
+        if (found) {
+            TAILQ_REMOVE(&c->presence, found, link);
+            free(found);
+            GW_INFO("counsellor %s signed out of %s", bare, to_queue);
+        }
+        if (was_online && !gw_counsellor_online(c, bare))
+            counsellor_gone(c, bare);
+    } else {
+        if (!found) {
+            found = calloc(1, sizeof *found);
+            if (!found)
+                return;
+            snprintf(found->bare, sizeof found->bare, "%s", bare);
+            snprintf(found->resource, sizeof found->resource, "%s", res);
+            snprintf(found->queue, sizeof found->queue, "%s", to_queue);
+            TAILQ_INSERT_TAIL(&c->presence, found, link);
+            GW_INFO("counsellor %s signed in to %s", bare, to_queue);
+        }
+        snprintf(found->show, sizeof found->show, "%s", show ? show : "");
+    }
+    for (int i = 0; i < c->nqueues; i++)
+        if (!strcmp(to_queue, "*") || !strcmp(c->queues[i].id, to_queue))
+            gw_queue_dispatch(c, c->queues[i].id);
+}
+
+/* --- assignment --- */
+
+static int declined_by(const struct gw_conv *cv, const char *jid)
+{
+    if (!cv->declined)
+        return 0;
+    size_t n = strlen(jid);
+    for (const char *p = cv->declined; (p = strstr(p, jid)); p += n)
+        if ((p == cv->declined || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+            return 1;
+    return 0;
+}
+
+static void add_declined(struct gw_conv *cv, const char *jid)
+{
+    size_t old = cv->declined ? strlen(cv->declined) : 0;
+    char *n = realloc(cv->declined, old + strlen(jid) + 2);
+    if (!n)
+        return;
+    if (!old)
+        n[0] = 0;
+    else
+        strcat(n, " ");
+    strcat(n, jid);
+    cv->declined = n;
+}
+
+static void offer_expired(void *arg);
+
+struct expire_ctx {
+    struct gw_core *c;
+    char token[64]; /* conversation token or queue id */
+};
+
+static void make_offer(struct gw_core *c, struct gw_conv *cv, const char *jid,
+                       const struct gw_queue_conf *qc)
+{
+    cv->state = CS_OFFERED;
+    cv->offered_to = strdup(jid);
+    gw_conv_save(c, cv);
+    char waited[64], text[1024];
+    const char *lang = gw_counsellor_lang(c, jid);
+    gw_fmt_wait(c, lang, gw_now_ms(c) - cv->row.queued_at, waited, sizeof waited);
+    const char *vars[] = {"nick", cv->nick, "queue", cv->row.queue, "waited", waited, NULL};
+    gw_i18n_format(c->i18n, lang, "offer", text, sizeof text, vars);
+    gw_conv_notify_counsellor(c, cv, jid, text);
+    struct expire_ctx *ec = malloc(sizeof *ec);
+    if (ec) {
+        ec->c = c;
+        snprintf(ec->token, sizeof ec->token, "%s", cv->row.token);
+        cv->offer_timer = gw_loop_timer_add(c->loop, (uint64_t)qc->offer_timeout_s * 1000,
+                                            offer_expired, ec);
+    }
+    gw_store_event(c->store, cv->row.id, gw_now_ms(c), "offered", jid, NULL);
+}
+
+static void offer_expired(void *arg)
+{
+    struct expire_ctx *ec = arg;
+    struct gw_core *c = ec->c;
+    struct gw_conv *cv = gw_conv_find(c, ec->token);
+    free(ec);
+    if (!cv || cv->state != CS_OFFERED)
+        return;
+    cv->offer_timer = 0;
+    char jid[256];
+    snprintf(jid, sizeof jid, "%s", cv->offered_to ? cv->offered_to : "");
+    GW_INFO("offer of %s to %s expired", cv->row.token, jid);
+    gw_conv_notify_counsellor(c, cv, jid, gw_i18n_text(c->i18n, gw_counsellor_lang(c, jid),
+                                                       "offer_expired"));
+    add_declined(cv, jid);
+    free(cv->offered_to);
+    cv->offered_to = NULL;
+    cv->state = CS_QUEUED;
+    gw_conv_save(c, cv);
+    gw_queue_dispatch(c, cv->row.queue);
+}
+
+/* The ready counsellor of queue qc with the fewest open conversations and room left,
+ * skipping those who declined cv this round. */
+static const char *pick_counsellor(struct gw_core *c, const struct gw_queue_conf *qc,
+                                   const struct gw_conv *cv)
+{
+    const char *best = NULL;
+    int best_load = 1 << 30;
+    for (int i = 0; i < qc->ncounsellors; i++) {
+        const char *j = qc->counsellors[i];
+        if (!gw_counsellor_ready(c, j, qc->id) || declined_by(cv, j))
+            continue;
+        int load = gw_counsellor_load(c, j);
+        int busy_offer = 0;
+        struct gw_conv *o;
+        TAILQ_FOREACH(o, &c->convs, all)
+            if (o->state == CS_OFFERED && o->offered_to && !strcmp(o->offered_to, j))
+                busy_offer = 1;
+        if (busy_offer || load >= capacity_of(c, j))
+            continue;
+        if (load < best_load) {
+            best = j;
+            best_load = load;
+        }
+    }
+    return best;
+}
+
+void gw_queue_dispatch(struct gw_core *c, const char *queue)
+{
+    struct gw_queue_rt *q = gw_queue_rt(c, queue);
+    const struct gw_queue_conf *qc = gw_config_queue(c->cfg, queue);
+    if (!q)
+        return;
+    if (qc && qc->mode == GW_ASSIGN_OFFER &&
+        (!qc->hours || gw_hours_is_open(qc->hours, (time_t)(gw_now_ms(c) / 1000)))) {
+        struct gw_conv *cv;
+        TAILQ_FOREACH(cv, &q->waiting, qlink) {
+            if (cv->state != CS_QUEUED || cv->row.role == 2 /* served elsewhere */)
+                continue;
+            const char *j = pick_counsellor(c, qc, cv);
+            if (!j && cv->declined) { /* everyone declined: start a new round */
+                free(cv->declined);
+                cv->declined = NULL;
+                j = pick_counsellor(c, qc, cv);
+            }
+            if (!j)
+                break; /* FIFO: nobody free for the head means nobody for later ones */
+            make_offer(c, cv, j, qc);
+        }
+    }
+    gw_queue_positions(c, q);
+}
+
+int gw_queue_assign(struct gw_core *c, struct gw_conv *cv, const char *jid, const char *how)
+{
+    if (cv->state != CS_QUEUED && cv->state != CS_OFFERED)
+        return GW_EPERM;
+    if (cv->state == CS_OFFERED && cv->offered_to && strcmp(cv->offered_to, jid) != 0 &&
+        strcmp(how, "reassign") != 0 && strcmp(how, "take") != 0)
+        return GW_EPERM;
+    if (cv->state == CS_OFFERED && cv->offered_to && strcmp(cv->offered_to, jid) != 0) {
+        /* Taken by someone else while offered: tell the one it was offered to. */
+        gw_conv_notify_counsellor(c, cv, cv->offered_to,
+                                  gw_i18n_text(c->i18n, gw_counsellor_lang(c, cv->offered_to),
+                                               "offer_taken_by_other"));
+    }
+    gw_queue_remove(c, cv);
+    int64_t now = gw_now_ms(c);
+    cv->state = CS_ACTIVE;
+    snprintf(cv->row.counsellor, sizeof cv->row.counsellor, "%s", jid);
+    cv->row.assigned_at = now;
+    cv->row.last_counsellor_at = now;
+    cv->front = 0;
+    free(cv->declined);
+    cv->declined = NULL;
+    gw_conv_save(c, cv);
+    gw_store_event(c->store, cv->row.id, now, "assigned", jid, how);
+    struct gw_queue_rt *q = gw_queue_rt(c, cv->row.queue);
+    if (q) /* refresh the statistics the wait estimate uses */
+        q->wait_ms_cache = gw_store_wait_estimate(c->store, q->id, c->cfg->wait_window);
+    const char *name = gw_counsellor_name(c, jid);
+    char meta[300];
+    snprintf(meta, sizeof meta, "{\"type\":\"joined\",\"name\":\"%s\"}", name);
+    const char *vars[] = {"name", name, NULL};
+    gw_conv_tell(c, cv, "counsellor_joined", vars, meta);
+    /* Give the counsellor the conversation so far: pre-chat fields and the seeker's
+     * messages while waiting. */
+    char text[1024];
+    const char *lang = gw_counsellor_lang(c, jid);
+    const char *tv[] = {"nick", cv->nick, NULL};
+    gw_i18n_format(c->i18n, lang, "taken", text, sizeof text, tv);
+    gw_conv_notify_counsellor(c, cv, jid, text);
+    gw_router_replay_to_counsellor(c, cv, jid);
+    GW_INFO("conversation %s assigned to %s (%s)", cv->row.token, jid, how);
+    gw_queue_dispatch(c, cv->row.queue);
+    return GW_OK;
+}
+
+void gw_queue_requeue(struct gw_core *c, struct gw_conv *cv, const char *key)
+{
+    if (cv->state != CS_ACTIVE)
+        return;
+    char old[256];
+    snprintf(old, sizeof old, "%s", cv->row.counsellor);
+    cv->state = CS_QUEUED;
+    cv->row.counsellor[0] = 0;
+    cv->last_pos = 0;
+    gw_conv_save(c, cv);
+    gw_store_event(c->store, cv->row.id, gw_now_ms(c), "requeued", old, key);
+    if (key)
+        gw_conv_tell(c, cv, key, NULL, "{\"type\":\"requeued\"}");
+    gw_queue_enqueue(c, cv, 1);
+    gw_queue_dispatch(c, cv->row.queue);
+}
+
+/* --- positions and wait estimates --- */
+
+int64_t gw_queue_wait_estimate(struct gw_core *c, const char *queue, int pos)
+{
+    struct gw_queue_rt *q = gw_queue_rt(c, queue);
+    const struct gw_queue_conf *qc = gw_config_queue(c->cfg, queue);
+    if (!q || !qc)
+        return -1;
+    /* From recent statistics: the mean recent wait for the head of the queue, plus, for
+     * each seeker ahead, the mean handle time spread over the counsellors ready now. */
+    int ready = 0;
+    for (int i = 0; i < qc->ncounsellors; i++)
+        ready += gw_counsellor_ready(c, qc->counsellors[i], queue) ? capacity_of(c, qc->counsellors[i]) : 0;
+    if (q->wait_ms_cache < 0 && q->handle_ms_cache < 0)
+        return -1;
+    int64_t base = q->wait_ms_cache > 0 ? q->wait_ms_cache : 0;
+    int64_t per = q->handle_ms_cache > 0 ? q->handle_ms_cache / (ready > 0 ? ready : 1) : base;
+    return base + (int64_t)(pos - 1) * per;
+}
+
+const char *gw_fmt_wait(struct gw_core *c, const char *lang, int64_t ms, char *buf, size_t len)
+{
+    int64_t min = (ms + 59999) / 60000;
+    char a[32], b[32];
+    if (ms < 60000) {
+        snprintf(buf, len, "%s", gw_i18n_text(c->i18n, lang, "wait_less_than_minute"));
+    } else if (min < 60) {
+        snprintf(a, sizeof a, "%lld", (long long)min);
+        const char *v[] = {"minutes", a, NULL};
+        gw_i18n_format(c->i18n, lang, "wait_minutes", buf, len, v);
+    } else {
+        snprintf(a, sizeof a, "%lld", (long long)(min / 60));
+        snprintf(b, sizeof b, "%lld", (long long)(min % 60));
+        const char *v[] = {"hours", a, "minutes", b, NULL};
+        gw_i18n_format(c->i18n, lang, "wait_hours", buf, len, v);
+    }
+    return buf;
+}
+
+static void positions_due(void *arg)
+{
+    struct expire_ctx *ec = arg;
+    struct gw_core *c = ec->c;
+    struct gw_queue_rt *q = gw_queue_rt(c, ec->token);
+    free(ec);
+    if (q) {
+        q->position_timer = 0;
+        gw_queue_positions(c, q);
+    }
+}
+
+void gw_queue_positions(struct gw_core *c, struct gw_queue_rt *q)
+{
+    int64_t now = gw_now_ms(c), interval = (int64_t)c->cfg->position_interval_s * 1000;
+    int64_t soonest = -1;
+    int pos = 0;
+    struct gw_conv *cv;
+    TAILQ_FOREACH(cv, &q->waiting, qlink) {
+        pos++;
+        if (pos == cv->last_pos || cv->row.role == 1)
+            continue;
+        /* The first position goes out at once; later changes at most once per interval. */
+        if (cv->last_pos && now - cv->last_pos_at < interval) {
+            int64_t due = cv->last_pos_at + interval;
+            if (soonest < 0 || due < soonest)
+                soonest = due;
+            continue;
+        }
+        char posb[16], wait[96], meta[160];
+        snprintf(posb, sizeof posb, "%d", pos);
+        int64_t est = gw_queue_wait_estimate(c, q->id, pos);
+        if (est >= 0) {
+            gw_fmt_wait(c, cv->row.lang, est, wait, sizeof wait);
+            const char *v[] = {"position", posb, "wait", wait, NULL};
+            snprintf(meta, sizeof meta, "{\"type\":\"position\",\"position\":%d,\"wait_s\":%lld}",
+                     pos, (long long)(est / 1000));
+            gw_conv_tell(c, cv, "queue_position", v, meta);
+        } else {
+            const char *v[] = {"position", posb, NULL};
+            snprintf(meta, sizeof meta, "{\"type\":\"position\",\"position\":%d,\"wait_s\":null}",
+                     pos);
+            gw_conv_tell(c, cv, "queue_position_unknown_wait", v, meta);
+        }
+        cv->last_pos = pos;
+        cv->last_pos_at = now;
+    }
+    if (soonest >= 0 && !q->position_timer) {
+        struct expire_ctx *ec = malloc(sizeof *ec);
+        if (ec) {
+            ec->c = c;
+            snprintf(ec->token, sizeof ec->token, "%s", q->id);
+            q->position_timer = gw_loop_timer_add(c->loop, (uint64_t)(soonest - now), positions_due, ec);
+        }
+    }
+}
+
+void gw_queue_sweep(struct gw_core *c)
+{
+    int64_t now = gw_now_ms(c);
+    int64_t unanswered = (int64_t)c->cfg->counsellor_timeout_s * 1000;
+    int64_t abandon = (int64_t)c->cfg->abandon_s * 1000;
+    struct gw_conv *cv, *tmp;
+    TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp) {
+        const struct gw_queue_conf *qc = gw_config_queue(c->cfg, cv->row.queue);
+        if (cv->row.role == 2)
+            continue; /* served here for a partner: the home gateway decides */
+        if (cv->state == CS_ACTIVE && cv->row.last_seeker_at > cv->row.last_counsellor_at &&
+            now - cv->row.last_seeker_at > unanswered) {
+            GW_INFO("conversation %s unanswered by %s; requeueing", cv->row.token,
+                    cv->row.counsellor);
+            gw_conv_notify_counsellor(c, cv, cv->row.counsellor,
+                                      gw_i18n_text(c->i18n, gw_counsellor_lang(c, cv->row.counsellor),
+                                                   "conversation_requeued"));
+            gw_queue_requeue(c, cv, "counsellor_left_requeued");
+        } else if (now - cv->row.last_seeker_at > abandon &&
+                   now - cv->row.last_counsellor_at > abandon) {
+            gw_conv_finish(c, cv, CS_ABANDONED, NULL, "closed_abandoned", "abandoned");
+        } else if (cv->state == CS_QUEUED && qc && qc->max_wait_s &&
+                   now - cv->row.queued_at > (int64_t)qc->max_wait_s * 1000) {
+            gw_conv_finish(c, cv, CS_EXPIRED, NULL, "closed_by_service", "expired");
+        }
+    }
+}

@@ -1,0 +1,708 @@
+/* api.c — request dispatch, CORS, authentication and the JSON handlers of the web chat. */
+#include "api.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "buf.h"
+#include "req.h"
+#include "sse.h"
+#include "static.h"
+#include "token.h"
+#include "webchat.h"
+
+#define MAX_HDR 24
+
+enum auth { AUTH_NONE = 0, AUTH_BEARER, AUTH_BEARER_OR_QUERY };
+
+/* One request in flight. */
+struct call {
+    struct web_ctx *x;
+    struct gw_http_req *r;
+    struct web_session *s;     /* set for authenticated routes */
+    const char *hdr[MAX_HDR];  /* response headers (pairs) */
+    size_t nh;
+    char ip[64];               /* rate-limit key of the client address */
+    char retry_after[24];
+    int64_t now;
+};
+
+static void add_hdr(struct call *c, const char *name, const char *value)
+{
+    if (c->nh + 3 <= MAX_HDR) {
+        c->hdr[c->nh++] = name;
+        c->hdr[c->nh++] = value;
+        c->hdr[c->nh] = NULL;
+    }
+}
+
+/* Answer with a JSON body (stolen; NULL = "{}"). */
+static void reply(struct call *c, int status, json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    const char *body = s ? s : "{}";
+    c->x->api->http_respond(c->r, status, "application/json", body, strlen(body), c->hdr);
+    free(s);
+}
+
+static void reply_err(struct call *c, int status, const char *code)
+{
+    reply(c, status, json_pack("{s:s}", "error", code));
+}
+
+static void reply_limited(struct call *c, int64_t retry_ms)
+{
+    int64_t s = retry_ms / 1000 + 1;
+    snprintf(c->retry_after, sizeof(c->retry_after), "%" PRId64, s);
+    add_hdr(c, "Retry-After", c->retry_after);
+    reply(c, 429, json_pack("{s:s, s:I}", "error", "rate_limited", "retry_after_s", (json_int_t)s));
+}
+
+static void reply_empty(struct call *c, int status)
+{
+    c->x->api->http_respond(c->r, status, NULL, "", 0, c->hdr);
+}
+
+/* ---- client address ---- */
+
+void web_api_forwarded_for(const char *xff, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    if (!xff)
+        return;
+    const char *last = strrchr(xff, ',');
+    last = last ? last + 1 : xff;
+    while (*last == ' ' || *last == '\t')
+        last++;
+    size_t n = strcspn(last, " \t");
+    if (n >= outlen)
+        return;
+    memcpy(out, last, n);
+    out[n] = '\0';
+}
+
+void web_api_ip_key(const char *ip, char *out, size_t outlen)
+{
+    unsigned char a[16];
+    out[0] = '\0';
+    if (!ip)
+        return;
+    if (inet_pton(AF_INET, ip, a) == 1) {
+        inet_ntop(AF_INET, a, out, (socklen_t)outlen);
+    } else if (inet_pton(AF_INET6, ip, a) == 1) {
+        memset(a + 8, 0, 8);
+        if (inet_ntop(AF_INET6, a, out, (socklen_t)outlen) && strlen(out) + 4 < outlen)
+            strcat(out, "/64"); /* bounded by the check above */
+    }
+}
+
+int web_api_same_host(const char *origin, const char *host)
+{
+    if (!origin || !host)
+        return 0;
+    if (strncmp(origin, "https://", 8) == 0)
+        origin += 8;
+    else if (strncmp(origin, "http://", 7) == 0)
+        origin += 7;
+    else
+        return 0;
+    return strcasecmp(origin, host) == 0;
+}
+
+/* ---- handlers ---- */
+
+static void h_config(struct call *c)
+{
+    struct web_ctx *x = c->x;
+    const char *queue = x->api->http_query(c->r, "queue");
+    const char *lang = x->api->http_query(c->r, "lang");
+    if (!queue || !*queue)
+        queue = x->conf.queues[0];
+    if (!web_conf_has_queue(&x->conf, queue)) {
+        reply_err(c, 400, "queue_unknown");
+        return;
+    }
+    if (!web_conf_has_lang(&x->conf, lang))
+        lang = x->conf.default_lang;
+    char qbuf[2048] = "";
+    json_t *qi = NULL;
+    if (x->api->queue_info(x->h, queue, lang, qbuf, sizeof(qbuf)) == GW_OK)
+        qi = json_loads(qbuf, 0, NULL);
+    if (!json_is_object(qi)) {
+        json_decref(qi);
+        qi = json_pack("{s:s}", "id", queue);
+    }
+    json_t *langs = json_array();
+    for (size_t i = 0; i < x->conf.n_langs; i++)
+        json_array_append_new(langs, json_string(x->conf.langs[i]));
+    json_t *j = json_pack("{s:o, s:s, s:o, s:O, s:i, s:b, s:b, s:s, s:s, s:I}", "languages", langs,
+                          "default_lang", x->conf.default_lang, "queue", qi, "fields",
+                          x->conf.fields_json, "max_chars", (int)x->conf.max_chars,
+                          "transcript_email", x->conf.transcript_email, "feedback",
+                          x->conf.feedback, "storage", x->conf.storage, "timezone",
+                          x->conf.timezone, "session_ttl_s",
+                          (json_int_t)(x->conf.session_ttl_ms / 1000));
+    if (j && x->conf.privacy_url[0])
+        json_object_set_new(j, "privacy_url", json_string(x->conf.privacy_url));
+    if (!j) {
+        reply_err(c, 500, "internal");
+        return;
+    }
+    reply(c, 200, j);
+}
+
+static void h_start(struct call *c)
+{
+    struct web_ctx *x = c->x;
+    int64_t retry = 0;
+    if (web_rl_take(x->rl_ip_sessions, c->ip, c->now, &retry) != GW_OK) {
+        reply_limited(c, retry);
+        return;
+    }
+    size_t len = 0;
+    const char *body = x->api->http_body(c->r, &len);
+    if (len > 16384) {
+        reply_err(c, 413, "too_long");
+        return;
+    }
+    struct web_req_start st;
+    char code[32];
+    int rc = web_req_start(&x->conf, body, len, &st, code, sizeof(code));
+    if (rc != GW_OK) {
+        reply_err(c, rc == GW_ELIMIT ? 413 : 400, code);
+        return;
+    }
+    char token[WEB_TOKEN_LEN + 1], key[WEB_TOKEN_KEY_LEN + 1], sid[WEB_SID_LEN + 1];
+    if (web_token_new(token, sizeof(token)) != GW_OK || web_sid_new(sid, sizeof(sid)) != GW_OK ||
+        web_token_key(token, key, sizeof(key)) != GW_OK) {
+        x->api->log(x->h, GW_LOG_ERROR, "no randomness for a session token");
+        web_req_start_release(&st);
+        reply_err(c, 503, "unavailable");
+        return;
+    }
+    struct web_session *s = web_session_new(key, sid, "", st.lang, st.queue, c->now,
+                                            x->conf.session_ttl_ms);
+    char *meta = NULL;
+    if (json_object_size(st.fields) > 0) {
+        json_t *m = json_pack("{s:O}", "fields", st.fields);
+        meta = m ? json_dumps(m, JSON_COMPACT) : NULL;
+        json_decref(m);
+    }
+    web_req_start_release(&st);
+    if (!s) {
+        free(meta);
+        reply_err(c, 503, "unavailable");
+        return;
+    }
+    char display[16];
+    snprintf(display, sizeof(display), "\xc2\xb7\xc2\xb7%s", sid + WEB_SID_LEN - 4);
+    struct gw_inbound in = {
+        .address = s->address,
+        .display = display,
+        .body = "",
+        .lang = s->lang,
+        .queue = s->queue,
+        .meta_json = meta,
+        .new_conversation = 1,
+    };
+    struct gw_submitted out;
+    char err[256] = "";
+    memset(&out, 0, sizeof(out));
+    rc = x->api->submit(x->h, &in, &out, err, sizeof(err));
+    free(meta);
+    if (rc != GW_OK) {
+        x->api->log(x->h, GW_LOG_WARN, "session start refused (%d): %s", rc, err);
+        web_session_free(&s);
+        if (rc == GW_EPERM)
+            reply_err(c, 403, "blocked");
+        else if (rc == GW_ELIMIT)
+            reply_limited(c, 60000);
+        else
+            reply_err(c, 503, "unavailable");
+        return;
+    }
+    snprintf(s->conv, sizeof(s->conv), "%s", out.conv);
+    if (web_sessions_add(&x->ss, s) != GW_OK) {
+        web_session_free(&s);
+        reply_err(c, 503, "unavailable");
+        return;
+    }
+    web_persist(x, s);
+    x->api->log(x->h, GW_LOG_INFO, "session %s started (queue %s, %s)", s->sid, s->queue, s->lang);
+    reply(c, 201, json_pack("{s:s, s:s, s:s, s:s, s:I}", "token", token, "sid", s->sid, "lang",
+                            s->lang, "queue", s->queue, "expires_ms", (json_int_t)s->expires_ms));
+    memset(token, 0, sizeof(token));
+}
+
+static const char *conv_state(struct call *c, char *buf, size_t len)
+{
+    if (c->x->api->conv_info(c->x->h, c->s->conv, NULL, 0, buf, len) != GW_OK)
+        snprintf(buf, len, "unknown");
+    if (strcmp(buf, "closed") == 0)
+        c->s->closed = 1;
+    return buf;
+}
+
+static json_t *session_json(struct call *c)
+{
+    char state[32];
+    conv_state(c, state, sizeof(state));
+    struct web_session *s = c->s;
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:I}", "sid", s->sid, "lang", s->lang,
+                     "queue", s->queue, "state", state, "closed", s->closed, "blocked", s->blocked,
+                     "feedback_given", s->feedback_given, "expires_ms", (json_int_t)s->expires_ms);
+}
+
+static void h_status(struct call *c)
+{
+    reply(c, 200, session_json(c));
+}
+
+/* Refuse input to a closed or blocked session; 1 if refused (answered). */
+static int refuse_closed(struct call *c)
+{
+    if (c->s->blocked) {
+        reply_err(c, 403, "blocked");
+        return 1;
+    }
+    if (c->s->closed) {
+        reply_err(c, 409, "closed");
+        return 1;
+    }
+    return 0;
+}
+
+static void h_message(struct call *c)
+{
+    struct web_ctx *x = c->x;
+    struct web_session *s = c->s;
+    if (refuse_closed(c))
+        return;
+    size_t len = 0;
+    const char *body = x->api->http_body(c->r, &len);
+    struct web_req_message m;
+    char code[32];
+    int rc = web_req_message(&x->conf, body, len, &m, code, sizeof(code));
+    if (rc != GW_OK) {
+        if (rc == GW_ELIMIT)
+            reply(c, 413, json_pack("{s:s, s:i}", "error", code, "max_chars", (int)x->conf.max_chars));
+        else
+            reply_err(c, 400, code);
+        return;
+    }
+    int64_t retry = 0;
+    if (web_rl_take(x->rl_session, s->key, c->now, &retry) != GW_OK ||
+        web_rl_take(x->rl_ip, c->ip, c->now, &retry) != GW_OK) {
+        web_req_message_release(&m);
+        reply_limited(c, retry);
+        return;
+    }
+    char cmid[WEB_SID_LEN + WEB_CID_MAX + 8];
+    /* namespaced, so that one session cannot collide with another's ids */
+    snprintf(cmid, sizeof(cmid), "web:%s:%s", s->sid, m.cid);
+    struct gw_inbound in = {
+        .channel_msg_id = m.cid[0] ? cmid : NULL,
+        .address = s->address,
+        .body = m.text,
+        .lang = s->lang,
+        .queue = s->queue,
+        .conv = s->conv,
+    };
+    char display[16];
+    snprintf(display, sizeof(display), "\xc2\xb7\xc2\xb7%s", s->sid + WEB_SID_LEN - 4);
+    in.display = display;
+    struct gw_submitted out;
+    char err[256] = "";
+    memset(&out, 0, sizeof(out));
+    rc = x->api->submit(x->h, &in, &out, err, sizeof(err));
+    if (rc != GW_OK) {
+        web_req_message_release(&m);
+        x->api->log(x->h, rc == GW_EIO ? GW_LOG_ERROR : GW_LOG_INFO,
+                    "session %s: message refused (%d): %s", s->sid, rc, err);
+        if (rc == GW_EPERM) {
+            s->closed = s->blocked = 1;
+            web_persist(x, s);
+            reply_err(c, 403, "blocked");
+        } else if (rc == GW_ELIMIT) {
+            reply_limited(c, 60000);
+        } else if (rc == GW_EINVAL) {
+            reply_err(c, 400, "invalid");
+        } else {
+            reply_err(c, 503, "unavailable"); /* the widget keeps the text and retries */
+        }
+        return;
+    }
+    if (out.conv[0] && strcmp(out.conv, s->conv) != 0)
+        web_sessions_set_conv(&x->ss, s, out.conv);
+    if (!out.duplicate) {
+        /* Show it in the seeker's other tabs.  No SSE id: ids on the stream come only from
+         * replay and deliver(), which the core keeps in order; the id is in the data. */
+        json_t *d = json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)out.msg_id, "dir", "in",
+                              "text", m.text, "ts", (json_int_t)c->now);
+        if (d && m.cid[0])
+            json_object_set_new(d, "cid", json_string(m.cid));
+        char *data = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        json_decref(d);
+        if (data)
+            web_push(x, s, "message", 0, data, 0);
+        free(data);
+    }
+    web_req_message_release(&m);
+    if (web_session_touch(s, c->now, x->conf.session_ttl_ms))
+        web_persist(x, s);
+    reply(c, 200, json_pack("{s:I, s:b, s:I}", "id", (json_int_t)out.msg_id, "duplicate",
+                            out.duplicate, "ts", (json_int_t)c->now));
+}
+
+static void h_typing(struct call *c)
+{
+    struct web_ctx *x = c->x;
+    size_t len = 0;
+    const char *body = x->api->http_body(c->r, &len);
+    int composing = 0;
+    char code[32];
+    if (web_req_typing(body, len, &composing, code, sizeof(code)) != GW_OK) {
+        reply_err(c, 400, code);
+        return;
+    }
+    /* Extra typing events are dropped quietly: they carry nothing the seeker loses. */
+    if (!c->s->closed && web_rl_take(x->rl_typing, c->s->key, c->now, NULL) == GW_OK)
+        x->api->seeker_event(x->h, c->s->conv, composing ? GW_EV_COMPOSING : GW_EV_PAUSED);
+    reply_empty(c, 204);
+}
+
+static void h_ack(struct call *c)
+{
+    struct web_ctx *x = c->x;
+    size_t len = 0, n = 0;
+    const char *body = x->api->http_body(c->r, &len);
+    int64_t ids[WEB_ACK_MAX];
+    char code[32];
+    if (web_req_ack(body, len, ids, WEB_ACK_MAX, &n, code, sizeof(code)) != GW_OK) {
+        reply_err(c, 400, code);
+        return;
+    }
+    int any = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!web_session_has_out(c->s, ids[i]))
+            continue; /* not a message this session was sent: ignore */
+        char ref[32];
+        web_msg_ref(ids[i], ref, sizeof(ref));
+        x->api->delivery_report(x->h, ref, GW_DLR_DELIVERED, NULL);
+        any = 1;
+    }
+    if (any)
+        x->api->seeker_event(x->h, c->s->conv, GW_EV_READ);
+    reply_empty(c, 204);
+}
+
+static void h_end(struct call *c)
+{
+    struct web_ctx *x = c->x;
+    struct web_session *s = c->s;
+    if (!s->closed) {
+        x->api->seeker_event(x->h, s->conv, GW_EV_ENDED);
+        s->closed = 1;
+        web_persist(x, s);
+        web_push(x, s, "ended", 0, "{\"reason\":\"seeker\"}", 0);
+        x->api->log(x->h, GW_LOG_INFO, "session %s ended by the seeker", s->sid);
+    }
+    reply(c, 200, session_json(c));
+}
+
+static void h_transcript(struct call *c)
+{
+    struct web_ctx *x = c->x;
+    char *text = x->api->transcript_text(x->h, c->s->conv);
+    if (!text) {
+        reply_err(c, 404, "not_found");
+        return;
+    }
+    time_t t = (time_t)(c->now / 1000);
+    struct tm tm;
+    char disp[64];
+    gmtime_r(&t, &tm);
+    strftime(disp, sizeof(disp), "attachment; filename=\"chat-%Y%m%d.txt\"", &tm);
+    add_hdr(c, "Content-Disposition", disp);
+    x->api->http_respond(c->r, 200, "text/plain; charset=utf-8", text, strlen(text), c->hdr);
+    free(text);
+}
+
+static void h_transcript_email(struct call *c)
+{
+    struct web_ctx *x = c->x;
+    if (!x->conf.transcript_email) {
+        reply_err(c, 404, "not_enabled");
+        return;
+    }
+    int64_t retry = 0;
+    if (web_rl_take(x->rl_session, c->s->key, c->now, &retry) != GW_OK) {
+        reply_limited(c, retry);
+        return;
+    }
+    size_t len = 0;
+    const char *body = x->api->http_body(c->r, &len);
+    char *addr = NULL;
+    char code[32];
+    if (web_req_email(body, len, &addr, code, sizeof(code)) != GW_OK) {
+        reply_err(c, 400, code);
+        return;
+    }
+    int rc = x->api->transcript(x->h, c->s->conv, "email", addr);
+    free(addr);
+    if (rc != GW_OK) {
+        x->api->log(x->h, GW_LOG_WARN, "session %s: transcript by email refused (%d)", c->s->sid, rc);
+        reply_err(c, rc == GW_EINVAL ? 400 : 503, rc == GW_EINVAL ? "address_invalid" : "unavailable");
+        return;
+    }
+    reply(c, 202, json_pack("{s:b}", "queued", 1));
+}
+
+static void h_feedback(struct call *c)
+{
+    struct web_ctx *x = c->x;
+    if (!x->conf.feedback) {
+        reply_err(c, 404, "not_enabled");
+        return;
+    }
+    if (c->s->feedback_given) {
+        reply_err(c, 409, "already_given");
+        return;
+    }
+    size_t len = 0;
+    const char *body = x->api->http_body(c->r, &len);
+    int rating = 0;
+    char *comment = NULL;
+    char code[32];
+    int rc = web_req_feedback(body, len, &rating, &comment, code, sizeof(code));
+    if (rc != GW_OK) {
+        reply_err(c, rc == GW_ELIMIT ? 413 : 400, code);
+        return;
+    }
+    rc = x->api->feedback(x->h, c->s->conv, rating, comment);
+    free(comment);
+    if (rc != GW_OK) {
+        reply_err(c, 503, "unavailable");
+        return;
+    }
+    c->s->feedback_given = 1;
+    web_persist(x, c->s);
+    reply_empty(c, 204);
+}
+
+/* ---- the event stream ---- */
+
+static void on_stream_closed(void *arg, struct gw_http_stream *hs)
+{
+    struct web_stream *st = arg;
+    (void)hs;
+    struct web_sessions *ss = st->ss;
+    web_stream_detach(ss, &st);
+}
+
+struct replay {
+    struct web_session *s;
+    struct web_buf *b;
+    int64_t max;
+};
+
+static int replay_one(void *arg, const struct gw_history_item *it)
+{
+    struct replay *rp = arg;
+    const char *dir = it->dir ? it->dir : "auto";
+    json_t *d = json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)it->id, "dir", dir, "text",
+                          it->body ? it->body : "", "ts", (json_int_t)it->created_ms);
+    if (d && it->state)
+        json_object_set_new(d, "state", json_string(it->state));
+    char *data = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    if (!data)
+        return 1;
+    web_sse_event(rp->b, "message", it->id, data);
+    free(data);
+    if (strcmp(dir, "out") == 0)
+        web_session_note_out(rp->s, it->id);
+    if (it->id > rp->max)
+        rp->max = it->id;
+    return web_buf_status(rp->b) != GW_OK;
+}
+
+static void h_events(struct call *c)
+{
+    struct web_ctx *x = c->x;
+    struct web_session *s = c->s;
+    const char *lei = x->api->http_header(c->r, "Last-Event-ID");
+    if (!lei || !*lei)
+        lei = x->api->http_query(c->r, "after");
+    int64_t after = web_sse_parse_id(lei);
+    if (after < 0) {
+        reply_err(c, 400, "after_invalid");
+        return;
+    }
+    if (x->ss.n_streams >= x->conf.max_streams) {
+        add_hdr(c, "Retry-After", "10");
+        reply_err(c, 503, "busy");
+        return;
+    }
+    while (s->n_streams >= x->conf.max_streams_per_session) {
+        struct web_stream *old = web_session_oldest_stream(s);
+        x->api->http_stream_close(old->hs); /* its closed callback detaches it */
+    }
+    struct web_stream *st = web_stream_attach(&x->ss, s, NULL, c->now);
+    if (!st) {
+        reply_err(c, 503, "unavailable");
+        return;
+    }
+    add_hdr(c, "X-Accel-Buffering", "no");
+    st->hs = x->api->http_stream_open(c->r, "text/event-stream; charset=utf-8", c->hdr,
+                                      on_stream_closed, st);
+    if (!st->hs) {
+        web_stream_detach(&x->ss, &st);
+        reply_err(c, 503, "unavailable");
+        return;
+    }
+    struct web_buf b = {0};
+    web_sse_retry(&b, 2000);
+    json_t *hello = session_json(c);
+    char *hs = hello ? json_dumps(hello, JSON_COMPACT) : NULL;
+    json_decref(hello);
+    web_sse_event(&b, "hello", 0, hs ? hs : "{}");
+    free(hs);
+    struct replay rp = {s, &b, after};
+    x->api->history(x->h, s->conv, after, replay_one, &rp);
+    st->replay_max = rp.max;
+    char ready[64];
+    snprintf(ready, sizeof(ready), "{\"last_id\":%" PRId64 "}", rp.max);
+    web_sse_event(&b, "ready", 0, ready);
+    if (web_buf_status(&b) != GW_OK || x->api->http_stream_write(st->hs, b.s, b.len) != GW_OK)
+        x->api->http_stream_close(st->hs);
+    web_buf_release(&b);
+    if (web_session_touch(s, c->now, x->conf.session_ttl_ms))
+        web_persist(x, s);
+}
+
+/* ---- dispatch ---- */
+
+static const struct route {
+    const char *method;
+    const char *path; /* below /webchat/ */
+    void (*fn)(struct call *c);
+    enum auth auth;
+} routes[] = {
+    {"GET", "config", h_config, AUTH_NONE},
+    {"POST", "session", h_start, AUTH_NONE},
+    {"GET", "session", h_status, AUTH_BEARER},
+    {"POST", "message", h_message, AUTH_BEARER},
+    {"POST", "typing", h_typing, AUTH_BEARER},
+    {"POST", "ack", h_ack, AUTH_BEARER},
+    {"POST", "end", h_end, AUTH_BEARER},
+    {"GET", "transcript", h_transcript, AUTH_BEARER_OR_QUERY},
+    {"POST", "transcript-email", h_transcript_email, AUTH_BEARER},
+    {"POST", "feedback", h_feedback, AUTH_BEARER},
+    {"GET", "events", h_events, AUTH_BEARER_OR_QUERY},
+};
+
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+static void preflight(struct call *c, const char *path)
+{
+    char allow[64] = "";
+    for (size_t i = 0; i < N_ROUTES; i++)
+        if (strcmp(routes[i].path, path) == 0) {
+            if (allow[0])
+                strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
+            strncat(allow, routes[i].method, sizeof(allow) - strlen(allow) - 1);
+        }
+    if (!allow[0]) {
+        reply_err(c, 404, "not_found");
+        return;
+    }
+    add_hdr(c, "Access-Control-Allow-Methods", allow);
+    add_hdr(c, "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID");
+    add_hdr(c, "Access-Control-Max-Age", "600");
+    reply_empty(c, 204);
+}
+
+void web_api_handle(void *arg, struct gw_http_req *req)
+{
+    struct web_ctx *x = arg;
+    const struct gw_host_api *api = x->api;
+    struct call c;
+    memset(&c, 0, sizeof(c));
+    c.x = x;
+    c.r = req;
+    c.now = api->now_ms(x->h);
+    const char *method = api->http_method(req);
+    const char *path = api->http_path(req);
+    while (*path == '/')
+        path++;
+
+    char peer[64];
+    if (x->conf.trust_proxy)
+        web_api_forwarded_for(api->http_header(req, "X-Forwarded-For"), peer, sizeof(peer));
+    else
+        peer[0] = '\0';
+    web_api_ip_key(peer[0] ? peer : api->http_peer(req), c.ip, sizeof(c.ip));
+
+    /* CORS: only configured origins (and our own host) may use the API from a page. */
+    const char *origin = api->http_header(req, "Origin");
+    int cross = origin && !web_api_same_host(origin, api->http_header(req, "Host"));
+    int allowed = !cross || web_conf_origin_allowed(&x->conf, origin);
+    add_hdr(&c, "Vary", "Origin");
+    if (cross && allowed)
+        add_hdr(&c, "Access-Control-Allow-Origin", origin);
+
+    const struct route *rt = NULL;
+    int path_known = 0;
+    for (size_t i = 0; i < N_ROUTES; i++)
+        if (strcmp(routes[i].path, path) == 0) {
+            path_known = 1;
+            if (strcmp(routes[i].method, method) == 0)
+                rt = &routes[i];
+        }
+
+    if (strcmp(method, "OPTIONS") == 0) {
+        if (!allowed)
+            reply_err(&c, 403, "origin");
+        else
+            preflight(&c, path);
+        return;
+    }
+    if (!path_known) {
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+            add_hdr(&c, "Allow", "GET, HEAD");
+            reply_err(&c, 405, "method");
+            return;
+        }
+        web_static_serve(x, req, path, c.hdr);
+        return;
+    }
+    if (!rt) {
+        reply_err(&c, 405, "method");
+        return;
+    }
+    if (!allowed) {
+        api->log(x->h, GW_LOG_INFO, "refused %s /%s from origin %s", method, path, origin);
+        reply_err(&c, 403, "origin");
+        return;
+    }
+    if (rt->auth != AUTH_NONE) {
+        const char *tok = web_token_from_bearer(api->http_header(req, "Authorization"));
+        if (!tok && rt->auth == AUTH_BEARER_OR_QUERY)
+            tok = api->http_query(req, "token");
+        c.s = tok ? web_session_for_token(x, tok) : NULL;
+        if (!c.s) {
+            add_hdr(&c, "WWW-Authenticate", "Bearer");
+            reply_err(&c, 401, "session");
+            return;
+        }
+    }
+    rt->fn(&c);
+}

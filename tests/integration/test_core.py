@@ -1,0 +1,171 @@
+"""Gateway core against a real Prosody: disco, ping, version, unknown IQs, the outbox across
+an XMPP outage and across kill -9, config checking, health."""
+
+import json
+import os
+import subprocess
+
+import harness
+import pytest
+
+NS_INFO = "http://jabber.org/protocol/disco#info"
+NS_ITEMS = "http://jabber.org/protocol/disco#items"
+
+
+def test_disco_ping_version_and_unknown_iq(gateway, client):
+    kari = client("kari")
+    info = kari.iq("gw.no.test", "<query xmlns='%s'/>" % NS_INFO)
+    feats = [f.get("var") for f in info.xml.iter("{%s}feature" % NS_INFO)]
+    assert "urn:xmpp:ping" in feats and "jabber:iq:version" in feats
+    ident = info.xml.find(".//{%s}identity" % NS_INFO)
+    assert ident.get("category") == "gateway"
+    items = kari.iq("gw.no.test", "<query xmlns='%s'/>" % NS_ITEMS)
+    jids = [i.get("jid") for i in items.xml.iter("{%s}item" % NS_ITEMS)]
+    assert jids == ["general@gw.no.test"]
+    kari.iq("gw.no.test", "<ping xmlns='urn:xmpp:ping'/>")
+    ver = kari.iq("gw.no.test", "<query xmlns='jabber:iq:version'/>")
+    assert ver.findtext(".//{jabber:iq:version}name") == "Skagerrak"
+    with pytest.raises(harness.XmppError) as e:
+        kari.iq("gw.no.test", "<query xmlns='urn:example:nothing'/>")
+    assert e.value.condition == "service-unavailable"
+
+
+def test_health(gateway):
+    r = harness.http("GET", "http://127.0.0.1:%d/health" % gateway.http_port)
+    assert r.status == 200
+    h = r.json()
+    assert h["xmpp"]["ok"] and h["database"]["ok"] and h["plugins"]["loopback"]["ok"]
+
+
+def test_database_file_is_private(gateway):
+    mode = os.stat(os.path.join(gateway.workdir, "gw.db")).st_mode & 0o777
+    assert mode == 0o600
+
+
+def sign_in(cl, queue="general"):
+    cl.send_presence(to="%s@gw.no.test" % queue)
+    cl.wait_presence(frm="%s@gw.no.test" % queue)
+
+
+def test_seeker_reaches_counsellor_and_back(gateway, client):
+    kari = client("kari")
+    sign_in(kari)
+    lb = gateway.loopback
+    r = lb.send("+4791234567", "Hei, jeg lurer på studier i Danmark", id="p-1", lang="nb")
+    assert r.status == 200, r.text
+    conv = r.json()["conv"]
+    assert lb.wait_meta("welcome")["lang"] == "nb"
+    offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10)
+    assert offer.bare_from == conv + "@gw.no.test"
+    assert "4567" in offer.body and "91234567" not in offer.bare_from
+    kari.send_message(offer.bare_from, "!accept")
+    first = kari.wait_message(lambda s: "Danmark" in (s.body or ""), timeout=10)
+    assert first.bare_from == conv + "@gw.no.test"
+    joined = lb.wait_meta("joined")
+    assert joined["meta"]["name"] == "Kari"
+    kari.send_message(offer.bare_from, "Hei! Hva vil du studere?", id="k-1")
+    out = lb.wait(lambda i: i["kind"] == "text")
+    assert out["body"] == "Hei! Hva vil du studere?" and out["address"] == "+4791234567"
+    # the seeker writes again: straight to Kari now
+    lb.send("+4791234567", "Økonomi", id="p-2")
+    assert kari.wait_message(lambda s: s.body == "Økonomi").bare_from == conv + "@gw.no.test"
+    # duplicate provider id is stored once
+    dup = lb.send("+4791234567", "Økonomi", id="p-2")
+    assert dup.json()["duplicate"] is True
+    assert kari.no_message(lambda s: s.body == "Økonomi", within=0.5)
+    # delivery report -> XEP-0184 receipt on Kari's message
+    assert lb.post("/loopback/dlr", {"ref": "unused", "state": "delivered"}).status == 404
+
+
+def test_control_characters_never_reach_the_stream(gateway, client):
+    kari = client("kari")
+    sign_in(kari)
+    lb = gateway.loopback
+    lb.send("+4790000001", "form\x0cfeed and bell\x07 here", id="cc-1")
+    offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10)
+    kari.send_message(offer.bare_from, "!accept")
+    m = kari.wait_message(lambda s: "feed" in (s.body or ""), timeout=10)
+    assert m.body == "formfeed and bell here"
+    # the link is still up: a second message arrives too
+    lb.send("+4790000001", "still here", id="cc-2")
+    kari.wait_message(lambda s: s.body == "still here", timeout=10)
+
+
+def test_oversized_and_empty_bodies_refused(gateway):
+    lb = gateway.loopback
+    r = lb.send("+4790000002", "x" * 9000)
+    assert r.status == 413 and "too long" in r.json()["error"]
+    r = lb.send("+4790000002", "")
+    assert r.status == 400
+
+
+def test_message_during_xmpp_outage_is_delivered_after(gateway, client, prosody):
+    kari = client("kari")
+    sign_in(kari)
+    lb = gateway.loopback
+    lb.send("+4790000003", "first", id="o-1")
+    offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10)
+    kari.send_message(offer.bare_from, "!accept")
+    kari.wait_message(lambda s: s.body == "first", timeout=10)
+    mark = gateway.mark()
+    prosody.stop()
+    gateway.wait_log(r"link to .* down", since=mark, timeout=15)
+    r = lb.send("+4790000003", "written while the server was down", id="o-2")
+    assert r.status == 200  # accepted (stored) while XMPP is down
+    prosody.start()
+    gateway.wait_log(r"component gw\.no\.test online", since=mark, timeout=20)
+    kari.connect()
+    sign_in(kari)
+    # Kari went offline with Prosody, so the conversation was requeued and is offered again;
+    # the message from the outage is in it.
+    offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=15)
+    kari.send_message(offer.bare_from, "!accept")
+    kari.wait_message(lambda s: s.body == "written while the server was down", timeout=10)
+
+
+def test_kill9_after_store_before_send(gateway_factory, client, prosody):
+    g = gateway_factory()
+    lb = g.loopback
+    # The channel refuses for now: the counsellor's reply stays in the outbox.
+    lb.post("/loopback/mode", {"mode": "eagain"})
+    kari = client("kari")
+    sign_in(kari)
+    lb.send("+4790000004", "hello", id="k9-1")
+    offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10)
+    kari.send_message(offer.bare_from, "!accept")
+    kari.wait_message(lambda s: s.body == "hello", timeout=10)
+    kari.send_message(offer.bare_from, "reply that must survive")
+    g.wait_log(r"loopback delivery of message \d+ deferred", timeout=10)
+    g.kill9()
+    lb.close()
+    g.start()  # the loopback plugin starts in "ok" mode again
+    g.wait_log(r"component gw\.no\.test online", timeout=15)
+    g.loopback = lb2 = type(lb)(g.http_port).start()
+    item = lb2.wait(lambda i: i["body"] == "reply that must survive", timeout=20)
+    assert item["kind"] == "text"
+
+
+def test_check_config_reports_file_and_line(tmp_state):
+    bad = os.path.join(tmp_state, "bad.cfg")
+    with open(bad, "w") as f:
+        f.write('xmpp = { host = "127.0.0.1"; domian = "gw.no.test"; secret = "x"; };\n'
+                'queues = ( { id = "general"; } );\n')
+    p = subprocess.run([harness.gateway_binary(), "--check-config", bad],
+                       capture_output=True, text=True)
+    assert p.returncode == 1
+    assert "bad.cfg:1: unknown key 'domian' in xmpp" in p.stderr
+
+
+def test_unknown_plugin_and_wrong_secret(prosody, tmp_state):
+    import gw
+    port = harness.free_port()
+    text = gw.config_text(prosody, tmp_state, port, plugins="nosuch = { };")
+    g = harness.Gateway(None, text, tmp_state)
+    g.start()
+    assert g.proc.wait(15) == 1
+    assert "plugin 'nosuch': no nosuch.so" in open(g.log_path).read()
+    text = gw.config_text(prosody, tmp_state, port).replace(prosody.secret, "wrong")
+    g2 = harness.Gateway(None, text, os.path.join(tmp_state))
+    g2.start()
+    g2.wait_log(r"not-authorized \(wrong secret\?\)", timeout=15)
+    assert g2.stop() == 0
