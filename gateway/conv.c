@@ -97,6 +97,7 @@ struct gw_conv *gw_conv_open(struct gw_core *c, int64_t seeker_id, const char *c
     struct gw_conv *cv = calloc(1, sizeof *cv);
     if (!cv)
         return NULL;
+    cv->core = c;
     int64_t now = gw_now_ms(c);
     do
         new_token(cv->row.token, sizeof cv->row.token);
@@ -198,6 +199,7 @@ static int load_one(void *arg, const struct gw_conv_row *r)
         free(cv);
         return 0;
     }
+    cv->core = c;
     cv->row = *r;
     cv->state = state_parse(r->state);
     snprintf(cv->channel, sizeof cv->channel, "%s", sk.channel);

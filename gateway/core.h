@@ -35,6 +35,7 @@ enum gw_conv_state { CS_QUEUED, CS_OFFERED, CS_ACTIVE, CS_CLOSED, CS_ABANDONED, 
 
 /* An open conversation, in memory.  Closed ones live only in the store. */
 struct gw_conv {
+    struct gw_core *core;        /* back pointer for timer callbacks */
     struct gw_conv_row row;      /* the persisted fields */
     enum gw_conv_state state;
     char channel[32];
@@ -65,6 +66,7 @@ TAILQ_HEAD(gw_presence_list, gw_presence);
 
 /* Runtime state per queue (config is in gw_queue_conf; matched by id after reload). */
 struct gw_queue_rt {
+    struct gw_core *core;          /* back pointer for timer callbacks */
     char id[64];
     struct gw_conv_list waiting;   /* queued + offered, in service order */
     int nwaiting;

@@ -274,7 +274,10 @@ static int start(struct gw_core *c, char *err, size_t errlen)
     int64_t pending = gw_store_outbox_count(c->store);
     GW_INFO("skagerrak %s started: %d open conversations, %lld in the outbox", GW_VERSION, n,
             (long long)pending);
-    c->outbox_dirty = 1; /* after a crash: send what was stored but not sent */
+    /* After a crash or restart: send what was stored but not sent, now. */
+    gw_store_outbox_wake_all(c->store);
+    gw_store_commit(c->store);
+    c->outbox_dirty = 1;
     c->sweep_timer = gw_loop_timer_add(c->loop, SWEEP_MS, sweep, c);
     return gw_xmpp_start(c->xmpp);
 }

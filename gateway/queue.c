@@ -21,6 +21,7 @@ int gw_queues_init(struct gw_core *c)
     int n = 0;
     for (int i = 0; i < c->cfg->nqueues; i++) {
         struct gw_queue_rt *q = &nq[n++];
+        q->core = c;
         snprintf(q->id, sizeof q->id, "%s", c->cfg->queues[i].id);
         TAILQ_INIT(&q->waiting);
         q->wait_ms_cache = gw_store_wait_estimate(c->store, q->id, c->cfg->wait_window);
@@ -36,11 +37,13 @@ int gw_queues_init(struct gw_core *c)
         if (!q) {
             GW_WARN("queue '%s' was removed from the config but has waiting seekers", o->id);
             q = &nq[n++];
+            q->core = c;
             snprintf(q->id, sizeof q->id, "%s", o->id);
             TAILQ_INIT(&q->waiting);
         }
         if (o->position_timer)
             gw_loop_timer_cancel(c->loop, o->position_timer);
+        q->position_timer = 0;
         struct gw_conv *cv;
         while ((cv = TAILQ_FIRST(&o->waiting))) {
             TAILQ_REMOVE(&o->waiting, cv, qlink);
@@ -275,11 +278,6 @@ static void add_declined(struct gw_conv *cv, const char *jid)
 
 static void offer_expired(void *arg);
 
-struct expire_ctx {
-    struct gw_core *c;
-    char token[64]; /* conversation token or queue id */
-};
-
 static void make_offer(struct gw_core *c, struct gw_conv *cv, const char *jid,
                        const struct gw_queue_conf *qc)
 {
@@ -292,25 +290,19 @@ static void make_offer(struct gw_core *c, struct gw_conv *cv, const char *jid,
     const char *vars[] = {"nick", cv->nick, "queue", cv->row.queue, "waited", waited, NULL};
     gw_i18n_format(c->i18n, lang, "offer", text, sizeof text, vars);
     gw_conv_notify_counsellor(c, cv, jid, text);
-    struct expire_ctx *ec = malloc(sizeof *ec);
-    if (ec) {
-        ec->c = c;
-        snprintf(ec->token, sizeof ec->token, "%s", cv->row.token);
-        cv->offer_timer = gw_loop_timer_add(c->loop, (uint64_t)qc->offer_timeout_s * 1000,
-                                            offer_expired, ec);
-    }
+    /* The timer is cancelled whenever cv leaves the offered state or is freed. */
+    cv->offer_timer = gw_loop_timer_add(c->loop, (uint64_t)qc->offer_timeout_s * 1000,
+                                        offer_expired, cv);
     gw_store_event(c->store, cv->row.id, gw_now_ms(c), "offered", jid, NULL);
 }
 
 static void offer_expired(void *arg)
 {
-    struct expire_ctx *ec = arg;
-    struct gw_core *c = ec->c;
-    struct gw_conv *cv = gw_conv_find(c, ec->token);
-    free(ec);
-    if (!cv || cv->state != CS_OFFERED)
-        return;
+    struct gw_conv *cv = arg;
+    struct gw_core *c = cv->core;
     cv->offer_timer = 0;
+    if (cv->state != CS_OFFERED)
+        return;
     char jid[256];
     snprintf(jid, sizeof jid, "%s", cv->offered_to ? cv->offered_to : "");
     GW_INFO("offer of %s to %s expired", cv->row.token, jid);
@@ -480,14 +472,9 @@ const char *gw_fmt_wait(struct gw_core *c, const char *lang, int64_t ms, char *b
 
 static void positions_due(void *arg)
 {
-    struct expire_ctx *ec = arg;
-    struct gw_core *c = ec->c;
-    struct gw_queue_rt *q = gw_queue_rt(c, ec->token);
-    free(ec);
-    if (q) {
-        q->position_timer = 0;
-        gw_queue_positions(c, q);
-    }
+    struct gw_queue_rt *q = arg; /* timers are cancelled before the array is replaced */
+    q->position_timer = 0;
+    gw_queue_positions(q->core, q);
 }
 
 void gw_queue_positions(struct gw_core *c, struct gw_queue_rt *q)
@@ -525,14 +512,8 @@ void gw_queue_positions(struct gw_core *c, struct gw_queue_rt *q)
         cv->last_pos = pos;
         cv->last_pos_at = now;
     }
-    if (soonest >= 0 && !q->position_timer) {
-        struct expire_ctx *ec = malloc(sizeof *ec);
-        if (ec) {
-            ec->c = c;
-            snprintf(ec->token, sizeof ec->token, "%s", q->id);
-            q->position_timer = gw_loop_timer_add(c->loop, (uint64_t)(soonest - now), positions_due, ec);
-        }
-    }
+    if (soonest >= 0 && !q->position_timer)
+        q->position_timer = gw_loop_timer_add(c->loop, (uint64_t)(soonest - now), positions_due, q);
 }
 
 void gw_queue_sweep(struct gw_core *c)

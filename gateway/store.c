@@ -41,7 +41,8 @@ static const char *const migrations[] = {
     "CREATE INDEX msg_ref ON messages(channel_ref) WHERE channel_ref IS NOT NULL;"
     "CREATE TABLE inbound_dedup(channel TEXT NOT NULL, ext_id TEXT NOT NULL,"
     "  msg_id INTEGER NOT NULL, PRIMARY KEY(channel, ext_id)) WITHOUT ROWID;"
-    "CREATE TABLE outbox(id INTEGER PRIMARY KEY, msg_id INTEGER, target TEXT NOT NULL,"
+    /* AUTOINCREMENT: ids must never be reused, the XMPP sender relies on their order. */
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, msg_id INTEGER, target TEXT NOT NULL,"
     "  kind INTEGER NOT NULL DEFAULT 0, payload TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
     "  next_at INTEGER NOT NULL, last_error TEXT);"
     "CREATE INDEX outbox_next ON outbox(next_at);"
@@ -58,7 +59,7 @@ enum stmt {
     S_CONV_INS, S_CONV_UPD, S_CONV_TOKEN, S_CONV_ID, S_CONV_OPEN, S_CONV_HISTORY, S_WAIT, S_HANDLE,
     S_MSG_INS, S_MSG_STATE, S_MSG_GET, S_MSG_FULL, S_MSG_REF, S_MSG_SETREF, S_MSG_EACH, S_MSG_LASTIN,
     S_DEDUP_FIND, S_DEDUP_ADD,
-    S_OB_ADD, S_OB_DUE, S_OB_DONE, S_OB_RETRY, S_OB_NEXT, S_OB_COUNT,
+    S_OB_ADD, S_OB_WAKE, S_OB_DUE, S_OB_DONE, S_OB_RETRY, S_OB_NEXT, S_OB_COUNT,
     S_EVENT, S_FEEDBACK, S_COUNT_MAX
 };
 
@@ -121,6 +122,7 @@ static const char *const sql[S_COUNT_MAX] = {
     [S_DEDUP_FIND] = "SELECT msg_id FROM inbound_dedup WHERE channel=?1 AND ext_id=?2",
     [S_DEDUP_ADD] = "INSERT OR IGNORE INTO inbound_dedup(channel, ext_id, msg_id) VALUES(?1,?2,?3)",
     [S_OB_ADD] = "INSERT INTO outbox(msg_id, target, kind, payload, next_at) VALUES(?1,?2,?3,?4,?5)",
+    [S_OB_WAKE] = "UPDATE outbox SET next_at=0 WHERE next_at>0",
     [S_OB_DUE] = "SELECT id, msg_id, target, kind, payload, attempts, next_at FROM outbox"
                  " WHERE next_at<=?1 AND id>?2 ORDER BY id LIMIT ?3",
     [S_OB_DONE] = "DELETE FROM outbox WHERE id=?1",
@@ -783,6 +785,11 @@ int gw_store_outbox_due(struct gw_store *s, int64_t now, int64_t after_id, int l
     }
     sqlite3_finalize(st);
     return n;
+}
+
+int gw_store_outbox_wake_all(struct gw_store *s)
+{
+    return step_done(s, prep(s, S_OB_WAKE, 1));
 }
 
 int gw_store_outbox_done(struct gw_store *s, int64_t id)

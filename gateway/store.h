@@ -141,6 +141,8 @@ int64_t gw_store_outbox_add(struct gw_store *s, int64_t msg_id, const char *targ
 int gw_store_outbox_due(struct gw_store *s, int64_t now, int64_t after_id, int limit,
                         int (*cb)(void *arg, const struct gw_outbox_row *r), void *arg);
 int gw_store_outbox_done(struct gw_store *s, int64_t id);
+/* Make every entry due now (start-up: a restart retries at once, whatever the backoff). */
+int gw_store_outbox_wake_all(struct gw_store *s);
 int gw_store_outbox_retry(struct gw_store *s, int64_t id, int64_t next_at, const char *error);
 /* Earliest next_at of any entry, or -1 when empty. */
 int64_t gw_store_outbox_next(struct gw_store *s);

@@ -170,13 +170,15 @@ static void flush(struct mail_batch *b)
     char rt[400];
     reply_to(c, b->conv, rt, sizeof rt);
     char *nrefs = b->reply_ref ? mail_references_add(refs, b->reply_ref, 20) : NULL;
+    /* no reply_ref from the core: answer the newest mail we know of */
+    const char *irt = b->reply_ref ? b->reply_ref : (refs ? strrchr(refs, '<') : NULL);
     struct mail_out o = {
         .from_addr = c->conf.address,
         .from_name = c->conf.from_name,
         .reply_to = rt,
         .to = b->address,
         .subject = subject,
-        .in_reply_to = b->reply_ref,
+        .in_reply_to = irt,
         .references = nrefs ? nrefs : (refs && *refs ? refs : NULL),
         .body = body.s ? body.s : "",
         .lang = b->lang,
@@ -232,7 +234,14 @@ static struct mail_batch *batch_for(struct mail_ctx *c, const struct gw_msg *m)
 static int add_to_batch(struct mail_ctx *c, const struct gw_msg *m, char *err, size_t errlen)
 {
     int64_t now = c->api->now_ms(c->h);
-    struct mail_batch *b = batch_for(c, m);
+    struct mail_batch *b;
+    TAILQ_FOREACH(b, &c->batches, link) { /* already waiting (a retry): nothing to add */
+        struct mail_item *it;
+        TAILQ_FOREACH(it, &b->items, link)
+            if (it->id == m->id)
+                return GW_PENDING;
+    }
+    b = batch_for(c, m);
     if (!b) {
         b = calloc(1, sizeof *b);
         if (!b || !(b->address = strdup(m->address))) {

@@ -239,9 +239,9 @@ static enum mail_imap_verdict on_mail(void *arg, uint32_t uid, const char *raw, 
 
 static void ctx_free(struct mail_ctx *c)
 {
+    mail_xfers_release(&c->xs); /* first: the callbacks still need the poller */
     mail_imap_free(&c->imap);
     mail_out_release(c);
-    mail_xfers_release(&c->xs);
     conf_release(&c->conf);
     free(c);
     g_mime_shutdown();

@@ -15,8 +15,12 @@ void mail_xfers_init(struct mail_xfers *xs, const struct gw_host_api *api, struc
 void mail_xfers_release(struct mail_xfers *xs)
 {
     struct mail_xfer *x;
-    while ((x = TAILQ_FIRST(&xs->list)))
-        mail_xfer_free(&x);
+    while ((x = TAILQ_FIRST(&xs->list))) {
+        if (x->done) /* as the core does before stop(): the owner frees its state */
+            x->done(x->arg, x, CURLE_ABORTED_BY_CALLBACK);
+        else
+            mail_xfer_free(&x);
+    }
 }
 
 static size_t on_write(char *p, size_t size, size_t n, void *arg)

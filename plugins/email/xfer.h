@@ -51,8 +51,9 @@ struct mail_xfers {
 
 /* Initialise an empty set. */
 void mail_xfers_init(struct mail_xfers *xs, const struct gw_host_api *api, struct gw_host *h);
-/* Free every transfer still in flight without calling its done callback (plugin stop: the
- * real host has already aborted them through their callbacks; a test host may not have). */
+/* End every transfer still in flight: its done callback runs with CURLE_ABORTED_BY_CALLBACK
+ * (and must free it), as the core does before a plugin's stop().  Normally the core has
+ * already done this and nothing is left; a test host may not have. */
 void mail_xfers_release(struct mail_xfers *xs);
 
 /* A new transfer for `url` with the login, TLS policy and timeout of `srv`, allowed

@@ -143,11 +143,13 @@ static void on_done(void *arg, void *easy, int curl_code)
         snprintf(reason, sizeof reason, "%s (%s, HTTP %ld): %s",
                  api->text(p->h, x->lang, "sms_provider_refused"), x->prov->name, status, detail);
     }
-    api->log(p->h, st == GW_OK ? GW_LOG_INFO : GW_LOG_WARN, "%s %s to %s via %s: %s%s%s",
-             x->msg_id ? "text" : "confirmation",
-             st == GW_OK ? "sent" : st == GW_EAGAIN ? "to be retried" : "refused", x->masked,
-             x->numid, st == GW_OK ? "ref " : "", st == GW_OK ? (ref[0] ? ref : "-") : "",
-             reason);
+    if (st == GW_OK)
+        api->log(p->h, GW_LOG_INFO, "%s sent to %s via %s: ref %s, %u part(s)",
+                 x->msg_id ? "text" : "confirmation", x->masked, x->numid, ref[0] ? ref : "-",
+                 x->parts);
+    else
+        api->log(p->h, GW_LOG_WARN, "%s to %s via %s %s: %s", x->msg_id ? "text" : "confirmation",
+                 x->masked, x->numid, st == GW_EAGAIN ? "to be retried" : "refused", reason);
     if (x->msg_id)
         api->deliver_done(p->h, x->msg_id, st, ref[0] ? ref : NULL, reason[0] ? reason : NULL);
     if (st == GW_OK && ref[0])

@@ -1,10 +1,11 @@
 """Helpers to run the skagerrak gateway in integration tests: config, the loopback test
 channel (driven over HTTP through the gateway's own server), event waiting."""
 
+import http.client
 import json
 import os
+import socket
 import threading
-import urllib.request
 
 import harness
 
@@ -55,7 +56,9 @@ class Loopback:
     """The loopback channel seen from a test: submit seeker messages, read deliveries."""
 
     def __init__(self, http_port):
+        self.port = http_port
         self.base = "http://127.0.0.1:%d" % http_port
+        self._conn = None
         self.items = []
         self.cond = threading.Condition()
         self.consumed = 0
@@ -63,9 +66,10 @@ class Loopback:
         self._thread = None
 
     def start(self):
-        req = urllib.request.Request(self.base + "/loopback/events")
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        self._resp = opener.open(req, timeout=3600)
+        self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=3600)
+        self._conn.request("GET", "/loopback/events")
+        self._resp = self._conn.getresponse()
+        assert self._resp.status == 200, self._resp.status
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
         return self
@@ -81,11 +85,15 @@ class Loopback:
             pass
 
     def close(self):
+        # Shut the socket down rather than close the response: the reader thread holds the
+        # response's buffer lock while it waits for the next line.
         try:
-            if self._resp:
-                self._resp.close()
-        except Exception:
+            if self._conn and self._conn.sock:
+                self._conn.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
             pass
+        if self._thread:
+            self._thread.join(5)
 
     def post(self, path, obj):
         return harness.http("POST", self.base + path, json.dumps(obj).encode(),

@@ -448,9 +448,19 @@ static void test_batching_and_auto_limits(void **state)
     tr.meta_json = "{\"to\":\"not an address\"}";
     assert_int_equal(fakehost_plugin_deliver(fh, &tr, err, sizeof err), GW_EPERM);
 
-    /* a batch pending at stop is simply dropped: the core's outbox has it */
+    /* a batch pending at stop is simply dropped: the core's outbox has it; a mail still
+     * being sent ends as "try again" */
     struct gw_msg t = {.id = 70, .kind = GW_MSG_TEXT, .conv = conv1, .address = kari, .body = "x"};
     assert_int_equal(fakehost_plugin_deliver(fh, &t, err, sizeof err), GW_PENDING);
+    tr.id = 71;
+    tr.meta_json = NULL;
+    tr.address = kari;
+    assert_int_equal(fakehost_plugin_deliver(fh, &tr, err, sizeof err), GW_PENDING);
+    size_t nd = fh->ndones;
+    fakehost_plugin_stop(fh);
+    assert_int_equal(fh->ndones, nd + 1);
+    assert_int_equal(fh->dones[nd].msg_id, 71);
+    assert_int_equal(fh->dones[nd].status, GW_EAGAIN);
     fakehost_free(&fh);
 }
 
