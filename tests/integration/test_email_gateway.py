@@ -177,8 +177,8 @@ def test_stranger_autoresponder_and_bounces(mail, client):
     _, raw = seeker_mail(EVE, "Re: Hjelp", "Hva skrev dere til Kari?", to=token_addr,
                          headers=["In-Reply-To: %s" % out["Message-ID"]])
     mail.dc.append(SERVICE, raw)
-    offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=20)
-    assert offer.bare_from != jid
+    ejid = accept(kari, "Hva skrev dere til Kari?")
+    assert ejid != jid
     assert kari.no_message(lambda s: s.bare_from == jid and "Hva skrev dere" in (s.body or ""),
                            within=1.0)
 
@@ -208,13 +208,15 @@ def test_stranger_autoresponder_and_bounces(mail, client):
                                                         "delivered" in (s.body or "")),
                       timeout=20)
 
-    # an address the SMTP server refuses (550): the counsellor is told at once
+    # an address the SMTP server refuses (550): the counsellor is told at once (Kari has
+    # two conversations, her capacity: Ola takes this one)
+    ola = client("ola")
+    sign_in(ola)
     _, raw = seeker_mail(GHOST, "Spørsmål", "Kan dere svare meg?")
     mail.dc.append(SERVICE, raw)
-    gjid = accept(kari, "Kan dere svare meg?")
-    kari.send_message(gjid, "Ja, her er svaret.")
-    kari.wait_message(lambda s: s.bare_from == gjid and (s.type == "error" or "550" in
-                                                         (s.body or "")), timeout=30)
+    gjid = accept(ola, "Kan dere svare meg?")
+    ola.send_message(gjid, "Ja, her er svaret.")
+    ola.wait_message(lambda s: s.bare_from == gjid and "550" in (s.body or ""), timeout=30)
 
 
 def test_restart_reads_nothing_twice(mail, client):
@@ -229,4 +231,10 @@ def test_restart_reads_nothing_twice(mail, client):
     mail.dc.append(SERVICE, raw)
     m = kari.wait_message(lambda s: "Og hva med deltid?" in (s.body or ""), timeout=30)
     assert m.bare_from == jid
-    assert kari.no_message(lambda s: "Når er fristen?" in (s.body or ""), within=2.0)
+    # the first mail was read once in all: no second submit, not even a duplicate
+    with open(os.path.join(mail.gw.workdir, "skagerrak.log"), encoding="utf-8") as f:
+        log = f.read()
+    assert len(re.findall(r"\[email\] mail from p···@seeker\.test stored", log)) == 2, log
+    assert "duplicate" not in log
+    flags = [f for _, f, _ in mail.dc.fetch_all(SERVICE)]
+    assert len(flags) == 2 and all("\\Seen" in f for f in flags), flags
