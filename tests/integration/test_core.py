@@ -170,3 +170,37 @@ def test_unknown_plugin_and_wrong_secret(prosody, tmp_state):
     g2.start()
     g2.wait_log(r"not-authorized \(wrong secret\?\)", timeout=15)
     assert g2.stop() == 0
+
+
+def test_example_config_is_valid(tmp_state):
+    """conf/skagerrak.cfg.example documents every key; it must stay valid."""
+    text = open(os.path.join(harness.REPO_ROOT, "conf", "skagerrak.cfg.example")).read()
+    text = (text.replace("/var/lib/skagerrak/skagerrak.db", os.path.join(tmp_state, "x.db"))
+                .replace("/usr/local/share/skagerrak/i18n", os.path.join(harness.REPO_ROOT, "conf", "i18n"))
+                .replace('secret_file = "/etc/skagerrak/component.secret";', 'secret = "x";'))
+    path = os.path.join(tmp_state, "example.cfg")
+    open(path, "w").write(text)
+    p = subprocess.run([harness.gateway_binary(), "--check-config", path],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
+def test_sighup_reload_keeps_link_and_refuses_bad_config(gateway, client):
+    kari = client("kari")
+    sign_in(kari)
+    mark = gateway.mark()
+    cfg = open(gateway.config_path).read()
+    open(gateway.config_path, "w").write(cfg.replace('mode = "offer"', 'mode = "pick"'))
+    gateway.proc.send_signal(1)
+    gateway.wait_log(r"configuration reloaded", since=mark)
+    # pick mode now: a new seeker is not offered
+    gateway.loopback.send("+4790000009", "after reload", id="rl-1")
+    assert kari.no_message(lambda s: "!accept" in (s.body or ""), within=1.0)
+    kari.send_message("general@gw.no.test", "!next")
+    kari.wait_message(lambda s: s.body == "after reload")
+    # a broken config is refused and the old one kept
+    mark = gateway.mark()
+    open(gateway.config_path, "w").write(cfg.replace("mode =", "moed ="))
+    gateway.proc.send_signal(1)
+    gateway.wait_log(r"reload refused: .*unknown key 'moed'", since=mark)
+    assert "link to" not in "".join(gateway.lines[mark:])
