@@ -103,7 +103,7 @@ $(BUILD)/tests/fakehost.o: tests/unit/fakehost.c tests/unit/fakehost.h gateway/p
 	@mkdir -p $(dir $@)
 	$(CC) $(PLUGIN_CFLAGS) -fvisibility=default -c -o $@ $<
 
-unit: $(UNIT_CORE) $(UNIT_PLUGIN)
+unit: $(UNIT_CORE) $(UNIT_PLUGIN) $(TEST_PLUGIN_SO)
 	@scripts/run-unit.sh $(UNIT_CORE) $(UNIT_PLUGIN)
 
 deps:

@@ -324,8 +324,10 @@ static void parse_queue(struct gw_cfg_errors *e, struct gw_config *c, config_set
         q->id = "";
     } else {
         for (const char *p = q->id; *p; p++)
-            if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_')) {
                 gw_cfg_errorf(e, qs, "queue id '%s': use a-z, 0-9, '-' and '_' only", q->id);
+                break;
+            }
     }
     config_setting_t *names = config_setting_get_member(qs, "names");
     if (names) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "core.h"
 #include "hashmap.h"
@@ -271,4 +272,57 @@ const char *gw_counsellor_name(struct gw_core *c, const char *bare_jid)
     if (k && k->name)
         return k->name;
     return gw_i18n_text(c->i18n, c->cfg->default_lang, "counsellor_default_name");
+}
+
+/* --- transcripts --- */
+
+struct tr_ctx {
+    struct gw_core *c;
+    const char *lang;
+    char *buf;
+    size_t len, cap;
+};
+
+static int tr_line(void *arg, const struct gw_msg_row *m)
+{
+    struct tr_ctx *t = arg;
+    time_t s = (time_t)(m->created / 1000);
+    struct tm tm;
+    char when[32];
+    localtime_r(&s, &tm);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+    const char *who = !strcmp(m->dir, "in") ? gw_i18n_text(t->c->i18n, t->lang, "transcript_you")
+                      : !strcmp(m->dir, "out") ? gw_i18n_text(t->c->i18n, t->lang, "transcript_counsellor")
+                                                : gw_i18n_text(t->c->i18n, t->lang, "transcript_service");
+    size_t need = strlen(when) + strlen(who) + strlen(m->body ? m->body : "") + 8;
+    if (t->len + need >= t->cap) {
+        size_t ncap = (t->cap + need) * 2;
+        char *nb = realloc(t->buf, ncap);
+        if (!nb)
+            return 1;
+        t->buf = nb;
+        t->cap = ncap;
+    }
+    t->len += (size_t)snprintf(t->buf + t->len, t->cap - t->len, "[%s] %s: %s\n", when, who,
+                               m->body ? m->body : "");
+    return 0;
+}
+
+char *gw_transcript_text(struct gw_core *c, const struct gw_conv_row *r)
+{
+    struct tr_ctx t = {c, r->lang, NULL, 0, 0};
+    char date[32], head[512];
+    time_t s = (time_t)(r->created / 1000);
+    struct tm tm;
+    localtime_r(&s, &tm);
+    strftime(date, sizeof date, "%Y-%m-%d", &tm);
+    const char *v[] = {"date", date, NULL};
+    gw_i18n_format(c->i18n, r->lang, "transcript_header", head, sizeof head, v);
+    t.cap = strlen(head) + 1024;
+    t.buf = malloc(t.cap);
+    if (!t.buf)
+        return NULL;
+    t.len = (size_t)snprintf(t.buf, t.cap, "%s\n\n", head);
+    gw_store_msg_each(c->store, r->id, 0, "in,out,auto", tr_line, &t);
+    return t.buf;
 }

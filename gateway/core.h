@@ -114,8 +114,12 @@ struct gw_core {
     uint64_t stanza_seq;
 };
 
-/* --- clock (main.c) --- */
+/* --- clock.c --- */
+/* Wall-clock milliseconds (unix epoch), shifted by the test clock when one is set. */
 int64_t gw_now_ms(const struct gw_core *c);
+/* Set the test clock from "YYYY-MM-DDTHH:MM:SS" (local time); NULL = real clock.
+ * Returns 0 or -1 when the text does not parse. */
+int gw_clock_set_test(struct gw_core *c, const char *spec);
 
 /* --- conv.c --- */
 const char *gw_conv_state_name(enum gw_conv_state s);

@@ -548,6 +548,8 @@ static int init_plugin(struct gw_plugin_slot *p, const config_setting_t *conf,
     return GW_OK;
 }
 
+static void release_owned(struct gw_plugin_slot *p);
+
 int gw_host_check(struct gw_core *c, struct gw_config *cfg, struct gw_cfg_errors *e)
 {
     int bad = 0;
@@ -562,6 +564,7 @@ int gw_host_check(struct gw_core *c, struct gw_config *cfg, struct gw_cfg_errors
             p->desc->stop(p->self);
         else
             bad = 1;
+        release_owned(p); /* in case init() registered something against the rules */
         free(p);
     }
     return bad ? GW_EINVAL : GW_OK;
@@ -579,6 +582,8 @@ int gw_host_load_all(struct gw_core *c, char *err, size_t errlen)
         }
         struct gw_plugin_slot *p = open_plugin(c, c->cfg, config_setting_name(g), &e, g);
         if (!p || init_plugin(p, g, &e) < 0) {
+            if (p)
+                release_owned(p);
             free(p);
             break;
         }

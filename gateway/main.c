@@ -30,82 +30,6 @@ static void usage(FILE *f)
                "      --version          print the version\n");
 }
 
-int64_t gw_now_ms(const struct gw_core *c)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + c->clock_offset_ms;
-}
-
-/* A test clock "YYYY-MM-DDTHH:MM:SS" (local time of the process TZ): the daemon runs from
- * that moment on, so opening hours and holidays can be tested on any day. */
-static int set_test_clock(struct gw_core *c, const char *spec)
-{
-    struct tm tm = {0};
-    if (!spec)
-        return 0;
-    if (!strptime(spec, "%Y-%m-%dT%H:%M:%S", &tm))
-        return -1;
-    tm.tm_isdst = -1;
-    time_t t = mktime(&tm);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    c->clock_offset_ms = (int64_t)t * 1000 - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-    GW_WARN("test clock in use: the daemon believes it is %s", spec);
-    return 0;
-}
-
-struct tr_ctx {
-    struct gw_core *c;
-    const char *lang;
-    char *buf;
-    size_t len, cap;
-};
-
-static int tr_line(void *arg, const struct gw_msg_row *m)
-{
-    struct tr_ctx *t = arg;
-    time_t s = (time_t)(m->created / 1000);
-    struct tm tm;
-    char when[32];
-    localtime_r(&s, &tm);
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
-    const char *who = !strcmp(m->dir, "in") ? gw_i18n_text(t->c->i18n, t->lang, "transcript_you")
-                      : !strcmp(m->dir, "out") ? gw_i18n_text(t->c->i18n, t->lang, "transcript_counsellor")
-                                                : gw_i18n_text(t->c->i18n, t->lang, "transcript_service");
-    size_t need = strlen(when) + strlen(who) + strlen(m->body ? m->body : "") + 8;
-    if (t->len + need >= t->cap) {
-        size_t ncap = (t->cap + need) * 2;
-        char *nb = realloc(t->buf, ncap);
-        if (!nb)
-            return 1;
-        t->buf = nb;
-        t->cap = ncap;
-    }
-    t->len += (size_t)snprintf(t->buf + t->len, t->cap - t->len, "[%s] %s: %s\n", when, who,
-                               m->body ? m->body : "");
-    return 0;
-}
-
-char *gw_transcript_text(struct gw_core *c, const struct gw_conv_row *r)
-{
-    struct tr_ctx t = {c, r->lang, NULL, 0, 0};
-    char date[32], head[512];
-    time_t s = (time_t)(r->created / 1000);
-    struct tm tm;
-    localtime_r(&s, &tm);
-    strftime(date, sizeof date, "%Y-%m-%d", &tm);
-    const char *v[] = {"date", date, NULL};
-    gw_i18n_format(c->i18n, r->lang, "transcript_header", head, sizeof head, v);
-    t.cap = strlen(head) + 1024;
-    t.buf = malloc(t.cap);
-    if (!t.buf)
-        return NULL;
-    t.len = (size_t)snprintf(t.buf, t.cap, "%s\n\n", head);
-    gw_store_msg_each(c->store, r->id, 0, "in,out,auto", tr_line, &t);
-    return t.buf;
-}
-
 /* --- loop glue --- */
 
 static void end_of_turn(void *arg)
@@ -218,7 +142,7 @@ static int start(struct gw_core *c, char *err, size_t errlen)
     struct gw_config *cfg = c->cfg;
     if (setenv("TZ", cfg->timezone, 1) == 0)
         tzset();
-    if (set_test_clock(c, cfg->test_clock) < 0) {
+    if (gw_clock_set_test(c, cfg->test_clock) < 0) {
         snprintf(err, errlen, "%s: test_clock '%s' is not YYYY-MM-DDTHH:MM:SS", c->config_path,
                  cfg->test_clock);
         return -1;

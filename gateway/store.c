@@ -95,10 +95,10 @@ static const char *const sql[S_COUNT_MAX] = {
                     " ('closed','abandoned','expired') ORDER BY id",
     [S_CONV_HISTORY] = "SELECT " CONV_COLS " FROM conversations WHERE seeker_id=?1 AND id<>?2"
                        " AND state IN ('closed','abandoned','expired') ORDER BY id DESC LIMIT ?3",
-    [S_WAIT] = "SELECT avg(w), count(*) FROM (SELECT assigned_at - queued_at AS w FROM"
+    [S_WAIT] = "SELECT avg(w), count(w) FROM (SELECT assigned_at - queued_at AS w FROM"
                " conversations WHERE queue=?1 AND assigned_at IS NOT NULL"
                " ORDER BY assigned_at DESC LIMIT ?2)",
-    [S_HANDLE] = "SELECT avg(h), count(*) FROM (SELECT closed_at - assigned_at AS h FROM"
+    [S_HANDLE] = "SELECT avg(h), count(h) FROM (SELECT closed_at - assigned_at AS h FROM"
                  " conversations WHERE queue=?1 AND assigned_at IS NOT NULL AND closed_at IS NOT"
                  " NULL ORDER BY closed_at DESC LIMIT ?2)",
     [S_MSG_INS] = "INSERT INTO messages(conv_id, dir, body, author, created, state, stanza_id,"

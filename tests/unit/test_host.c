@@ -19,19 +19,6 @@
 #include "http.h"
 #include "loop.h"
 
-/* host.c, conv.c and friends call these two, which live in main.c (not in libgw.a). */
-int64_t gw_now_ms(const struct gw_core *c)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + c->clock_offset_ms;
-}
-char *gw_transcript_text(struct gw_core *c, const struct gw_conv_row *r)
-{
-    (void)c, (void)r;
-    return NULL;
-}
-
 static char plugin_dir[PATH_MAX];
 
 struct fx {
