@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core.h"
+#include "fed.h"
 #include "i18n.h"
 #include "log.h"
 
@@ -90,7 +91,9 @@ static void cmd_queue(struct cmd_ctx *x, char *args)
         reply(x, text);
         any = 1;
     }
-    if (!any)
+    if (c->cfg->npartners && !(args && *args))
+        gw_fed_cmd_queue(c, x->from, x->to_local); /* shared queues of partners, answered async */
+    if (!any && !c->cfg->npartners)
         reply(x, T(x, "not_in_queue"));
 }
 
@@ -142,6 +145,10 @@ static void cmd_take(struct cmd_ctx *x, char *args)
 {
     if (!args || !*args) {
         cmd_next(x, args);
+        return;
+    }
+    if (strchr(args, ':')) { /* "<partner-domain>:<conv>" from a partner's shared queue */
+        gw_fed_cmd_take(x->c, x->from, x->to_local, args);
         return;
     }
     struct gw_conv *cv = gw_conv_find(x->c, args);
@@ -446,6 +453,11 @@ static void cmd_lang(struct cmd_ctx *x, char *args)
     replyf(x, "lang_set", v);
 }
 
+static void cmd_escalate(struct cmd_ctx *x, char *args)
+{
+    gw_fed_cmd_escalate(x->c, x->from, x->cv, args);
+}
+
 static const struct cmd_entry commands[] = {
     {"help", "?", cmd_help, "help_header", 0},
     {"queue", "q", cmd_queue, "help_queue", 0},
@@ -458,6 +470,7 @@ static const struct cmd_entry commands[] = {
     {"snippet", "s", cmd_snippet, "help_snippet", 0},
     {"close", "c", cmd_close, "help_close", 0},
     {"history", "h", cmd_history, "help_history", 0},
+    {"escalate", "esc", cmd_escalate, "help_escalate", 0},
     {"block", NULL, cmd_block, "help_block", 0},
     {"lang", NULL, cmd_lang, "help_lang", 0},
     {"all", NULL, cmd_all, "help_supervisor", 1},

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core.h"
+#include "fed.h"
 #include "hashmap.h"
 #include "i18n.h"
 #include "loop.h"
@@ -151,6 +152,9 @@ static void conv_release(struct gw_core *c, struct gw_conv *cv)
         gw_loop_timer_cancel(c->loop, cv->offer_timer);
     free(cv->offered_to);
     free(cv->declined);
+    free(cv->esc_partner);
+    free(cv->esc_note);
+    free(cv->esc_requester);
     free(cv);
 }
 
@@ -170,6 +174,13 @@ void gw_conv_finish(struct gw_core *c, struct gw_conv *cv, enum gw_conv_state st
                                           "stored", NULL, meta);
         if (mid > 0)
             gw_outbox_channel(c, mid, cv->channel, GW_MSG_CLOSED);
+    }
+    if (cv->row.role == 1 && (!reason || strcmp(reason, "partner"))) {
+        /* Served by a partner: tell them (durably, through the outbox). */
+        int64_t cid = gw_store_msg_insert(c->store, cv->row.id, "auto", reason ? reason : "closed",
+                                          NULL, now, "stored", NULL, "{\"type\":\"fed-close\"}");
+        if (cid > 0)
+            gw_outbox_channel(c, cid, GW_FED_CHANNEL, GW_MSG_CLOSED);
     }
     cv->state = st;
     cv->row.closed_at = now;

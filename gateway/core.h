@@ -49,6 +49,11 @@ struct gw_conv {
     int64_t last_pos_at;
     int front;                   /* requeued: goes before others of its priority */
     int64_t offline_since;       /* assigned counsellor went offline at (ms), 0 = online */
+    char *esc_partner;           /* escalation waiting for the seeker's consent answer */
+    char *esc_note;
+    char *esc_requester;         /* full JID of the counsellor who asked */
+    int overflow_next;           /* next overflow_to partner to try (0 = first) */
+    int fed_busy;                /* an escalation/overflow request is in flight */
     TAILQ_ENTRY(gw_conv) qlink;  /* waiting list of its queue (queued/offered) */
     TAILQ_ENTRY(gw_conv) all;    /* every open conversation */
 };
@@ -112,6 +117,7 @@ struct gw_core {
     size_t npending, cappending;
     int stopping;
     uint64_t stanza_seq;
+    struct gw_fed *fed;             /* federation state (fed.c) */
 };
 
 /* --- clock.c --- */

@@ -12,6 +12,7 @@
 
 #include "calendar.h"
 #include "core.h"
+#include "fed.h"
 #include "fetch.h"
 #include "http.h"
 #include "i18n.h"
@@ -549,6 +550,7 @@ static int init_plugin(struct gw_plugin_slot *p, const config_setting_t *conf,
 }
 
 static void release_owned(struct gw_plugin_slot *p);
+static void release_timers_fds(struct gw_plugin_slot *p);
 
 int gw_host_check(struct gw_core *c, struct gw_config *cfg, struct gw_cfg_errors *e)
 {
@@ -564,7 +566,7 @@ int gw_host_check(struct gw_core *c, struct gw_config *cfg, struct gw_cfg_errors
             p->desc->stop(p->self);
         else
             bad = 1;
-        release_owned(p); /* in case init() registered something against the rules */
+        release_timers_fds(p); /* in case init() registered something against the rules */
         free(p);
     }
     return bad ? GW_EINVAL : GW_OK;
@@ -614,6 +616,8 @@ int gw_host_start_all(struct gw_core *c, char *err, size_t errlen)
     return GW_OK;
 }
 
+/* Routes and transfers are owned by name: only a live plugin's stop may remove them (a
+ * throwaway instance checking a new config shares the name with the live one). */
 static void release_owned(struct gw_plugin_slot *p)
 {
     struct gw_host *h = &p->host;
@@ -621,6 +625,12 @@ static void release_owned(struct gw_plugin_slot *p)
         gw_http_unroute_owner(h->core->http, h->name);
     if (h->core->fetch)
         gw_fetch_cancel_owner(h->core->fetch, h->name);
+    release_timers_fds(p);
+}
+
+static void release_timers_fds(struct gw_plugin_slot *p)
+{
+    struct gw_host *h = &p->host;
     struct host_timer *t;
     while ((t = LIST_FIRST(&h->timers))) {
         gw_loop_timer_cancel(h->core->loop, t->id);
@@ -676,6 +686,8 @@ struct gw_plugin_slot *gw_host_plugin(struct gw_core *c, const char *name)
 int gw_host_deliver(struct gw_core *c, const char *channel, const struct gw_msg *m, char *err,
                     size_t errlen)
 {
+    if (!strcmp(channel, GW_FED_CHANNEL))
+        return gw_fed_deliver(c, m, err, errlen);
     struct gw_plugin_slot *p = gw_host_plugin(c, channel);
     if (!p) {
         snprintf(err, errlen, "no plugin for channel '%s'", channel);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "fed.h"
 #include "fetch.h"
 #include "hashmap.h"
 #include "http.h"
@@ -45,6 +46,7 @@ static void sweep(void *arg)
 {
     struct gw_core *c = arg;
     gw_queue_sweep(c);
+    gw_fed_sweep(c);
     c->sweep_timer = gw_loop_timer_add(c->loop, SWEEP_MS, sweep, c);
 }
 
@@ -188,7 +190,7 @@ static int start(struct gw_core *c, char *err, size_t errlen)
         return -1;
     }
     gw_xmpp_set_identity(c->xmpp, cfg->service_name, GW_VERSION);
-    if (gw_queues_init(c) < 0) {
+    if (gw_queues_init(c) < 0 || gw_fed_init(c) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -217,6 +219,7 @@ static void shutdown_core(struct gw_core *c)
     gw_fetch_free(&c->fetch);
     gw_conv_free_all(c);
     gw_queues_release(c);
+    gw_fed_release(c);
     gw_map_free(&c->conv_by_token);
     gw_map_free(&c->conv_by_seeker);
     free(c->inflight);

@@ -353,7 +353,7 @@ void gw_queue_dispatch(struct gw_core *c, const char *queue)
         (!qc->hours || gw_hours_is_open(qc->hours, (time_t)(gw_now_ms(c) / 1000)))) {
         struct gw_conv *cv;
         TAILQ_FOREACH(cv, &q->waiting, qlink) {
-            if (cv->state != CS_QUEUED || cv->row.role == 2 /* served elsewhere */)
+            if (cv->state != CS_QUEUED || cv->fed_busy || cv->esc_partner)
                 continue;
             const char *j = pick_counsellor(c, qc, cv);
             if (!j && cv->declined) { /* everyone declined: start a new round */
@@ -524,8 +524,8 @@ void gw_queue_sweep(struct gw_core *c)
     struct gw_conv *cv, *tmp;
     TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp) {
         const struct gw_queue_conf *qc = gw_config_queue(c->cfg, cv->row.queue);
-        if (cv->row.role == 2)
-            continue; /* served here for a partner: the home gateway decides */
+        if (cv->row.role == 1)
+            continue; /* served by a partner: it decides about its counsellors */
         if (cv->state == CS_ACTIVE && cv->row.last_seeker_at > cv->row.last_counsellor_at &&
             now - cv->row.last_seeker_at > unanswered) {
             GW_INFO("conversation %s unanswered by %s; requeueing", cv->row.token,

@@ -6,6 +6,7 @@
 
 #include "calendar.h"
 #include "core.h"
+#include "fed.h"
 #include "hashmap.h"
 #include "i18n.h"
 #include "log.h"
@@ -124,7 +125,7 @@ void gw_router_replay_to_counsellor(struct gw_core *c, struct gw_conv *cv, const
         gw_conv_notify_counsellor(c, cv, jid, text);
     }
     struct replay_ctx rc = {c, cv, jid};
-    gw_store_msg_each(c->store, cv->row.id, 0, "in", replay_one, &rc);
+    gw_store_msg_each(c->store, cv->row.id, 0, "in,note", replay_one, &rc);
 }
 
 static void closed_hours_notice(struct gw_core *c, struct gw_conv *cv)
@@ -247,8 +248,12 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
         closed_hours_notice(c, cv);
         gw_queue_enqueue(c, cv, 0);
         gw_queue_dispatch(c, cv->row.queue);
+    } else if (mid && cv->row.role == 1) {
+        gw_outbox_channel(c, mid, GW_FED_CHANNEL, GW_MSG_TEXT); /* served by a partner */
     } else if (mid) {
         forward_to_counsellor(c, cv, mid, body);
+        if (cv->esc_partner)
+            gw_fed_consent_answer(c, cv, body);
     }
     free(body);
     /* Store first, then acknowledge: the caller answers its channel after this returns. */
@@ -498,6 +503,10 @@ int gw_router_xmpp_iq(void *arg, xmpp_stanza_t *st)
     const char *type = xmpp_stanza_get_type(st);
     xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
     char local[128];
+    if (gw_fed_iq(c, st))
+        return 1;
+    if (type && (!strcmp(type, "result") || !strcmp(type, "error")))
+        return 1;
     split_to(c, xmpp_stanza_get_to(st), local, sizeof local);
     if (child_ns(st, NS_COMMANDS) || (child_ns(st, NS_DISCO_ITEMS) &&
         xmpp_stanza_get_attribute(child_ns(st, NS_DISCO_ITEMS), "node")))

@@ -276,8 +276,11 @@ static int iq_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
             x->h.acked(x->arg, strtoull(id + 7, NULL, 10));
         return 1;
     }
-    if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0)
+    if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
+        if (x->h.iq) /* answers to our own requests (federation); never answered back */
+            x->h.iq(x->arg, st);
         return 1;
+    }
     xmpp_stanza_t *child = xmpp_stanza_get_children(st);
     while (child && !xmpp_stanza_is_tag(child))
         child = xmpp_stanza_get_next(child);

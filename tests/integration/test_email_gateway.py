@@ -163,8 +163,8 @@ def test_email_seeker_reaches_counsellor_threaded_reply(mail, client):
     n0 = len(mails_to(mail.sink, KARI))
     kari.send_message(jid, "Hei Kari!")
     kari.send_message(jid, "Sykepleie handler om medisinsk omsorg.")
-    got = mail.sink.wait(lambda m: KARI in m["rcpts"] and "Hei Kari!" in m["data"].decode(
-        "utf-8", "replace") and "Auto-Submitted" not in m["msg"], timeout=30)
+    got = mail.sink.wait(lambda m: KARI in m["rcpts"] and "Hei Kari!" in m["msg"].get_content()
+                         and "Auto-Submitted" not in m["msg"], timeout=30)
     msg = got["msg"]
     body = msg.get_content()
     assert "Hei Kari!" in body and "Sykepleie handler om medisinsk omsorg." in body
@@ -204,7 +204,7 @@ def test_stranger_autoresponder_and_bounces(mail, client):
     jid = accept(kari, "Jeg trenger hjelp med søknaden.")
     kari.send_message(jid, "Hva gjelder det?")
     out = mail.sink.wait(lambda m: KARI in m["rcpts"] and "Hva gjelder det?" in
-                         m["data"].decode("utf-8", "replace"), timeout=30)["msg"]
+                         m["msg"].get_content(), timeout=30)["msg"]
     token_addr = out["Reply-To"].addresses[0].addr_spec
 
     # a stranger writing to Kari's token address gets a conversation of her own
@@ -282,15 +282,29 @@ def test_kill9_between_store_and_mark_loses_nothing(mail, client):
     mail.gw.wait_log(r"\[core\] email: message \d+ from p···@seeker\.test stored", since=mark,
                      timeout=20)
     mail.gw.kill9()  # maybe before, maybe after the UID and the \Seen flag were written
-    mail.start_gw()
-    accept(kari, "Hvor lenge kan jeg vente?", timeout=30)
+    g = mail.start_gw()
+    mark = g.mark()
+    sign_in(kari)  # the restarted component has not seen her presence yet
+    # offers from before and after the restart carry the same JID: answer them until the
+    # conversation is hers
+    deadline = time.monotonic() + 30
+    while True:
+        offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=30)
+        kari.send_message(offer.bare_from, "!accept")
+        try:
+            g.wait_log(r"assigned to kari@no\.test", since=mark, timeout=6)
+            break
+        except Exception:
+            assert time.monotonic() < deadline, "never assigned after the restart"
+    kari.wait_message(lambda s: "Hvor lenge kan jeg vente?" in (s.body or ""), timeout=20)
     wait_seen(mail.dc, 1)
     with open(os.path.join(mail.gw.workdir, "skagerrak.log"), encoding="utf-8") as f:
         stored = re.findall(r"\[email\] mail from p···@seeker\.test stored in \S+ \((\w+)(, duplicate)?",
                             f.read())
     assert len([s for s in stored if not s[1]]) == 1, stored  # stored once; a re-read is a dup
-    assert kari.no_message(lambda s: s.body and s.body.count("Hvor lenge kan jeg vente?") and
-                           "!accept" not in s.body, within=1.5)
+    # the seeker's text reached the counsellor once (the pre-chat blob with the original
+    # mail is the core's separate first message)
+    assert kari.no_message(lambda s: (s.body or "").startswith("✉ Frist"), within=1.5)
 
 
 @pytest.mark.parametrize("fixture", ["gmail_reply_en.eml", "outlook_reply_nb.eml",
@@ -302,8 +316,8 @@ def test_real_client_replies_thread(mail, client, fixture):
     mail.dc.append(SERVICE, raw)
     jid = accept(kari, "Jeg har et spørsmål om opptak.")
     kari.send_message(jid, "Spør i vei!")
-    out = mail.sink.wait(lambda m: KARI in m["rcpts"] and "Spør i vei!" in m["data"].decode(
-        "utf-8", "replace"), timeout=30)["msg"]
+    out = mail.sink.wait(lambda m: KARI in m["rcpts"] and "Spør i vei!" in
+                         m["msg"].get_content(), timeout=30)["msg"]
     token = out["Reply-To"].addresses[0].addr_spec.split("+", 1)[1].split("@", 1)[0]
     mail.dc.append(SERVICE, fixture_reply(fixture, KARI, token, out["Message-ID"]))
     want = {"gmail_reply_en.eml": "Thanks, that helps a lot! Can I apply to both?",

@@ -1,0 +1,872 @@
+/* fed.c — federation: the gateway-to-gateway protocol (urn:skagerrak:fed:1).
+ *
+ * The home gateway keeps the seeker's channel; a serving gateway gives its counsellor an
+ * ordinary conversation JID and relays both ways.  Every exchange is an IQ so the partner
+ * confirms it end to end (over s2s, our own server's ack is not enough): relays ride the
+ * durable outbox as the pseudo-channel "fed" and stay there until the partner's result.
+ * The home gateway alone assigns its seekers, so a seeker is never given to two
+ * counsellors on two gateways.  Wire format: docs/federation.md. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calendar.h"
+#include "core.h"
+#include "fed.h"
+#include "i18n.h"
+#include "log.h"
+#include "loop.h"
+#include "xmpp.h"
+
+#define FED_TIMEOUT_MS 30000
+
+enum pend_kind { P_ESCALATE, P_RELAY, P_QUEUE, P_TAKE };
+
+struct pend {
+    char id[48];
+    enum pend_kind kind;
+    struct gw_core *c;
+    char conv[24];          /* our conversation token */
+    int64_t msg_id;         /* relay: the message being delivered */
+    char requester[400];    /* counsellor full JID to report to */
+    char partner[256];
+    int overflow;           /* escalation started by overflow, not a counsellor */
+    uint64_t timer;
+    struct pend *next;
+};
+
+struct gw_fed {
+    struct pend *pending;
+    uint64_t seq;
+};
+
+int gw_fed_init(struct gw_core *c)
+{
+    c->fed = calloc(1, sizeof *c->fed);
+    return c->fed ? GW_OK : GW_ENOMEM;
+}
+
+static void pend_free(struct gw_core *c, struct pend *p)
+{
+    if (p->timer)
+        gw_loop_timer_cancel(c->loop, p->timer);
+    free(p);
+}
+
+void gw_fed_release(struct gw_core *c)
+{
+    if (!c->fed)
+        return;
+    struct pend *p;
+    while ((p = c->fed->pending)) {
+        c->fed->pending = p->next;
+        pend_free(c, p);
+    }
+    free(c->fed);
+    c->fed = NULL;
+}
+
+static xmpp_stanza_t *el(xmpp_ctx_t *ctx, const char *name, const char *ns)
+{
+    xmpp_stanza_t *e = xmpp_stanza_new(ctx);
+    xmpp_stanza_set_name(e, name);
+    if (ns)
+        xmpp_stanza_set_ns(e, ns);
+    return e;
+}
+
+static void add_text(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name, const char *text)
+{
+    xmpp_stanza_t *e = el(ctx, name, NULL), *t = xmpp_stanza_new(ctx);
+    xmpp_stanza_set_text(t, text ? text : "");
+    xmpp_stanza_add_child_ex(e, t, 0);
+    xmpp_stanza_add_child_ex(parent, e, 0);
+}
+
+static char *child_text(xmpp_stanza_t *st, const char *name)
+{
+    xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(st, name);
+    return e ? xmpp_stanza_get_text(e) : NULL;
+}
+
+static const char *T(struct gw_core *c, const char *jid, const char *key)
+{
+    return gw_i18n_text(c->i18n, gw_counsellor_lang(c, jid), key);
+}
+
+static void tell_counsellor(struct gw_core *c, const char *to_full, const char *text)
+{
+    if (to_full && *to_full)
+        gw_router_chat(c, NULL, to_full, text, NULL, 0);
+}
+
+static void bare_of(const char *full, char *bare, size_t len)
+{
+    const char *slash = full ? strchr(full, '/') : NULL;
+    snprintf(bare, len, "%.*s", slash ? (int)(slash - full) : (int)strlen(full ? full : ""),
+             full ? full : "");
+}
+
+static void pend_expired(void *arg);
+
+/* Send an IQ set/get to a partner gateway and remember what it was for. */
+static struct pend *send_iq(struct gw_core *c, const char *type, const char *partner,
+                            xmpp_stanza_t *payload, enum pend_kind kind)
+{
+    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
+    struct pend *p = calloc(1, sizeof *p);
+    if (!p) {
+        xmpp_stanza_release(payload);
+        return NULL;
+    }
+    p->c = c;
+    p->kind = kind;
+    snprintf(p->partner, sizeof p->partner, "%s", partner);
+    snprintf(p->id, sizeof p->id, "fed-%llu", (unsigned long long)++c->fed->seq);
+    xmpp_stanza_t *iq = xmpp_iq_new(ctx, type, p->id);
+    xmpp_stanza_set_to(iq, partner);
+    xmpp_stanza_set_from(iq, c->cfg->domain);
+    xmpp_stanza_add_child_ex(iq, payload, 0);
+    int rc = gw_xmpp_send(c->xmpp, iq);
+    xmpp_stanza_release(iq);
+    if (rc < 0) {
+        free(p);
+        return NULL;
+    }
+    p->timer = gw_loop_timer_add(c->loop, FED_TIMEOUT_MS, pend_expired, p);
+    p->next = c->fed->pending;
+    c->fed->pending = p;
+    return p;
+}
+
+static struct pend *pend_take(struct gw_core *c, const char *id)
+{
+    for (struct pend **pp = &c->fed->pending; *pp; pp = &(*pp)->next)
+        if (!strcmp((*pp)->id, id)) {
+            struct pend *p = *pp;
+            *pp = p->next;
+            return p;
+        }
+    return NULL;
+}
+
+/* --- escalation (home side) --- */
+
+static const struct gw_partner_conf *find_partner(struct gw_core *c, const char *name)
+{
+    if (!name)
+        return NULL;
+    const struct gw_partner_conf *p = gw_config_partner(c->cfg, name);
+    for (int i = 0; !p && i < c->cfg->npartners; i++)
+        if (!strcasecmp(c->cfg->partners[i].name, name))
+            p = &c->cfg->partners[i];
+    return p;
+}
+
+/* Only the fields the agreement lets cross. */
+static char *allowed_fields(const struct gw_partner_conf *pc, const char *meta)
+{
+    json_t *in = meta && *meta ? json_loads(meta, 0, NULL) : NULL, *out = json_object();
+    json_t *fields = in ? json_object_get(in, "fields") : NULL;
+    if (!json_is_object(fields))
+        fields = in;
+    for (int i = 0; pc && json_is_object(fields) && i < pc->nfields; i++) {
+        json_t *v = json_object_get(fields, pc->fields[i]);
+        if (v)
+            json_object_set(out, pc->fields[i], v);
+    }
+    char *s = json_dumps(out, JSON_COMPACT);
+    json_decref(in);
+    json_decref(out);
+    return s;
+}
+
+struct tx_ctx {
+    char *buf;
+    size_t len, cap;
+};
+
+static int tx_line(void *arg, const struct gw_msg_row *m)
+{
+    struct tx_ctx *t = arg;
+    const char *who = !strcmp(m->dir, "in") ? "seeker" : !strcmp(m->dir, "out") ? "counsellor" : "service";
+    size_t need = strlen(m->body ? m->body : "") + 32;
+    if (t->len + need >= t->cap) {
+        size_t ncap = (t->cap + need) * 2;
+        char *nb = realloc(t->buf, ncap);
+        if (!nb)
+            return 1;
+        t->buf = nb;
+        t->cap = ncap;
+    }
+    t->len += (size_t)snprintf(t->buf + t->len, t->cap - t->len, "%s: %s\n", who, m->body ? m->body : "");
+    return 0;
+}
+
+static void escalate_now(struct gw_core *c, struct gw_conv *cv, const struct gw_partner_conf *pc,
+                         const char *note, int transcript, const char *requester, int overflow)
+{
+    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
+    xmpp_stanza_t *e = el(ctx, "escalate", GW_NS_FED);
+    xmpp_stanza_set_attribute(e, "conv", cv->row.token);
+    xmpp_stanza_set_attribute(e, "lang", cv->row.lang);
+    xmpp_stanza_set_attribute(e, "channel", cv->channel);
+    if (overflow)
+        xmpp_stanza_set_attribute(e, "reason", "overflow");
+    add_text(ctx, e, "display", cv->display);
+    if (note && *note)
+        add_text(ctx, e, "note", note);
+    char *fields = allowed_fields(pc, cv->row.meta);
+    if (fields && strcmp(fields, "{}"))
+        add_text(ctx, e, "fields", fields);
+    free(fields);
+    if (transcript && pc->send_transcript) {
+        struct tx_ctx t = {NULL, 0, 0};
+        gw_store_msg_each(c->store, cv->row.id, 0, "in,out", tx_line, &t);
+        if (t.buf) {
+            xmpp_stanza_t *tr = el(ctx, "transcript", NULL), *tt = xmpp_stanza_new(ctx);
+            xmpp_stanza_set_attribute(tr, "consent", "yes");
+            char *safe = gw_xml_safe(t.buf, 1 << 20);
+            xmpp_stanza_set_text(tt, safe ? safe : "");
+            free(safe);
+            xmpp_stanza_add_child_ex(tr, tt, 0);
+            xmpp_stanza_add_child_ex(e, tr, 0);
+            free(t.buf);
+        }
+    }
+    struct pend *p = send_iq(c, "set", pc->domain, e, P_ESCALATE);
+    if (!p) {
+        tell_counsellor(c, requester, T(c, requester, "partner_unreachable"));
+        return;
+    }
+    cv->fed_busy = 1;
+    snprintf(p->conv, sizeof p->conv, "%s", cv->row.token);
+    snprintf(p->requester, sizeof p->requester, "%s", requester ? requester : "");
+    p->overflow = overflow;
+    gw_store_event(c->store, cv->row.id, gw_now_ms(c), "escalate-sent", requester, pc->domain);
+}
+
+void gw_fed_cmd_escalate(struct gw_core *c, const char *from_full, struct gw_conv *cv,
+                         const char *args)
+{
+    char bare[256];
+    bare_of(from_full, bare, sizeof bare);
+    if (!cv || cv->state != CS_ACTIVE || strcmp(cv->row.counsellor, bare) || cv->row.role) {
+        tell_counsellor(c, from_full, T(c, bare, "not_your_conversation"));
+        return;
+    }
+    char name[256] = "";
+    const char *note = NULL;
+    if (args) {
+        size_t n = strcspn(args, " ");
+        snprintf(name, sizeof name, "%.*s", (int)n, args);
+        note = args[n] ? args + n + 1 : NULL;
+    }
+    const struct gw_partner_conf *pc = find_partner(c, name);
+    if (!pc) {
+        char known[1024] = "", text[1400];
+        size_t off = 0;
+        for (int i = 0; i < c->cfg->npartners && off < sizeof known; i++)
+            off += (size_t)snprintf(known + off, sizeof known - off, "%s%s (%s)", i ? ", " : "",
+                                    c->cfg->partners[i].domain, c->cfg->partners[i].name);
+        const char *v[] = {"target", name, "known", known, NULL};
+        gw_i18n_format(c->i18n, gw_counsellor_lang(c, bare), "transfer_unknown_target", text,
+                       sizeof text, v);
+        tell_counsellor(c, from_full, text);
+        return;
+    }
+    if (pc->send_transcript) {
+        /* The transcript may cross only with the seeker's consent: ask on their channel. */
+        free(cv->esc_partner);
+        free(cv->esc_note);
+        free(cv->esc_requester);
+        cv->esc_partner = strdup(pc->domain);
+        cv->esc_note = note ? strdup(note) : NULL;
+        cv->esc_requester = strdup(from_full);
+        gw_conv_tell(c, cv, "consent_question", NULL, "{\"type\":\"consent_question\"}");
+        tell_counsellor(c, from_full, T(c, bare, "consent_waiting"));
+        return;
+    }
+    escalate_now(c, cv, pc, note, 0, from_full, 0);
+}
+
+static int word_in(const char *body, const char *const *words)
+{
+    char w[32];
+    size_t n = 0;
+    for (const char *p = body; *p && n + 1 < sizeof w; p++)
+        if (*p != '.' && *p != '!' && *p != ' ' && *p != '\n')
+            w[n++] = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+        else if (n)
+            break;
+    w[n] = 0;
+    for (int i = 0; words[i]; i++)
+        if (!strcmp(w, words[i]))
+            return 1;
+    return 0;
+}
+
+int gw_fed_consent_answer(struct gw_core *c, struct gw_conv *cv, const char *body)
+{
+    static const char *const yes[] = {"ja", "yes", "jo", "ok", "okay", "gjerne", "gerne", NULL};
+    static const char *const no[] = {"nei", "nej", "no", NULL};
+    if (!cv->esc_partner)
+        return 0;
+    int y = word_in(body, yes), n = !y && word_in(body, no);
+    if (!y && !n) {
+        gw_conv_tell(c, cv, "consent_answer_hint", NULL, "{\"type\":\"consent_question\"}");
+        return 0;
+    }
+    /* The answer is stored with its time (events.at) before anything crosses. */
+    gw_store_event(c->store, cv->row.id, gw_now_ms(c), "consent", "seeker", y ? "yes" : "no");
+    gw_conv_tell(c, cv, y ? "consent_yes_ack" : "consent_no_ack", NULL, "{\"type\":\"consent\"}");
+    const struct gw_partner_conf *pc = find_partner(c, cv->esc_partner);
+    char *req = cv->esc_requester, *note = cv->esc_note;
+    free(cv->esc_partner);
+    cv->esc_partner = NULL;
+    cv->esc_requester = NULL;
+    cv->esc_note = NULL;
+    if (pc)
+        escalate_now(c, cv, pc, note, y, req, 0);
+    free(req);
+    free(note);
+    return 1;
+}
+
+/* The partner took the conversation: it is now served there, relayed from here. */
+static void served_by_partner(struct gw_core *c, struct gw_conv *cv, const char *partner,
+                              const char *their_conv, const char *requester)
+{
+    const struct gw_partner_conf *pc = gw_config_partner(c->cfg, partner);
+    gw_queue_remove(c, cv);
+    cv->state = CS_ACTIVE;
+    cv->row.role = 1;
+    cv->fed_busy = 0;
+    cv->row.counsellor[0] = 0;
+    snprintf(cv->row.partner, sizeof cv->row.partner, "%s", partner);
+    snprintf(cv->row.partner_ref, sizeof cv->row.partner_ref, "%s", their_conv);
+    if (!cv->row.assigned_at)
+        cv->row.assigned_at = gw_now_ms(c);
+    gw_conv_save(c, cv);
+    gw_store_event(c->store, cv->row.id, gw_now_ms(c), "escalated", requester, partner);
+    const char *v[] = {"partner", pc ? pc->name : partner, NULL};
+    gw_conv_tell(c, cv, "escalated_to_partner", v, "{\"type\":\"escalated\"}");
+    if (requester && *requester) {
+        char bare[256], text[600];
+        bare_of(requester, bare, sizeof bare);
+        gw_i18n_format(c->i18n, gw_counsellor_lang(c, bare), "escalated_ok", text, sizeof text, v);
+        tell_counsellor(c, requester, text);
+    }
+    gw_queue_dispatch(c, cv->row.queue);
+}
+
+/* --- relays --- */
+
+int gw_fed_deliver(struct gw_core *c, const struct gw_msg *m, char *err, size_t errlen)
+{
+    struct gw_conv_row row;
+    if (m->kind == GW_MSG_TYPING)
+        return GW_OK; /* typing is not relayed in protocol version 1 */
+    if (gw_store_conv_by_token(c->store, m->conv, &row) < 0 || !row.partner[0]) {
+        snprintf(err, errlen, "not a federated conversation");
+        return GW_EPERM;
+    }
+    if (!gw_xmpp_online(c->xmpp)) {
+        snprintf(err, errlen, "XMPP link down");
+        return GW_EAGAIN;
+    }
+    static const char *const kinds[] = {"text", "auto", "typing", "closed", "transcript"};
+    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
+    xmpp_stanza_t *r = el(ctx, "relay", GW_NS_FED);
+    xmpp_stanza_set_attribute(r, "conv", row.partner_ref);
+    xmpp_stanza_set_attribute(r, "kind", kinds[m->kind]);
+    char idb[32];
+    snprintf(idb, sizeof idb, "%lld", (long long)m->id);
+    xmpp_stanza_set_attribute(r, "id", idb);
+    /* role 1: a seeker's message from here to the serving gateway; role 2: the counsellor's
+     * (or an automatic text) back to the home gateway. */
+    xmpp_stanza_set_attribute(r, "dir", row.role == 1 ? "in" : "out");
+    add_text(ctx, r, "body", m->body);
+    struct pend *p = send_iq(c, "set", row.partner, r, P_RELAY);
+    if (!p) {
+        snprintf(err, errlen, "XMPP link down");
+        return GW_EAGAIN;
+    }
+    p->msg_id = m->id;
+    snprintf(p->conv, sizeof p->conv, "%s", row.token);
+    return GW_PENDING;
+}
+
+/* --- requests from partners --- */
+
+static void iq_reply(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
+{
+    xmpp_stanza_t *r = xmpp_iq_new(gw_xmpp_ctx(c->xmpp), "result", xmpp_stanza_get_id(iq));
+    xmpp_stanza_set_to(r, xmpp_stanza_get_from(iq));
+    xmpp_stanza_set_from(r, xmpp_stanza_get_to(iq));
+    if (payload)
+        xmpp_stanza_add_child_ex(r, payload, 0);
+    gw_xmpp_send(c->xmpp, r);
+    xmpp_stanza_release(r);
+}
+
+static void refuse(struct gw_core *c, xmpp_stanza_t *iq, const char *type, const char *cond,
+                   const char *why)
+{
+    GW_WARN("federation: %s from %s refused: %s", xmpp_stanza_get_name(xmpp_stanza_get_children(iq))
+            ? xmpp_stanza_get_name(xmpp_stanza_get_children(iq)) : "iq",
+            xmpp_stanza_get_from(iq), why);
+    gw_xmpp_iq_error(c->xmpp, iq, type, cond);
+}
+
+/* Open the serving side of a conversation homed at `partner`. */
+static struct gw_conv *open_serving(struct gw_core *c, const struct gw_partner_conf *pc,
+                                    const char *their_conv, const char *lang, const char *channel,
+                                    const char *display, const char *fields, const char *queue)
+{
+    char address[400], disp[160];
+    snprintf(address, sizeof address, "%s/%s", pc->domain, their_conv);
+    snprintf(disp, sizeof disp, "%s %s", pc->name, display ? display : "");
+    (void)channel;
+    int64_t sid = gw_store_seeker_upsert(c->store, GW_FED_CHANNEL, address, disp, lang);
+    if (sid < 0)
+        return NULL;
+    struct gw_conv *cv = gw_conv_for_seeker(c, GW_FED_CHANNEL, address);
+    if (cv)
+        return cv; /* a retried request: the same conversation */
+    cv = gw_conv_open(c, sid, GW_FED_CHANNEL, address, disp, queue, lang, fields);
+    if (!cv)
+        return NULL;
+    cv->row.role = 2;
+    snprintf(cv->row.partner, sizeof cv->row.partner, "%s", pc->domain);
+    snprintf(cv->row.partner_ref, sizeof cv->row.partner_ref, "%s", their_conv);
+    gw_conv_save(c, cv);
+    return cv;
+}
+
+static int fields_allowed(const struct gw_partner_conf *pc, const char *fields)
+{
+    json_t *j = fields ? json_loads(fields, 0, NULL) : NULL;
+    if (fields && !json_is_object(j)) {
+        json_decref(j);
+        return 0;
+    }
+    const char *k;
+    json_t *v;
+    int ok = 1;
+    json_object_foreach(j, k, v) {
+        int found = 0;
+        for (int i = 0; i < pc->nfields; i++)
+            found |= !strcmp(pc->fields[i], k);
+        ok &= found;
+    }
+    json_decref(j);
+    return ok;
+}
+
+static void on_escalate(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *e,
+                        const struct gw_partner_conf *pc)
+{
+    if (!pc->accept_escalations) {
+        refuse(c, iq, "cancel", "not-allowed", "escalations from this partner are not accepted");
+        return;
+    }
+    const char *their = xmpp_stanza_get_attribute(e, "conv");
+    const char *lang = xmpp_stanza_get_attribute(e, "lang");
+    if (!their || strlen(their) >= 24 || gw_lang_index(lang) < 0) {
+        refuse(c, iq, "modify", "bad-request", "escalate needs conv and lang");
+        return;
+    }
+    char *fields = child_text(e, "fields"), *note = child_text(e, "note"),
+         *display = child_text(e, "display"), *transcript = child_text(e, "transcript");
+    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
+    if (!fields_allowed(pc, fields) || (transcript && !pc->send_transcript)) {
+        refuse(c, iq, "modify", "not-acceptable", "more data than the partner agreement allows");
+    } else {
+        struct gw_conv *cv = open_serving(c, pc, their, lang, xmpp_stanza_get_attribute(e, "channel"),
+                                          display, fields, c->cfg->default_queue);
+        if (!cv) {
+            refuse(c, iq, "wait", "internal-server-error", "storage");
+        } else {
+            int64_t now = gw_now_ms(c);
+            char text[1 << 12];
+            if (note) {
+                snprintf(text, sizeof text, "[%s] %s", pc->name, note);
+                gw_store_msg_insert(c->store, cv->row.id, "note", text, pc->domain, now, "stored", NULL, NULL);
+            }
+            if (transcript)
+                gw_store_msg_insert(c->store, cv->row.id, "note", transcript, pc->domain, now,
+                                    "stored", NULL, "{\"transcript\":true,\"consent\":true}");
+            gw_store_event(c->store, cv->row.id, now, "escalation-received", pc->domain, their);
+            if (cv->state == CS_QUEUED && !gw_queue_position(c, cv)) {
+                gw_queue_enqueue(c, cv, 0);
+                gw_queue_dispatch(c, cv->row.queue);
+            }
+            xmpp_stanza_t *a = el(ctx, "accepted", GW_NS_FED);
+            xmpp_stanza_set_attribute(a, "conv", cv->row.token);
+            iq_reply(c, iq, a);
+            GW_INFO("federation: escalation from %s accepted as %s", pc->domain, cv->row.token);
+        }
+    }
+    if (fields) xmpp_free(ctx, fields);
+    if (note) xmpp_free(ctx, note);
+    if (display) xmpp_free(ctx, display);
+    if (transcript) xmpp_free(ctx, transcript);
+}
+
+static void on_relay(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *r,
+                     const struct gw_partner_conf *pc)
+{
+    const char *conv = xmpp_stanza_get_attribute(r, "conv");
+    const char *kind = xmpp_stanza_get_attribute(r, "kind");
+    const char *rid = xmpp_stanza_get_attribute(r, "id");
+    struct gw_conv *cv = gw_conv_find(c, conv);
+    if (!cv || strcmp(cv->row.partner, pc->domain)) {
+        refuse(c, iq, "cancel", "item-not-found", "no such federated conversation");
+        return;
+    }
+    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
+    char *body = child_text(r, "body");
+    char *safe = gw_xml_safe(body ? body : "", (size_t)c->cfg->max_body_bytes);
+    if (body)
+        xmpp_free(ctx, body);
+    /* Relays are retried by the partner's outbox: dedup by their message id. */
+    char key[320];
+    snprintf(key, sizeof key, "%s/%s", pc->domain, rid ? rid : "");
+    if (rid && gw_store_dedup_find(c->store, GW_FED_CHANNEL, key) > 0) {
+        free(safe);
+        iq_reply(c, iq, NULL);
+        return;
+    }
+    int64_t now = gw_now_ms(c);
+    int64_t mid = 0;
+    if (kind && !strcmp(kind, "closed")) {
+        free(safe);
+        iq_reply(c, iq, NULL);
+        if (cv->row.role == 2 && cv->state == CS_ACTIVE && cv->row.counsellor[0])
+            gw_conv_notify_counsellor(c, cv, cv->row.counsellor,
+                                      gw_i18n_text(c->i18n, gw_counsellor_lang(c, cv->row.counsellor),
+                                                   "seeker_ended"));
+        /* Home closes with its own closing text to the seeker; serving just closes. */
+        gw_conv_finish(c, cv, CS_CLOSED, "partner", cv->row.role == 1 ? "closed_by_service" : NULL,
+                       "partner");
+        return;
+    }
+    if (cv->row.role == 2) { /* the seeker wrote at home */
+        mid = gw_store_msg_insert(c->store, cv->row.id, "in", safe, NULL, now, "stored", NULL, NULL);
+        cv->row.last_seeker_at = now;
+        if (cv->state == CS_ACTIVE && cv->row.counsellor[0])
+            gw_router_chat(c, cv->row.token, cv->row.counsellor, safe, cv->nick, mid);
+    } else { /* the partner's counsellor (or service) wrote to our seeker */
+        int automatic = kind && !strcmp(kind, "auto");
+        mid = gw_store_msg_insert(c->store, cv->row.id, automatic ? "auto" : "out", safe,
+                                  pc->domain, now, "stored", NULL, NULL);
+        cv->row.last_counsellor_at = now;
+        if (mid > 0)
+            gw_outbox_channel(c, mid, cv->channel, automatic ? GW_MSG_AUTO : GW_MSG_TEXT);
+    }
+    free(safe);
+    if (mid > 0 && rid)
+        gw_store_dedup_add(c->store, GW_FED_CHANNEL, key, mid);
+    gw_conv_save(c, cv);
+    gw_store_commit(c->store); /* stored before the partner hears "done" */
+    iq_reply(c, iq, NULL);
+}
+
+static void on_queue_query(struct gw_core *c, xmpp_stanza_t *iq, const struct gw_partner_conf *pc)
+{
+    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
+    xmpp_stanza_t *q = el(ctx, "queue", GW_NS_FED);
+    for (int i = 0; i < c->cfg->nqueues; i++) {
+        const struct gw_queue_conf *qc = &c->cfg->queues[i];
+        int shared = 0;
+        for (int k = 0; k < qc->nshared; k++)
+            shared |= !strcmp(qc->shared_with[k], pc->domain);
+        struct gw_queue_rt *rt = gw_queue_rt(c, qc->id);
+        if (!shared || !rt)
+            continue;
+        struct gw_conv *cv;
+        TAILQ_FOREACH(cv, &rt->waiting, qlink) {
+            if (cv->state != CS_QUEUED || cv->row.role)
+                continue;
+            xmpp_stanza_t *it = el(ctx, "item", NULL);
+            char waited[32];
+            snprintf(waited, sizeof waited, "%lld", (long long)((gw_now_ms(c) - cv->row.queued_at) / 1000));
+            xmpp_stanza_set_attribute(it, "conv", cv->row.token);
+            xmpp_stanza_set_attribute(it, "queue", qc->id);
+            xmpp_stanza_set_attribute(it, "lang", cv->row.lang);
+            xmpp_stanza_set_attribute(it, "channel", cv->channel);
+            xmpp_stanza_set_attribute(it, "waited", waited);
+            xmpp_stanza_set_attribute(it, "display", cv->display);
+            xmpp_stanza_add_child_ex(q, it, 0);
+        }
+    }
+    iq_reply(c, iq, q);
+}
+
+struct hist_ctx {
+    xmpp_ctx_t *ctx;
+    xmpp_stanza_t *parent;
+};
+
+static int add_history(void *arg, const struct gw_msg_row *m)
+{
+    struct hist_ctx *h = arg;
+    xmpp_stanza_t *e = el(h->ctx, "message", NULL), *t = xmpp_stanza_new(h->ctx);
+    xmpp_stanza_set_attribute(e, "dir", m->dir);
+    xmpp_stanza_set_text(t, m->body ? m->body : "");
+    xmpp_stanza_add_child_ex(e, t, 0);
+    xmpp_stanza_add_child_ex(h->parent, e, 0);
+    return 0;
+}
+
+static void on_take(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *t,
+                    const struct gw_partner_conf *pc)
+{
+    struct gw_conv *cv = gw_conv_find(c, xmpp_stanza_get_attribute(t, "conv"));
+    const struct gw_queue_conf *qc = cv ? gw_config_queue(c->cfg, cv->row.queue) : NULL;
+    int shared = 0;
+    for (int k = 0; qc && k < qc->nshared; k++)
+        shared |= !strcmp(qc->shared_with[k], pc->domain);
+    if (!cv || !shared || cv->row.role) {
+        refuse(c, iq, "cancel", "item-not-found", "not a waiting seeker of a shared queue");
+        return;
+    }
+    if (cv->state != CS_QUEUED || cv->fed_busy) {
+        /* Someone (here or at another partner) was first. */
+        refuse(c, iq, "cancel", "conflict", "already taken");
+        return;
+    }
+    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
+    xmpp_stanza_t *a = el(ctx, "accepted", GW_NS_FED);
+    xmpp_stanza_set_attribute(a, "conv", cv->row.token);
+    xmpp_stanza_set_attribute(a, "lang", cv->row.lang);
+    xmpp_stanza_set_attribute(a, "channel", cv->channel);
+    add_text(ctx, a, "display", cv->display);
+    char *fields = allowed_fields(pc, cv->row.meta);
+    if (fields && strcmp(fields, "{}"))
+        add_text(ctx, a, "fields", fields);
+    free(fields);
+    /* A shared queue shares its conversations: what the seeker wrote while waiting. */
+    xmpp_stanza_t *h = el(ctx, "history", NULL);
+    struct hist_ctx hc = {ctx, h};
+    gw_store_msg_each(c->store, cv->row.id, 0, "in", add_history, &hc);
+    xmpp_stanza_add_child_ex(a, h, 0);
+    const char *name = xmpp_stanza_get_attribute(t, "name");
+    served_by_partner(c, cv, pc->domain, xmpp_stanza_get_attribute(t, "serving-conv")
+                      ? xmpp_stanza_get_attribute(t, "serving-conv") : "", NULL);
+    if (name) {
+        const char *v[] = {"name", name, NULL};
+        char meta[200];
+        snprintf(meta, sizeof meta, "{\"type\":\"joined\",\"partner\":\"%s\"}", pc->domain);
+        gw_conv_tell(c, cv, "counsellor_joined", v, meta);
+    }
+    iq_reply(c, iq, a);
+    GW_INFO("federation: %s taken by %s (shared queue)", cv->row.token, pc->domain);
+}
+
+/* --- answers to our requests --- */
+
+static void on_result(struct gw_core *c, struct pend *p, xmpp_stanza_t *iq, int ok)
+{
+    struct gw_conv *cv = p->conv[0] ? gw_conv_find(c, p->conv) : NULL;
+    xmpp_stanza_t *a = xmpp_stanza_get_child_by_ns(iq, GW_NS_FED);
+    char bare[256];
+    bare_of(p->requester, bare, sizeof bare);
+    switch (p->kind) {
+    case P_RELAY:
+        gw_outbox_channel_done(c, p->msg_id, ok ? GW_OK : GW_EAGAIN, NULL,
+                               ok ? NULL : "partner did not confirm");
+        break;
+    case P_ESCALATE:
+        if (cv)
+            cv->fed_busy = 0;
+        if (ok && cv && a && xmpp_stanza_get_attribute(a, "conv")) {
+            served_by_partner(c, cv, p->partner, xmpp_stanza_get_attribute(a, "conv"), p->requester);
+        } else if (cv && p->overflow) {
+            cv->overflow_next++; /* try the next partner at the next sweep */
+        } else {
+            tell_counsellor(c, p->requester, T(c, bare, "partner_unreachable"));
+            if (cv)
+                gw_store_event(c->store, cv->row.id, gw_now_ms(c), "escalate-failed", bare, p->partner);
+        }
+        break;
+    case P_QUEUE: {
+        const struct gw_partner_conf *pc = gw_config_partner(c->cfg, p->partner);
+        char text[4096];
+        const char *v[] = {"partner", pc ? pc->name : p->partner, NULL};
+        size_t off = (size_t)gw_i18n_format(c->i18n, gw_counsellor_lang(c, bare), "fed_queue_header",
+                                            text, sizeof text, v);
+        int n = 0;
+        for (xmpp_stanza_t *it = a ? xmpp_stanza_get_children(a) : NULL; it; it = xmpp_stanza_get_next(it)) {
+            if (!xmpp_stanza_is_tag(it) || off >= sizeof text)
+                continue;
+            const char *waited = xmpp_stanza_get_attribute(it, "waited");
+            char wbuf[64];
+            gw_fmt_wait(c, gw_counsellor_lang(c, bare), (waited ? atoll(waited) : 0) * 1000, wbuf, sizeof wbuf);
+            off += (size_t)snprintf(text + off, sizeof text - off, "\n%d. %s %s · %s · %s — %s  (!take %s:%s)",
+                                    ++n, pc ? pc->name : p->partner,
+                                    xmpp_stanza_get_attribute(it, "display") ? xmpp_stanza_get_attribute(it, "display") : "",
+                                    xmpp_stanza_get_attribute(it, "lang") ? xmpp_stanza_get_attribute(it, "lang") : "",
+                                    xmpp_stanza_get_attribute(it, "queue") ? xmpp_stanza_get_attribute(it, "queue") : "",
+                                    wbuf, p->partner, xmpp_stanza_get_attribute(it, "conv"));
+        }
+        if (ok && n)
+            tell_counsellor(c, p->requester, text);
+        break;
+    }
+    case P_TAKE: {
+        const struct gw_partner_conf *pc = gw_config_partner(c->cfg, p->partner);
+        if (!ok || !a || !pc) {
+            tell_counsellor(c, p->requester, T(c, bare, ok ? "partner_unreachable" : "offer_taken_by_other"));
+            break;
+        }
+        char *display = child_text(a, "display"), *fields = child_text(a, "fields");
+        const char *lang = xmpp_stanza_get_attribute(a, "lang");
+        struct gw_conv *sv = open_serving(c, pc, xmpp_stanza_get_attribute(a, "conv"),
+                                          gw_lang_index(lang) >= 0 ? lang : c->cfg->default_lang,
+                                          xmpp_stanza_get_attribute(a, "channel"), display, fields,
+                                          c->cfg->default_queue);
+        xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
+        if (sv) {
+            xmpp_stanza_t *h = xmpp_stanza_get_child_by_name(a, "history");
+            for (xmpp_stanza_t *m = h ? xmpp_stanza_get_children(h) : NULL; m; m = xmpp_stanza_get_next(m)) {
+                char *body = xmpp_stanza_is_tag(m) ? xmpp_stanza_get_text(m) : NULL;
+                if (body) {
+                    char *safe = gw_xml_safe(body, (size_t)c->cfg->max_body_bytes);
+                    gw_store_msg_insert(c->store, sv->row.id, "in", safe ? safe : "", NULL, gw_now_ms(c),
+                                        "stored", NULL, NULL);
+                    free(safe);
+                    xmpp_free(ctx, body);
+                }
+            }
+            if (sv->state == CS_QUEUED) {
+                if (!gw_queue_position(c, sv))
+                    gw_queue_enqueue(c, sv, 1);
+                gw_queue_assign(c, sv, bare, "take");
+            }
+        }
+        if (display) xmpp_free(ctx, display);
+        if (fields) xmpp_free(ctx, fields);
+        break;
+    }
+    }
+}
+
+static void pend_expired(void *arg)
+{
+    struct pend *p = arg;
+    struct gw_core *c = p->c;
+    p->timer = 0;
+    pend_take(c, p->id);
+    GW_WARN("federation: no answer from %s to %s within %d s", p->partner, p->id, FED_TIMEOUT_MS / 1000);
+    on_result(c, p, NULL, 0);
+    free(p);
+}
+
+int gw_fed_iq(struct gw_core *c, xmpp_stanza_t *st)
+{
+    const char *type = xmpp_stanza_get_type(st), *id = xmpp_stanza_get_id(st);
+    const char *from = xmpp_stanza_get_from(st);
+    if (!type || !c->fed)
+        return 0;
+    if (!strcmp(type, "result") || !strcmp(type, "error")) {
+        struct pend *p = id && !strncmp(id, "fed-", 4) ? pend_take(c, id) : NULL;
+        if (!p)
+            return 0;
+        if (from && strcmp(from, p->partner)) { /* an answer must come from whom we asked */
+            p->next = c->fed->pending;
+            c->fed->pending = p;
+            return 1;
+        }
+        if (!strcmp(type, "error"))
+            GW_WARN("federation: %s answered %s with an error", p->partner, p->id);
+        on_result(c, p, st, !strcmp(type, "result"));
+        pend_free(c, p);
+        return 1;
+    }
+    xmpp_stanza_t *req = xmpp_stanza_get_child_by_ns(st, GW_NS_FED);
+    if (!req)
+        return 0;
+    char domain[256];
+    bare_of(from, domain, sizeof domain);
+    const struct gw_partner_conf *pc = strchr(domain, '@') ? NULL : gw_config_partner(c->cfg, domain);
+    if (!pc) {
+        refuse(c, st, "auth", "forbidden", "not a configured partner");
+        return 1;
+    }
+    const char *name = xmpp_stanza_get_name(req);
+    if (!strcmp(type, "set") && !strcmp(name, "escalate"))
+        on_escalate(c, st, req, pc);
+    else if (!strcmp(type, "set") && !strcmp(name, "relay"))
+        on_relay(c, st, req, pc);
+    else if (!strcmp(type, "get") && !strcmp(name, "queue"))
+        on_queue_query(c, st, pc);
+    else if (!strcmp(type, "set") && !strcmp(name, "take"))
+        on_take(c, st, req, pc);
+    else
+        refuse(c, st, "cancel", "feature-not-implemented", "unknown request");
+    return 1;
+}
+
+/* --- counsellor commands on the serving side --- */
+
+void gw_fed_cmd_queue(struct gw_core *c, const char *from_full, const char *to_local)
+{
+    (void)to_local;
+    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
+    for (int i = 0; i < c->cfg->npartners; i++) {
+        struct pend *p = send_iq(c, "get", c->cfg->partners[i].domain, el(ctx, "queue", GW_NS_FED), P_QUEUE);
+        if (p)
+            snprintf(p->requester, sizeof p->requester, "%s", from_full);
+    }
+}
+
+void gw_fed_cmd_take(struct gw_core *c, const char *from_full, const char *to_local,
+                     const char *target)
+{
+    (void)to_local;
+    char domain[256], bare[256];
+    bare_of(from_full, bare, sizeof bare);
+    const char *colon = strrchr(target, ':');
+    snprintf(domain, sizeof domain, "%.*s", colon ? (int)(colon - target) : 0, target);
+    const struct gw_partner_conf *pc = gw_config_partner(c->cfg, domain);
+    if (!pc || !colon) {
+        tell_counsellor(c, from_full, T(c, bare, "nothing_waiting"));
+        return;
+    }
+    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
+    xmpp_stanza_t *t = el(ctx, "take", GW_NS_FED);
+    xmpp_stanza_set_attribute(t, "conv", colon + 1);
+    xmpp_stanza_set_attribute(t, "name", gw_counsellor_name(c, bare));
+    struct pend *p = send_iq(c, "set", pc->domain, t, P_TAKE);
+    if (p)
+        snprintf(p->requester, sizeof p->requester, "%s", from_full);
+    else
+        tell_counsellor(c, from_full, T(c, bare, "partner_unreachable"));
+}
+
+void gw_fed_sweep(struct gw_core *c)
+{
+    int64_t now = gw_now_ms(c);
+    struct gw_conv *cv;
+    TAILQ_FOREACH(cv, &c->convs, all) {
+        if (cv->state != CS_QUEUED || cv->row.role || cv->fed_busy || cv->esc_partner)
+            continue;
+        const struct gw_queue_conf *qc = gw_config_queue(c->cfg, cv->row.queue);
+        if (!qc || !qc->noverflow || cv->overflow_next >= qc->noverflow)
+            continue;
+        int closed = qc->hours && !gw_hours_is_open(qc->hours, (time_t)(now / 1000));
+        if (!closed && (!qc->overflow_after_s || now - cv->row.queued_at < (int64_t)qc->overflow_after_s * 1000))
+            continue;
+        const struct gw_partner_conf *pc = gw_config_partner(c->cfg, qc->overflow_to[cv->overflow_next]);
+        if (!pc) {
+            cv->overflow_next++;
+            continue;
+        }
+        GW_INFO("federation: overflow of %s to %s after %lld s", cv->row.token, pc->domain,
+                (long long)((now - cv->row.queued_at) / 1000));
+        escalate_now(c, cv, pc, NULL, 0, NULL, 1);
+    }
+}

@@ -1,0 +1,37 @@
+/* fed.h — federation: the gateway-to-gateway protocol (urn:skagerrak:fed:1) for escalation,
+ * shared queues and overflow between agencies (docs/federation.md). */
+#ifndef GW_FED_H
+#define GW_FED_H
+
+#include <strophe.h>
+
+#include "plugin_api.h"
+
+struct gw_core;
+struct gw_conv;
+
+#define GW_NS_FED "urn:skagerrak:fed:1"
+/* The pseudo-channel of conversations served here for a partner (and of relays to partners
+ * for conversations served elsewhere). */
+#define GW_FED_CHANNEL "fed"
+
+int gw_fed_init(struct gw_core *c);
+void gw_fed_release(struct gw_core *c);
+/* An IQ with our namespace, or a result/error to one of our requests.  1 = handled. */
+int gw_fed_iq(struct gw_core *c, xmpp_stanza_t *st);
+/* The outbox delivers an item of a federated conversation (relay to the partner).
+ * Returns GW_PENDING (the partner's answer completes it), or an error. */
+int gw_fed_deliver(struct gw_core *c, const struct gw_msg *m, char *err, size_t errlen);
+/* Commands: "!escalate <partner> [note]", partner part of "!queue", "!take <domain>:<conv>". */
+void gw_fed_cmd_escalate(struct gw_core *c, const char *from_full, struct gw_conv *cv,
+                         const char *args);
+void gw_fed_cmd_queue(struct gw_core *c, const char *from_full, const char *to_local);
+void gw_fed_cmd_take(struct gw_core *c, const char *from_full, const char *to_local,
+                     const char *target);
+/* A seeker's message arrived in a conversation waiting for their consent answer.
+ * Returns 1 when the text was a yes/no answer (it is still stored as a message). */
+int gw_fed_consent_answer(struct gw_core *c, struct gw_conv *cv, const char *body);
+/* Housekeeping: overflow of long-waiting seekers to partners. */
+void gw_fed_sweep(struct gw_core *c);
+
+#endif
