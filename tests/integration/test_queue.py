@@ -213,7 +213,7 @@ def test_two_counsellors_race_for_one_seeker(gwq, client):
     ola.send_message("pick@gw.no.test", "!next")
     got = []
     for cl in (kari, ola):
-        m = cl.wait_message(lambda s: s.body == "who wins?" or "No one" in (s.body or "")
+        m = cl.wait_message(lambda s: s.body == "who wins?" or "Nobody" in (s.body or "")
                             or "Ingen" in (s.body or ""), timeout=10)
         got.append(m.body == "who wins?")
     assert sorted(got) == [False, True]
