@@ -5,6 +5,7 @@
  * link drops first, the rows are sent again on reconnect with the same stanza ids.
  * Channels: a row stays until the plugin's deliver() succeeds, answers GW_PENDING and later
  * deliver_done(), or fails permanently; GW_EAGAIN retries with exponential backoff. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,27 @@ static void pending_del(struct gw_core *c, struct gw_pending *p)
     *p = c->pending[--c->npending];
 }
 
+static int meta_from(void *arg, const struct gw_msg_row *m)
+{
+    char **out = arg;
+    json_t *j = m->meta ? json_loads(m->meta, 0, NULL) : NULL;
+    const char *f = json_string_value(json_object_get(j, "from"));
+    if (f)
+        *out = strdup(f);
+    json_decref(j);
+    return 1;
+}
+
+/* The full JID a counsellor's message came from (else the bare author). */
+static void sender_of(struct gw_core *c, int64_t msg_id, const char *author, char *buf,
+                      size_t len)
+{
+    char *full = NULL;
+    gw_store_msg_full(c->store, msg_id, meta_from, &full);
+    snprintf(buf, len, "%s", full ? full : author);
+    free(full);
+}
+
 /* Tell the counsellor that their message will not reach the seeker. */
 static void report_failure(struct gw_core *c, const struct gw_msg_row *m, const char *reason)
 {
@@ -74,8 +96,10 @@ static void report_failure(struct gw_core *c, const struct gw_msg_row *m, const 
     const char *v[] = {"reason", reason ? reason : "", NULL};
     gw_i18n_format(c->i18n, gw_counsellor_lang(c, m->author), "message_failed", text, sizeof text, v);
     /* The XMPP error on the original message id, for clients that mark failed messages... */
+    char to[400];
+    sender_of(c, m->id, m->author, to, sizeof to);
     if (m->stanza_id[0]) {
-        xmpp_stanza_t *e = xmpp_message_new(ctx, "error", m->author, m->stanza_id);
+        xmpp_stanza_t *e = xmpp_message_new(ctx, "error", to, m->stanza_id);
         xmpp_stanza_set_from(e, from);
         xmpp_stanza_t *er = xmpp_stanza_new(ctx), *cond = xmpp_stanza_new(ctx),
                       *t = xmpp_stanza_new(ctx), *tx = xmpp_stanza_new(ctx);

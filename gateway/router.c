@@ -1,5 +1,6 @@
 /* router.c — the message paths: seeker -> store -> counsellor, counsellor -> store -> seeker,
  * presence for queue sign-in, and service discovery. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,8 +401,14 @@ void gw_router_xmpp_message(void *arg, xmpp_stanza_t *st)
     }
     char *safe = gw_xml_safe(text, (size_t)c->cfg->max_body_bytes);
     int64_t now = gw_now_ms(c);
+    /* The full JID is kept so a failure can be reported to the very client that sent it
+     * (servers drop type="error" messages addressed to a bare JID). */
+    json_t *meta = json_pack("{s:s}", "from", from);
+    char *metas = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+    json_decref(meta);
     int64_t mid = gw_store_msg_insert(c->store, cv->row.id, "out", safe ? safe : "", bare, now,
-                                      "stored", xmpp_stanza_get_id(st), NULL);
+                                      "stored", xmpp_stanza_get_id(st), metas);
+    free(metas);
     free(safe);
     xmpp_free(ctx, body);
     if (mid < 0) {

@@ -551,9 +551,12 @@ static void h_events(struct call *c)
         reply_err(c, 503, "busy");
         return;
     }
-    while (s->n_streams >= x->conf.max_streams_per_session) {
+    /* Too many tabs: the oldest stream goes (the host runs its closed callback, which
+     * detaches it, before http_stream_close returns; the bound guards against a host
+     * that would not). */
+    for (unsigned i = 0; s->n_streams >= x->conf.max_streams_per_session && i < 1000; i++) {
         struct web_stream *old = web_session_oldest_stream(s);
-        x->api->http_stream_close(old->hs); /* its closed callback detaches it */
+        x->api->http_stream_close(old->hs);
     }
     struct web_stream *st = web_stream_attach(&x->ss, s, NULL, c->now);
     if (!st) {

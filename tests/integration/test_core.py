@@ -204,3 +204,42 @@ def test_sighup_reload_keeps_link_and_refuses_bad_config(gateway, client):
     gateway.proc.send_signal(1)
     gateway.wait_log(r"reload refused: .*unknown key 'moed'", since=mark)
     assert "link to" not in "".join(gateway.lines[mark:])
+
+
+def test_receipts_failures_and_typing(gateway, client):
+    """Delivery reports become XEP-0184 receipts; a permanent failure comes back as an XMPP
+    error on the counsellor's message; typing goes both ways."""
+    kari = client("kari")
+    sign_in(kari)
+    lb = gateway.loopback
+    conv = lb.send("+4790000010", "hei", id="rc-1").json()["conv"]
+    offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10)
+    kari.send_message(offer.bare_from, "!accept")
+    kari.wait_message(lambda s: s.body == "hei")
+    # the channel answers "pending", then confirms with its own reference, then reports delivery
+    lb.post("/loopback/mode", {"mode": "pending"})
+    kari.send_message(offer.bare_from, "are you there?", id="kari-msg-1")
+    item = lb.wait(lambda i: i["kind"] == "text" and i["body"] == "are you there?")
+    assert lb.post("/loopback/complete", {"msg_id": item["id"], "status": "ok", "ref": "prov-77"}).status == 200
+    assert lb.post("/loopback/dlr", {"ref": "prov-77", "state": "delivered"}).status == 200
+    rec = kari.wait_message(lambda s: s.child("urn:xmpp:receipts") is not None)
+    assert rec.child("urn:xmpp:receipts").get("id") == "kari-msg-1"
+    assert rec.bare_from == conv + "@gw.no.test"
+    # a late transient report does not undo the final state (no second receipt, no error)
+    lb.post("/loopback/dlr", {"ref": "prov-77", "state": "sent"})
+    # permanent failure -> an error on that message id, plus a readable line
+    lb.post("/loopback/mode", {"mode": "eperm"})
+    kari.send_message(offer.bare_from, "this one fails", id="kari-msg-2")
+    err = kari.wait_message(lambda s: s.type == "error" and s.id == "kari-msg-2")
+    assert err.error_condition() == "recipient-unavailable"
+    kari.wait_message(lambda s: "loopback refuses" in (s.body or ""))
+    lb.post("/loopback/mode", {"mode": "ok"})
+    # typing: seeker -> counsellor as XEP-0085, counsellor -> seeker as a typing item
+    lb.post("/loopback/event", {"conv": conv, "event": "composing"})
+    kari.wait_message(lambda s: s.child("http://jabber.org/protocol/chatstates", "composing") is not None)
+    kari.send_message(offer.bare_from, None,
+                      extra_xml="<composing xmlns='http://jabber.org/protocol/chatstates'/>")
+    assert lb.wait(lambda i: i["kind"] == "typing")["body"] == "composing"
+    # the seeker ends the chat: the counsellor is told
+    lb.post("/loopback/event", {"conv": conv, "event": "ended"})
+    kari.wait_message(lambda s: s.body and "ended" in s.body.lower())
