@@ -5,7 +5,8 @@
 #                   ASan+UBSan), integration tests against real servers
 #   make run        the demo: local Prosody + gateway + channels
 #   make bench      benchmarks (bench/README.md)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=   (give the same PREFIX when building: the
+#                   plugin and catalogue directories are compiled in as defaults)
 
 PREFIX  ?= /usr/local
 BINDIR   = $(PREFIX)/bin
@@ -134,6 +135,8 @@ install: all
 	install -m 0644 conf/i18n/*.cfg $(DESTDIR)$(SHAREDIR)/i18n/
 	if [ -d plugins/webchat/static ]; then cp -r plugins/webchat/static $(DESTDIR)$(SHAREDIR)/webchat; fi
 	install -m 0640 conf/skagerrak.cfg.example $(DESTDIR)$(SYSCONF)/skagerrak.cfg.example
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|/usr/local|$(PREFIX)|g' conf/skagerrak.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/skagerrak.service
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
