@@ -118,6 +118,7 @@ struct gw_core {
     int stopping;
     uint64_t stanza_seq;
     struct gw_fed *fed;             /* federation state (fed.c) */
+    int64_t last_retention_ms;      /* last retention run */
 };
 
 /* --- clock.c --- */

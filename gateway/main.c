@@ -47,6 +47,14 @@ static void sweep(void *arg)
     struct gw_core *c = arg;
     gw_queue_sweep(c);
     gw_fed_sweep(c);
+    int64_t now = gw_now_ms(c);
+    if (c->cfg->retention_days && now - c->last_retention_ms > 3600 * 1000) {
+        c->last_retention_ms = now;
+        int64_t n = gw_store_retention(c->store, now - (int64_t)c->cfg->retention_days * 86400000);
+        if (n > 0)
+            GW_INFO("retention: deleted %lld messages older than %d days", (long long)n,
+                    c->cfg->retention_days);
+    }
     c->sweep_timer = gw_loop_timer_add(c->loop, SWEEP_MS, sweep, c);
 }
 

@@ -60,7 +60,7 @@ enum stmt {
     S_MSG_INS, S_MSG_STATE, S_MSG_GET, S_MSG_FULL, S_MSG_REF, S_MSG_SETREF, S_MSG_EACH, S_MSG_LASTIN,
     S_DEDUP_FIND, S_DEDUP_ADD,
     S_OB_ADD, S_OB_WAKE, S_OB_DUE, S_OB_DONE, S_OB_RETRY, S_OB_NEXT, S_OB_COUNT,
-    S_EVENT, S_FEEDBACK, S_COUNT_MAX
+    S_EVENT, S_FEEDBACK, S_RET_MSG, S_RET_DEDUP, S_COUNT_MAX
 };
 
 #define CONV_COLS "id, token, seeker_id, queue, lang, state, counsellor, priority, created," \
@@ -130,6 +130,12 @@ static const char *const sql[S_COUNT_MAX] = {
     [S_OB_NEXT] = "SELECT min(next_at) FROM outbox",
     [S_OB_COUNT] = "SELECT count(*) FROM outbox",
     [S_EVENT] = "INSERT INTO events(conv_id, at, kind, actor, detail) VALUES(?1,?2,?3,?4,?5)",
+    /* Retention: the text of conversations closed before the cutoff goes; the conversation
+     * rows (times, queue, outcome: the statistics) stay, without content. */
+    [S_RET_MSG] = "DELETE FROM messages WHERE conv_id IN (SELECT id FROM conversations WHERE"
+                  " closed_at IS NOT NULL AND closed_at < ?1) AND id NOT IN (SELECT msg_id FROM"
+                  " outbox WHERE msg_id IS NOT NULL)",
+    [S_RET_DEDUP] = "DELETE FROM inbound_dedup WHERE msg_id NOT IN (SELECT id FROM messages)",
     [S_FEEDBACK] = "INSERT OR REPLACE INTO feedback(conv_id, rating, comment) VALUES(?1,?2,?3)",
 };
 
@@ -848,6 +854,18 @@ int gw_store_feedback(struct gw_store *s, int64_t conv_id, int rating, const cha
     sqlite3_bind_int(st, 2, rating);
     bind_text(st, 3, comment);
     return step_done(s, st);
+}
+
+int64_t gw_store_retention(struct gw_store *s, int64_t cutoff_ms)
+{
+    sqlite3_stmt *st = prep(s, S_RET_MSG, 1);
+    sqlite3_bind_int64(st, 1, cutoff_ms);
+    if (step_done(s, st) < 0)
+        return GW_EIO;
+    int64_t n = sqlite3_changes(s->db);
+    if (n > 0 && step_done(s, prep(s, S_RET_DEDUP, 1)) < 0)
+        return GW_EIO;
+    return n;
 }
 
 int64_t gw_store_count(struct gw_store *s, const char *table)

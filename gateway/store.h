@@ -154,6 +154,9 @@ int gw_store_event(struct gw_store *s, int64_t conv_id, int64_t at, const char *
                    const char *actor, const char *detail);
 /* Feedback from a seeker. */
 int gw_store_feedback(struct gw_store *s, int64_t conv_id, int rating, const char *comment);
+/* Delete the messages of conversations closed before cutoff_ms (retention); returns the
+ * number deleted or GW_EIO.  Conversation rows (statistics) are kept. */
+int64_t gw_store_retention(struct gw_store *s, int64_t cutoff_ms);
 /* Count rows of a table (tests, bench, health). -1 on error. */
 int64_t gw_store_count(struct gw_store *s, const char *table);
 

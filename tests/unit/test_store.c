@@ -662,6 +662,28 @@ static void test_commit_visibility(void **state)
     assert_string_equal(out, "2");
 }
 
+/* Retention deletes the text of old closed conversations only, keeps their statistics and
+ * anything still waiting in the outbox. */
+static void test_retention(void **state)
+{
+    struct fx *f = *state;
+    int64_t sk = gw_store_seeker_upsert(f->s, "sms", "+4790000000", "··0000", "nb");
+    int64_t old = new_conv(f->s, sk, "c-old", "general", "closed", 100, 200, 1000);
+    int64_t recent = new_conv(f->s, sk, "c-new", "general", "closed", 100, 200, 900000);
+    int64_t open = new_conv(f->s, sk, "c-open", "general", "active", 100, 200, 0);
+    int64_t m1 = gw_store_msg_insert(f->s, old, "in", "gammel", NULL, 500, "stored", NULL, NULL);
+    int64_t m2 = gw_store_msg_insert(f->s, old, "out", "pending", NULL, 600, "stored", NULL, NULL);
+    gw_store_outbox_add(f->s, m2, "sms", 0, NULL, 0);
+    gw_store_dedup_add(f->s, "sms", "prov-1", m1);
+    gw_store_msg_insert(f->s, recent, "in", "ny", NULL, 800000, "stored", NULL, NULL);
+    gw_store_msg_insert(f->s, open, "in", "åpen", NULL, 700, "stored", NULL, NULL);
+    assert_int_equal(gw_store_retention(f->s, 100000), 1);
+    assert_int_equal(gw_store_count(f->s, "messages"), 3);
+    assert_int_equal(gw_store_dedup_find(f->s, "sms", "prov-1"), 0);
+    assert_int_equal(gw_store_count(f->s, "conversations"), 3);
+    assert_int_equal(gw_store_retention(f->s, 100000), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -680,6 +702,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_events_feedback, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_commit_visibility, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_retention, setup_open, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
