@@ -17,9 +17,9 @@
 
 struct adhoc_cmd {
     const char *node;
-    const char *text;      /* the text command it runs */
-    const char *field;     /* one form field to ask for, or NULL */
-    int outcomes;          /* field is a list-single of the configured outcomes */
+    const char *text;  /* the text command it runs */
+    const char *field; /* one form field to ask for, or NULL */
+    int outcomes;      /* field is a list-single of the configured outcomes */
 };
 
 static const struct adhoc_cmd cmds[] = {
@@ -67,7 +67,8 @@ static xmpp_stanza_t *result_for(struct gw_core *c, xmpp_stanza_t *iq)
 static char *field_value(xmpp_stanza_t *cmd, const char *var)
 {
     xmpp_stanza_t *x = xmpp_stanza_get_child_by_ns(cmd, NS_DATA);
-    for (xmpp_stanza_t *f = x ? xmpp_stanza_get_children(x) : NULL; f; f = xmpp_stanza_get_next(f)) {
+    for (xmpp_stanza_t *f = x ? xmpp_stanza_get_children(x) : NULL; f;
+         f = xmpp_stanza_get_next(f)) {
         const char *v = xmpp_stanza_is_tag(f) ? xmpp_stanza_get_attribute(f, "var") : NULL;
         if (v && !strcmp(v, var)) {
             xmpp_stanza_t *val = xmpp_stanza_get_child_by_name(f, "value");
@@ -110,7 +111,8 @@ int gw_adhoc_iq(struct gw_core *c, xmpp_stanza_t *st)
             xmpp_stanza_set_attribute(it, "node", a->node);
             char key[32];
             snprintf(key, sizeof key, "help_%s", a->node);
-            xmpp_stanza_set_attribute(it, "name", strcmp(a->node, "help") ? gw_i18n_text(c->i18n, lang, key) : "help");
+            xmpp_stanza_set_attribute(
+                it, "name", strcmp(a->node, "help") ? gw_i18n_text(c->i18n, lang, key) : "help");
             add(q, it);
         }
         add(r, q);
@@ -132,7 +134,8 @@ int gw_adhoc_iq(struct gw_core *c, xmpp_stanza_t *st)
     }
     xmpp_stanza_t *r = result_for(c, st), *out = el(ctx, "command", NS_COMMANDS);
     xmpp_stanza_set_attribute(out, "node", a->node);
-    xmpp_stanza_set_attribute(out, "sessionid", xmpp_stanza_get_id(st) ? xmpp_stanza_get_id(st) : "s");
+    xmpp_stanza_set_attribute(out, "sessionid",
+                              xmpp_stanza_get_id(st) ? xmpp_stanza_get_id(st) : "s");
     char *value = a->field ? field_value(cmd, a->field) : NULL;
     if (action && !strcmp(action, "cancel")) {
         xmpp_stanza_set_attribute(out, "status", "canceled");

@@ -30,4 +30,3 @@ int gw_clock_set_test(struct gw_core *c, const char *spec)
     GW_WARN("test clock in use: the daemon believes it is %s", spec);
     return 0;
 }
-

@@ -15,11 +15,11 @@
 
 struct cmd_ctx {
     struct gw_core *c;
-    const char *from;       /* full JID of the counsellor */
+    const char *from; /* full JID of the counsellor */
     char bare[256];
-    const char *to_local;   /* queue id, conversation token or NULL (domain) */
-    struct gw_conv *cv;     /* the conversation the command was written in, if any */
-    const char *lang;       /* the counsellor's language */
+    const char *to_local; /* queue id, conversation token or NULL (domain) */
+    struct gw_conv *cv;   /* the conversation the command was written in, if any */
+    const char *lang;     /* the counsellor's language */
     int supervisor;
 };
 
@@ -74,16 +74,17 @@ static void cmd_queue(struct cmd_ctx *x, char *args)
         snprintf(w, sizeof w, "%d", q ? q->nwaiting : 0);
         snprintf(r, sizeof r, "%d", ready);
         const char *hv[] = {"queue", qc->id, "waiting", w, "ready", r, NULL};
-        size_t off = (size_t)gw_i18n_format(c->i18n, x->lang, "queue_status_header", text,
-                                            sizeof text, hv);
+        size_t off =
+            (size_t)gw_i18n_format(c->i18n, x->lang, "queue_status_header", text, sizeof text, hv);
         int pos = 0;
         struct gw_conv *cv;
         if (q)
-            TAILQ_FOREACH(cv, &q->waiting, qlink) {
+            TAILQ_FOREACH(cv, &q->waiting, qlink)
+            {
                 char waited[64], line[512];
                 gw_fmt_wait(c, x->lang, gw_now_ms(c) - cv->row.queued_at, waited, sizeof waited);
-                const char *lv[] = {"nick", cv->nick, "waited", waited, "channel", cv->channel,
-                                    "lang", cv->row.lang, NULL};
+                const char *lv[] = {"nick",      cv->nick, "waited",     waited, "channel",
+                                    cv->channel, "lang",   cv->row.lang, NULL};
                 gw_i18n_format(c->i18n, x->lang, "queue_status_line", line, sizeof line, lv);
                 if (off < sizeof text)
                     off += (size_t)snprintf(text + off, sizeof text - off, "\n%d. %s", ++pos, line);
@@ -122,11 +123,13 @@ static struct gw_conv *first_waiting(struct cmd_ctx *x, const char *queue)
         struct gw_queue_rt *q = gw_queue_rt(x->c, qc->id);
         struct gw_conv *cv;
         if (q)
-            TAILQ_FOREACH(cv, &q->waiting, qlink) {
+            TAILQ_FOREACH(cv, &q->waiting, qlink)
+            {
                 if (cv->state == CS_OFFERED && strcmp(cv->offered_to, x->bare))
                     continue;
                 if (!best || cv->row.priority > best->row.priority ||
-                    (cv->row.priority == best->row.priority && cv->row.queued_at < best->row.queued_at))
+                    (cv->row.priority == best->row.priority &&
+                     cv->row.queued_at < best->row.queued_at))
                     best = cv;
                 break;
             }
@@ -154,7 +157,8 @@ static void cmd_take(struct cmd_ctx *x, char *args)
     struct gw_conv *cv = gw_conv_find(x->c, args);
     if (!cv) { /* a position number from !queue */
         int n = atoi(args);
-        const char *queue = x->to_local && gw_config_queue(x->c->cfg, x->to_local) ? x->to_local : NULL;
+        const char *queue =
+            x->to_local && gw_config_queue(x->c->cfg, x->to_local) ? x->to_local : NULL;
         for (int i = 0; n > 0 && !cv && i < x->c->cfg->nqueues; i++) {
             const struct gw_queue_conf *qc = &x->c->cfg->queues[i];
             if ((queue && strcmp(queue, qc->id)) || !serves(x, qc))
@@ -164,10 +168,10 @@ static void cmd_take(struct cmd_ctx *x, char *args)
             struct gw_conv *it;
             if (q)
                 TAILQ_FOREACH(it, &q->waiting, qlink)
-                    if (++pos == n) {
-                        cv = it;
-                        break;
-                    }
+            if (++pos == n) {
+                cv = it;
+                break;
+            }
             if (!queue)
                 break; /* numbers refer to the first queue listed */
         }
@@ -181,8 +185,8 @@ static struct gw_conv *my_offer(struct cmd_ctx *x)
         return x->cv;
     struct gw_conv *cv;
     TAILQ_FOREACH(cv, &x->c->convs, all)
-        if (cv->state == CS_OFFERED && cv->offered_to && !strcmp(cv->offered_to, x->bare))
-            return cv;
+    if (cv->state == CS_OFFERED && cv->offered_to && !strcmp(cv->offered_to, x->bare))
+        return cv;
     return NULL;
 }
 
@@ -225,8 +229,7 @@ static void cmd_decline(struct cmd_ctx *x, char *args)
 static struct gw_conv *mine(struct cmd_ctx *x)
 {
     struct gw_conv *cv = x->cv;
-    if (!cv || cv->state != CS_ACTIVE ||
-        (strcmp(cv->row.counsellor, x->bare) && !x->supervisor)) {
+    if (!cv || cv->state != CS_ACTIVE || (strcmp(cv->row.counsellor, x->bare) && !x->supervisor)) {
         reply(x, T(x, "not_your_conversation"));
         return NULL;
     }
@@ -238,7 +241,8 @@ static void known_targets(struct gw_core *c, char *buf, size_t len)
     size_t off = 0;
     buf[0] = 0;
     for (int i = 0; i < c->cfg->nqueues && off < len; i++)
-        off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", c->cfg->queues[i].id);
+        off +=
+            (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", c->cfg->queues[i].id);
     for (int i = 0; i < c->cfg->ncounsellors && off < len; i++)
         off += (size_t)snprintf(buf + off, len - off, ", %s", c->cfg->counsellors[i].jid);
 }
@@ -272,7 +276,11 @@ static void cmd_transfer(struct cmd_ctx *x, char *args)
     replyf(x, "transfer_done", v);
     if (qc) {
         snprintf(cv->row.queue, sizeof cv->row.queue, "%s", qc->id);
-        const char *tv[] = {"queue", qc->names[gw_lang_index(cv->row.lang)] ? qc->names[gw_lang_index(cv->row.lang)] : qc->id, NULL};
+        const char *tv[] = {"queue",
+                            qc->names[gw_lang_index(cv->row.lang)]
+                                ? qc->names[gw_lang_index(cv->row.lang)]
+                                : qc->id,
+                            NULL};
         gw_queue_requeue(c, cv, NULL);
         gw_conv_tell(c, cv, "transferred", tv, "{\"type\":\"transferred\"}");
     } else {
@@ -290,16 +298,16 @@ static void cmd_note(struct cmd_ctx *x, char *args)
     struct gw_conv *cv = mine(x);
     if (!cv || !args || !*args)
         return;
-    gw_store_msg_insert(x->c->store, cv->row.id, "note", args, x->bare, gw_now_ms(x->c),
-                        "stored", NULL, NULL);
+    gw_store_msg_insert(x->c->store, cv->row.id, "note", args, x->bare, gw_now_ms(x->c), "stored",
+                        NULL, NULL);
     reply(x, T(x, "note_saved"));
 }
 
 static void send_as_counsellor(struct cmd_ctx *x, struct gw_conv *cv, const char *text)
 {
     int64_t now = gw_now_ms(x->c);
-    int64_t mid = gw_store_msg_insert(x->c->store, cv->row.id, "out", text, x->bare, now,
-                                      "stored", NULL, NULL);
+    int64_t mid = gw_store_msg_insert(x->c->store, cv->row.id, "out", text, x->bare, now, "stored",
+                                      NULL, NULL);
     if (mid > 0) {
         cv->row.last_counsellor_at = now;
         gw_conv_save(x->c, cv);
@@ -316,7 +324,9 @@ static void cmd_snippet(struct cmd_ctx *x, char *args)
     if (!text) {
         char known[1024] = "";
         size_t off = 0;
-        config_setting_t *g = x->c->cfg->snippets ? config_setting_get_member(x->c->cfg->snippets, cv->row.lang) : NULL;
+        config_setting_t *g = x->c->cfg->snippets
+                                  ? config_setting_get_member(x->c->cfg->snippets, cv->row.lang)
+                                  : NULL;
         if (!g && x->c->cfg->snippets)
             g = config_setting_get_member(x->c->cfg->snippets, "en");
         for (int i = 0; g && i < config_setting_length(g) && off < sizeof known; i++)
@@ -342,7 +352,8 @@ static void cmd_close(struct cmd_ctx *x, char *args)
         char list[512] = "";
         size_t off = 0;
         for (int i = 0; i < cfg->noutcomes && off < sizeof list; i++)
-            off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", cfg->outcomes[i]);
+            off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "",
+                                    cfg->outcomes[i]);
         const char *v[] = {"outcomes", list, NULL};
         replyf(x, "close_needs_outcome", v);
         return;
@@ -366,8 +377,8 @@ static int hist_line(void *arg, const struct gw_conv_row *r)
     struct tm tm;
     localtime_r(&t, &tm);
     strftime(date, sizeof date, "%Y-%m-%d", &tm);
-    const char *v[] = {"date", date, "outcome", r->outcome[0] ? r->outcome : r->state, "queue",
-                       r->queue, NULL};
+    const char *v[] = {"date",  date,     "outcome", r->outcome[0] ? r->outcome : r->state,
+                       "queue", r->queue, NULL};
     gw_i18n_format(h->x->c->i18n, h->x->lang, "history_line", line, sizeof line, v);
     if (h->off < sizeof h->text)
         h->off += (size_t)snprintf(h->text + h->off, sizeof h->text - h->off, "%s%s",
@@ -396,11 +407,11 @@ static void cmd_all(struct cmd_ctx *x, char *args)
     size_t off = 0;
     struct gw_conv *cv;
     TAILQ_FOREACH(cv, &x->c->convs, all)
-        if (off < sizeof text)
-            off += (size_t)snprintf(text + off, sizeof text - off, "%s%s %s %s %s", off ? "\n" : "",
-                                    cv->row.token, gw_conv_state_name(cv->state), cv->nick,
-                                    cv->row.counsellor[0] ? cv->row.counsellor
-                                                          : (cv->offered_to ? cv->offered_to : "-"));
+    if (off < sizeof text)
+        off += (size_t)snprintf(text + off, sizeof text - off, "%s%s %s %s %s", off ? "\n" : "",
+                                cv->row.token, gw_conv_state_name(cv->state), cv->nick,
+                                cv->row.counsellor[0] ? cv->row.counsellor
+                                                      : (cv->offered_to ? cv->offered_to : "-"));
     reply(x, off ? text : T(x, "nothing_waiting"));
 }
 
@@ -495,8 +506,8 @@ void gw_command(struct gw_core *c, const char *from_full, const char *to_local, 
 {
     struct cmd_ctx x = {.c = c, .from = from_full, .to_local = to_local};
     const char *slash = strchr(from_full, '/');
-    snprintf(x.bare, sizeof x.bare, "%.*s", slash ? (int)(slash - from_full) : (int)strlen(from_full),
-             from_full);
+    snprintf(x.bare, sizeof x.bare, "%.*s",
+             slash ? (int)(slash - from_full) : (int)strlen(from_full), from_full);
     const struct gw_counsellor_conf *who = gw_config_counsellor(c->cfg, x.bare);
     x.supervisor = who && who->supervisor;
     x.lang = gw_counsellor_lang(c, x.bare);

@@ -56,15 +56,23 @@ void gw_cfg_errors_release(struct gw_cfg_errors *e)
 static const char *type_name(int t)
 {
     switch (t) {
-    case CONFIG_TYPE_GROUP: return "a group";
+    case CONFIG_TYPE_GROUP:
+        return "a group";
     case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64: return "an integer";
-    case CONFIG_TYPE_FLOAT: return "a number";
-    case CONFIG_TYPE_STRING: return "a string";
-    case CONFIG_TYPE_BOOL: return "a boolean";
-    case CONFIG_TYPE_ARRAY: return "an array";
-    case CONFIG_TYPE_LIST: return "a list";
-    default: return "a value";
+    case CONFIG_TYPE_INT64:
+        return "an integer";
+    case CONFIG_TYPE_FLOAT:
+        return "a number";
+    case CONFIG_TYPE_STRING:
+        return "a string";
+    case CONFIG_TYPE_BOOL:
+        return "a boolean";
+    case CONFIG_TYPE_ARRAY:
+        return "an array";
+    case CONFIG_TYPE_LIST:
+        return "a list";
+    default:
+        return "a value";
     }
 }
 
@@ -193,8 +201,8 @@ char *gw_cfg_secret(struct gw_cfg_errors *e, const config_setting_t *g, const ch
 }
 
 /* A string array/list -> NULL-terminated array of borrowed strings (owned by cfg). */
-static const char **str_list(struct gw_cfg_errors *e, const config_setting_t *g,
-                             const char *key, int *n)
+static const char **str_list(struct gw_cfg_errors *e, const config_setting_t *g, const char *key,
+                             int *n)
 {
     *n = 0;
     config_setting_t *s = g ? config_setting_get_member(g, key) : NULL;
@@ -224,51 +232,69 @@ static void check_lang(struct gw_cfg_errors *e, const config_setting_t *g, const
                       "'%s' = \"%s\": languages are nb, nn, da, en", key, v);
 }
 
-static const struct gw_cfg_key top_keys[] = {
-    {"gateway", CONFIG_TYPE_GROUP}, {"xmpp", CONFIG_TYPE_GROUP},
-    {"http", CONFIG_TYPE_GROUP},    {"service", CONFIG_TYPE_GROUP},
-    {"queues", CONFIG_TYPE_LIST},   {"counsellors", CONFIG_TYPE_LIST},
-    {"groups", CONFIG_TYPE_GROUP},  {"snippets", CONFIG_TYPE_GROUP},
-    {"plugins", CONFIG_TYPE_GROUP}, {"partners", CONFIG_TYPE_LIST},
-    {NULL, 0}};
-static const struct gw_cfg_key gateway_keys[] = {
-    {"log_level", CONFIG_TYPE_STRING}, {"syslog", CONFIG_TYPE_BOOL},
-    {"database", CONFIG_TYPE_STRING},  {"catalogue_dir", CONFIG_TYPE_STRING},
-    {"plugin_path", CONFIG_TYPE_ARRAY}, {"timezone", CONFIG_TYPE_STRING},
-    {"max_message_bytes", CONFIG_TYPE_INT}, {"test_clock", CONFIG_TYPE_STRING},
-    {NULL, 0}};
+static const struct gw_cfg_key top_keys[] = {{"gateway", CONFIG_TYPE_GROUP},
+                                             {"xmpp", CONFIG_TYPE_GROUP},
+                                             {"http", CONFIG_TYPE_GROUP},
+                                             {"service", CONFIG_TYPE_GROUP},
+                                             {"queues", CONFIG_TYPE_LIST},
+                                             {"counsellors", CONFIG_TYPE_LIST},
+                                             {"groups", CONFIG_TYPE_GROUP},
+                                             {"snippets", CONFIG_TYPE_GROUP},
+                                             {"plugins", CONFIG_TYPE_GROUP},
+                                             {"partners", CONFIG_TYPE_LIST},
+                                             {NULL, 0}};
+static const struct gw_cfg_key gateway_keys[] = {{"log_level", CONFIG_TYPE_STRING},
+                                                 {"syslog", CONFIG_TYPE_BOOL},
+                                                 {"database", CONFIG_TYPE_STRING},
+                                                 {"catalogue_dir", CONFIG_TYPE_STRING},
+                                                 {"plugin_path", CONFIG_TYPE_ARRAY},
+                                                 {"timezone", CONFIG_TYPE_STRING},
+                                                 {"max_message_bytes", CONFIG_TYPE_INT},
+                                                 {"test_clock", CONFIG_TYPE_STRING},
+                                                 {NULL, 0}};
 static const struct gw_cfg_key xmpp_keys[] = {
-    {"host", CONFIG_TYPE_STRING},   {"port", CONFIG_TYPE_INT},
-    {"domain", CONFIG_TYPE_STRING}, {"secret", CONFIG_TYPE_STRING},
+    {"host", CONFIG_TYPE_STRING},        {"port", CONFIG_TYPE_INT},
+    {"domain", CONFIG_TYPE_STRING},      {"secret", CONFIG_TYPE_STRING},
     {"secret_file", CONFIG_TYPE_STRING}, {"reconnect_max", CONFIG_TYPE_INT},
-    {"name", CONFIG_TYPE_STRING},   {NULL, 0}};
-static const struct gw_cfg_key http_keys[] = {
-    {"address", CONFIG_TYPE_STRING}, {"port", CONFIG_TYPE_INT},
-    {"public_url", CONFIG_TYPE_STRING}, {"max_body", CONFIG_TYPE_INT},
-    {"max_connections", CONFIG_TYPE_INT}, {"enabled", CONFIG_TYPE_BOOL},
-    {NULL, 0}};
-static const struct gw_cfg_key service_keys[] = {
-    {"default_lang", CONFIG_TYPE_STRING}, {"default_queue", CONFIG_TYPE_STRING},
-    {"position_interval", CONFIG_TYPE_INT}, {"counsellor_timeout", CONFIG_TYPE_INT},
-    {"abandon_after", CONFIG_TYPE_INT},  {"outcomes", CONFIG_TYPE_ARRAY},
-    {"wait_window", CONFIG_TYPE_INT},    {"retention_days", CONFIG_TYPE_INT},
-    {NULL, 0}};
-static const struct gw_cfg_key queue_keys[] = {
-    {"id", CONFIG_TYPE_STRING},       {"names", CONFIG_TYPE_GROUP},
-    {"counsellors", CONFIG_TYPE_ARRAY}, {"languages", CONFIG_TYPE_ARRAY},
-    {"priority", CONFIG_TYPE_INT},    {"max_wait", CONFIG_TYPE_INT},
-    {"mode", CONFIG_TYPE_STRING},     {"offer_timeout", CONFIG_TYPE_INT},
-    {"hours", CONFIG_TYPE_GROUP},     {"shared_with", CONFIG_TYPE_ARRAY},
-    {"overflow_after", CONFIG_TYPE_INT}, {"overflow_to", CONFIG_TYPE_ARRAY},
-    {NULL, 0}};
+    {"name", CONFIG_TYPE_STRING},        {NULL, 0}};
+static const struct gw_cfg_key http_keys[] = {{"address", CONFIG_TYPE_STRING},
+                                              {"port", CONFIG_TYPE_INT},
+                                              {"public_url", CONFIG_TYPE_STRING},
+                                              {"max_body", CONFIG_TYPE_INT},
+                                              {"max_connections", CONFIG_TYPE_INT},
+                                              {"enabled", CONFIG_TYPE_BOOL},
+                                              {NULL, 0}};
+static const struct gw_cfg_key service_keys[] = {{"default_lang", CONFIG_TYPE_STRING},
+                                                 {"default_queue", CONFIG_TYPE_STRING},
+                                                 {"position_interval", CONFIG_TYPE_INT},
+                                                 {"counsellor_timeout", CONFIG_TYPE_INT},
+                                                 {"abandon_after", CONFIG_TYPE_INT},
+                                                 {"outcomes", CONFIG_TYPE_ARRAY},
+                                                 {"wait_window", CONFIG_TYPE_INT},
+                                                 {"retention_days", CONFIG_TYPE_INT},
+                                                 {NULL, 0}};
+static const struct gw_cfg_key queue_keys[] = {{"id", CONFIG_TYPE_STRING},
+                                               {"names", CONFIG_TYPE_GROUP},
+                                               {"counsellors", CONFIG_TYPE_ARRAY},
+                                               {"languages", CONFIG_TYPE_ARRAY},
+                                               {"priority", CONFIG_TYPE_INT},
+                                               {"max_wait", CONFIG_TYPE_INT},
+                                               {"mode", CONFIG_TYPE_STRING},
+                                               {"offer_timeout", CONFIG_TYPE_INT},
+                                               {"hours", CONFIG_TYPE_GROUP},
+                                               {"shared_with", CONFIG_TYPE_ARRAY},
+                                               {"overflow_after", CONFIG_TYPE_INT},
+                                               {"overflow_to", CONFIG_TYPE_ARRAY},
+                                               {NULL, 0}};
 static const struct gw_cfg_key counsellor_keys[] = {
-    {"jid", CONFIG_TYPE_STRING},      {"name", CONFIG_TYPE_STRING},
-    {"lang", CONFIG_TYPE_STRING},     {"capacity", CONFIG_TYPE_INT},
-    {"supervisor", CONFIG_TYPE_BOOL}, {NULL, 0}};
-static const struct gw_cfg_key partner_keys[] = {
-    {"domain", CONFIG_TYPE_STRING},  {"name", CONFIG_TYPE_STRING},
-    {"accept_escalations", CONFIG_TYPE_BOOL}, {"send_transcript", CONFIG_TYPE_BOOL},
-    {"fields", CONFIG_TYPE_ARRAY},   {NULL, 0}};
+    {"jid", CONFIG_TYPE_STRING},   {"name", CONFIG_TYPE_STRING},     {"lang", CONFIG_TYPE_STRING},
+    {"capacity", CONFIG_TYPE_INT}, {"supervisor", CONFIG_TYPE_BOOL}, {NULL, 0}};
+static const struct gw_cfg_key partner_keys[] = {{"domain", CONFIG_TYPE_STRING},
+                                                 {"name", CONFIG_TYPE_STRING},
+                                                 {"accept_escalations", CONFIG_TYPE_BOOL},
+                                                 {"send_transcript", CONFIG_TYPE_BOOL},
+                                                 {"fields", CONFIG_TYPE_ARRAY},
+                                                 {NULL, 0}};
 
 static int valid_jid(const char *j)
 {
@@ -341,8 +367,8 @@ static void parse_queue(struct gw_cfg_errors *e, struct gw_config *c, config_set
             q->names[i] = gw_cfg_str(e, names, gw_langs[i], NULL);
     }
     q->counsellors = str_list(e, qs, "counsellors", &q->ncounsellors);
-    q->counsellors = expand_groups(e, config_lookup(&c->cfg, "groups"), qs, q->counsellors,
-                                   &q->ncounsellors);
+    q->counsellors =
+        expand_groups(e, config_lookup(&c->cfg, "groups"), qs, q->counsellors, &q->ncounsellors);
     q->langs = str_list(e, qs, "languages", &q->nlangs);
     for (int i = 0; i < q->nlangs; i++)
         if (gw_lang_index(q->langs[i]) < 0)

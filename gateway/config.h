@@ -46,10 +46,10 @@ char *gw_cfg_secret(struct gw_cfg_errors *e, const config_setting_t *g, const ch
 
 /* One counsellor. */
 struct gw_counsellor_conf {
-    const char *jid;   /* bare JID */
-    const char *name;  /* first name or alias shown to seekers */
-    const char *lang;  /* language of the texts this counsellor reads */
-    int capacity;      /* max concurrent conversations */
+    const char *jid;  /* bare JID */
+    const char *name; /* first name or alias shown to seekers */
+    const char *lang; /* language of the texts this counsellor reads */
+    int capacity;     /* max concurrent conversations */
     int supervisor;
 };
 
@@ -58,35 +58,35 @@ enum gw_assign_mode { GW_ASSIGN_OFFER = 0, GW_ASSIGN_PICK = 1 };
 /* One queue. */
 struct gw_queue_conf {
     const char *id;
-    const char *names[GW_NLANG];   /* per language; NULL = use id */
-    const char **counsellors;      /* bare JIDs (groups expanded) */
+    const char *names[GW_NLANG]; /* per language; NULL = use id */
+    const char **counsellors;    /* bare JIDs (groups expanded) */
     int ncounsellors;
-    const char **langs;            /* languages served */
+    const char **langs; /* languages served */
     int nlangs;
-    int priority;                  /* higher first */
-    int max_wait_s;                /* 0 = unlimited; beyond it the conversation expires */
+    int priority;   /* higher first */
+    int max_wait_s; /* 0 = unlimited; beyond it the conversation expires */
     enum gw_assign_mode mode;
     int offer_timeout_s;
-    struct gw_hours *hours;        /* NULL = always open */
-    const char **shared_with;      /* partner domains that may take from this queue */
+    struct gw_hours *hours;   /* NULL = always open */
+    const char **shared_with; /* partner domains that may take from this queue */
     int nshared;
-    int overflow_after_s;          /* 0 = no overflow */
-    const char **overflow_to;      /* partner domains, in order */
+    int overflow_after_s;     /* 0 = no overflow */
+    const char **overflow_to; /* partner domains, in order */
     int noverflow;
 };
 
 /* One federation partner. */
 struct gw_partner_conf {
-    const char *domain;        /* the partner gateway's component domain */
-    const char *name;          /* display name */
-    int accept_escalations;    /* we accept escalations from them */
-    int send_transcript;       /* a transcript may go to them (with consent) */
-    const char **fields;       /* pre-chat/handover fields that may cross */
+    const char *domain;     /* the partner gateway's component domain */
+    const char *name;       /* display name */
+    int accept_escalations; /* we accept escalations from them */
+    int send_transcript;    /* a transcript may go to them (with consent) */
+    const char **fields;    /* pre-chat/handover fields that may cross */
     int nfields;
 };
 
 struct gw_config {
-    config_t cfg;             /* kept alive: plugin groups and strings point into it */
+    config_t cfg; /* kept alive: plugin groups and strings point into it */
     const char *path;
     /* gateway */
     int log_level;
@@ -96,17 +96,17 @@ struct gw_config {
     const char **plugin_path;
     int nplugin_path;
     const char *timezone;
-    int max_body_bytes;       /* largest message body accepted from any side */
+    int max_body_bytes; /* largest message body accepted from any side */
     /* xmpp */
     const char *xmpp_host;
     int xmpp_port;
-    const char *domain;       /* component domain */
-    char *secret;             /* owned */
+    const char *domain; /* component domain */
+    char *secret;       /* owned */
     int reconnect_max_s;
     const char *service_name;
     /* http */
     const char *http_addr;
-    int http_port;            /* 0 = disabled... -1 disabled, 0 any */
+    int http_port; /* 0 = disabled... -1 disabled, 0 any */
     const char *public_url;
     int http_max_body;
     int http_max_conns;
@@ -118,9 +118,9 @@ struct gw_config {
     int abandon_s;            /* seeker silent this long: closed as abandoned (default) */
     const char **outcomes;
     int noutcomes;
-    int wait_window;          /* recent conversations the wait estimate averages */
+    int wait_window; /* recent conversations the wait estimate averages */
     int retention_days;
-    const char *test_clock;   /* "2026-04-06T10:00:00" for tests; NULL = real clock */
+    const char *test_clock;     /* "2026-04-06T10:00:00" for tests; NULL = real clock */
     config_setting_t *snippets; /* group: lang -> { name = "text" } */
     config_setting_t *plugins;  /* group: name -> plugin group */
     struct gw_queue_conf *queues;

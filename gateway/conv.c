@@ -9,14 +9,17 @@
 #include "fed.h"
 #include "hashmap.h"
 #include "i18n.h"
-#include "loop.h"
 #include "log.h"
+#include "loop.h"
 #include "xmpp.h"
 
-static const char *const state_names[] = {"queued", "offered", "active", "closed", "abandoned",
-                                          "expired"};
+static const char *const state_names[] = {"queued", "offered",   "active",
+                                          "closed", "abandoned", "expired"};
 
-const char *gw_conv_state_name(enum gw_conv_state s) { return state_names[s]; }
+const char *gw_conv_state_name(enum gw_conv_state s)
+{
+    return state_names[s];
+}
 
 static enum gw_conv_state state_parse(const char *s)
 {
@@ -33,8 +36,9 @@ static void seeker_key(const char *channel, const char *address, char *buf, size
 
 static const char *channel_label(const char *channel)
 {
-    static const struct { const char *ch, *label; } labels[] = {
-        {"sms", "SMS"}, {"webchat", "Web"}, {"email", "E-mail"}, {"loopback", "Test"}};
+    static const struct {
+        const char *ch, *label;
+    } labels[] = {{"sms", "SMS"}, {"webchat", "Web"}, {"email", "E-mail"}, {"loopback", "Test"}};
     for (size_t i = 0; i < sizeof labels / sizeof *labels; i++)
         if (strcmp(labels[i].ch, channel) == 0)
             return labels[i].label;
@@ -170,8 +174,8 @@ void gw_conv_finish(struct gw_core *c, struct gw_conv *cv, enum gw_conv_state st
         char meta[128];
         snprintf(meta, sizeof meta, "{\"type\":\"closed\",\"reason\":\"%s\"}",
                  reason ? reason : "service");
-        int64_t mid = gw_store_msg_insert(c->store, cv->row.id, "auto", text, NULL, now,
-                                          "stored", NULL, meta);
+        int64_t mid = gw_store_msg_insert(c->store, cv->row.id, "auto", text, NULL, now, "stored",
+                                          NULL, meta);
         if (mid > 0)
             gw_outbox_channel(c, mid, cv->channel, GW_MSG_CLOSED);
     }
@@ -253,8 +257,8 @@ const char *gw_conv_jid(struct gw_core *c, const struct gw_conv *cv, char *buf, 
     return buf;
 }
 
-int gw_conv_tell(struct gw_core *c, struct gw_conv *cv, const char *key,
-                 const char *const *vars, const char *meta_json)
+int gw_conv_tell(struct gw_core *c, struct gw_conv *cv, const char *key, const char *const *vars,
+                 const char *meta_json)
 {
     char text[2048];
     gw_i18n_format(c->i18n, cv->row.lang, key, text, sizeof text, vars);
@@ -303,8 +307,9 @@ static int tr_line(void *arg, const struct gw_msg_row *m)
     localtime_r(&s, &tm);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
     const char *who = !strcmp(m->dir, "in") ? gw_i18n_text(t->c->i18n, t->lang, "transcript_you")
-                      : !strcmp(m->dir, "out") ? gw_i18n_text(t->c->i18n, t->lang, "transcript_counsellor")
-                                                : gw_i18n_text(t->c->i18n, t->lang, "transcript_service");
+                      : !strcmp(m->dir, "out")
+                          ? gw_i18n_text(t->c->i18n, t->lang, "transcript_counsellor")
+                          : gw_i18n_text(t->c->i18n, t->lang, "transcript_service");
     size_t need = strlen(when) + strlen(who) + strlen(m->body ? m->body : "") + 8;
     if (t->len + need >= t->cap) {
         size_t ncap = (t->cap + need) * 2;

@@ -18,8 +18,8 @@
 
 /* glibc's <sys/queue.h> lacks the _SAFE variant (BSD has it). */
 #ifndef TAILQ_FOREACH_SAFE
-#define TAILQ_FOREACH_SAFE(var, head, field, tvar) \
-    for ((var) = TAILQ_FIRST((head)); (var) && ((tvar) = TAILQ_NEXT((var), field), 1); \
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)                                                 \
+    for ((var) = TAILQ_FIRST((head)); (var) && ((tvar) = TAILQ_NEXT((var), field), 1);             \
          (var) = (tvar))
 #endif
 
@@ -35,27 +35,27 @@ enum gw_conv_state { CS_QUEUED, CS_OFFERED, CS_ACTIVE, CS_CLOSED, CS_ABANDONED, 
 
 /* An open conversation, in memory.  Closed ones live only in the store. */
 struct gw_conv {
-    struct gw_core *core;        /* back pointer for timer callbacks */
-    struct gw_conv_row row;      /* the persisted fields */
+    struct gw_core *core;   /* back pointer for timer callbacks */
+    struct gw_conv_row row; /* the persisted fields */
     enum gw_conv_state state;
     char channel[32];
     char address[256];
     char display[64];
-    char nick[256];              /* "SMS ··4567 · nb · general" */
-    char *offered_to;            /* bare JID while offered */
-    char *declined;              /* space-separated JIDs that declined/ignored this round */
+    char nick[256];   /* "SMS ··4567 · nb · general" */
+    char *offered_to; /* bare JID while offered */
+    char *declined;   /* space-separated JIDs that declined/ignored this round */
     uint64_t offer_timer;
-    int last_pos;                /* last position told to the seeker (0 = none) */
+    int last_pos; /* last position told to the seeker (0 = none) */
     int64_t last_pos_at;
-    int front;                   /* requeued: goes before others of its priority */
-    int64_t offline_since;       /* assigned counsellor went offline at (ms), 0 = online */
-    char *esc_partner;           /* escalation waiting for the seeker's consent answer */
+    int front;             /* requeued: goes before others of its priority */
+    int64_t offline_since; /* assigned counsellor went offline at (ms), 0 = online */
+    char *esc_partner;     /* escalation waiting for the seeker's consent answer */
     char *esc_note;
-    char *esc_requester;         /* full JID of the counsellor who asked */
-    int overflow_next;           /* next overflow_to partner to try (0 = first) */
-    int fed_busy;                /* an escalation/overflow request is in flight */
-    TAILQ_ENTRY(gw_conv) qlink;  /* waiting list of its queue (queued/offered) */
-    TAILQ_ENTRY(gw_conv) all;    /* every open conversation */
+    char *esc_requester;        /* full JID of the counsellor who asked */
+    int overflow_next;          /* next overflow_to partner to try (0 = first) */
+    int fed_busy;               /* an escalation/overflow request is in flight */
+    TAILQ_ENTRY(gw_conv) qlink; /* waiting list of its queue (queued/offered) */
+    TAILQ_ENTRY(gw_conv) all;   /* every open conversation */
 };
 TAILQ_HEAD(gw_conv_list, gw_conv);
 
@@ -64,19 +64,19 @@ struct gw_presence {
     char bare[256];
     char resource[128];
     char queue[64];
-    char show[8];               /* "" available, chat, away, xa, dnd */
+    char show[8]; /* "" available, chat, away, xa, dnd */
     TAILQ_ENTRY(gw_presence) link;
 };
 TAILQ_HEAD(gw_presence_list, gw_presence);
 
 /* Runtime state per queue (config is in gw_queue_conf; matched by id after reload). */
 struct gw_queue_rt {
-    struct gw_core *core;          /* back pointer for timer callbacks */
+    struct gw_core *core; /* back pointer for timer callbacks */
     char id[64];
-    struct gw_conv_list waiting;   /* queued + offered, in service order */
+    struct gw_conv_list waiting; /* queued + offered, in service order */
     int nwaiting;
     uint64_t position_timer;
-    int64_t wait_ms_cache;         /* recent mean wait (-1 unknown) */
+    int64_t wait_ms_cache; /* recent mean wait (-1 unknown) */
     int64_t handle_ms_cache;
 };
 
@@ -100,25 +100,25 @@ struct gw_core {
     struct gw_i18n *i18n;
     struct gw_plugin_slot *plugins; /* linked list (host.c) */
     struct gw_map *conv_by_token;
-    struct gw_map *conv_by_seeker;  /* "channel\naddress" -> open conversation */
+    struct gw_map *conv_by_seeker; /* "channel\naddress" -> open conversation */
     struct gw_conv_list convs;
     struct gw_presence_list presence;
     struct gw_queue_rt *queues;
     int nqueues;
-    int64_t clock_offset_ms;        /* test clock: wall = real + offset */
-    int outbox_dirty;               /* new entries since the last flush */
+    int64_t clock_offset_ms; /* test clock: wall = real + offset */
+    int outbox_dirty;        /* new entries since the last flush */
     uint64_t outbox_timer;
     uint64_t sweep_timer;
-    uint64_t barrier_pending;       /* barrier seq in flight */
-    struct gw_inflight *inflight;    /* xmpp outbox rows sent, waiting for their barrier */
+    uint64_t barrier_pending;     /* barrier seq in flight */
+    struct gw_inflight *inflight; /* xmpp outbox rows sent, waiting for their barrier */
     size_t ninflight, capinflight;
-    int64_t xmpp_sent_upto;         /* highest xmpp outbox id sent on this link */
-    struct gw_pending *pending;     /* channel deliveries that answered GW_PENDING */
+    int64_t xmpp_sent_upto;     /* highest xmpp outbox id sent on this link */
+    struct gw_pending *pending; /* channel deliveries that answered GW_PENDING */
     size_t npending, cappending;
     int stopping;
     uint64_t stanza_seq;
-    struct gw_fed *fed;             /* federation state (fed.c) */
-    int64_t last_retention_ms;      /* last retention run */
+    struct gw_fed *fed;        /* federation state (fed.c) */
+    int64_t last_retention_ms; /* last retention run */
 };
 
 /* --- clock.c --- */
@@ -152,8 +152,8 @@ void gw_conv_free_all(struct gw_core *c);
 const char *gw_conv_jid(struct gw_core *c, const struct gw_conv *cv, char *buf, size_t len);
 /* Tell the seeker an automatic text (catalogue key, vars name/value pairs, NULL-ended),
  * stored and queued for the channel.  meta_json describes it for structured channels. */
-int gw_conv_tell(struct gw_core *c, struct gw_conv *cv, const char *key,
-                 const char *const *vars, const char *meta_json);
+int gw_conv_tell(struct gw_core *c, struct gw_conv *cv, const char *key, const char *const *vars,
+                 const char *meta_json);
 /* Send the counsellor a text from the conversation JID (not stored as a seeker message). */
 int gw_conv_notify_counsellor(struct gw_core *c, struct gw_conv *cv, const char *jid,
                               const char *text);
@@ -163,7 +163,7 @@ const char *gw_counsellor_lang(struct gw_core *c, const char *bare_jid);
 const char *gw_counsellor_name(struct gw_core *c, const char *bare_jid);
 
 /* --- queue.c --- */
-int gw_queues_init(struct gw_core *c);   /* also after reload */
+int gw_queues_init(struct gw_core *c); /* also after reload */
 void gw_queues_release(struct gw_core *c);
 struct gw_queue_rt *gw_queue_rt(struct gw_core *c, const char *id);
 /* Put cv into its queue's waiting list (front=1 for requeue) and dispatch. */
@@ -231,8 +231,7 @@ int gw_outbox_report(struct gw_core *c, int64_t msg_id, enum gw_dlr state, const
 /* --- commands.c --- */
 /* Handle a counsellor's command text (without the prefix) sent to `to_local` (queue id,
  * conversation token or NULL for the domain).  Replies go to from_full. */
-void gw_command(struct gw_core *c, const char *from_full, const char *to_local,
-                const char *text);
+void gw_command(struct gw_core *c, const char *from_full, const char *to_local, const char *text);
 
 /* --- adhoc.c --- */
 /* XEP-0050 ad-hoc commands (and their disco items).  Returns 1 when answered. */

@@ -128,7 +128,10 @@ void gw_map_del(struct gw_map *m, const char *key)
     m->count--;
 }
 
-size_t gw_map_count(const struct gw_map *m) { return m->count; }
+size_t gw_map_count(const struct gw_map *m)
+{
+    return m->count;
+}
 
 void gw_map_each(const struct gw_map *m, int (*fn)(void *arg, const char *key, void *value),
                  void *arg)

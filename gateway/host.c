@@ -38,7 +38,7 @@ struct host_fd {
 struct gw_host {
     struct gw_core *core;
     struct gw_plugin_slot *slot;
-    struct gw_cfg_errors *errs;  /* where cfg_error() goes during init */
+    struct gw_cfg_errors *errs; /* where cfg_error() goes during init */
     char name[32];
     LIST_HEAD(, host_timer) timers;
     LIST_HEAD(, host_fd) fds;
@@ -113,8 +113,8 @@ static int api_cfg_int(struct gw_host *h, const config_setting_t *conf, const ch
     return bad ? GW_EINVAL : GW_OK;
 }
 
-static int api_cfg_bool(struct gw_host *h, const config_setting_t *conf, const char *key,
-                        int def, int *out)
+static int api_cfg_bool(struct gw_host *h, const config_setting_t *conf, const char *key, int def,
+                        int *out)
 {
     struct gw_cfg_errors tmp = {0}, *e = errs_of(h, &tmp);
     int before = e->n;
@@ -244,9 +244,9 @@ static int api_seeker_block(struct gw_host *h, const char *address, int blocked,
     struct gw_conv *cv = gw_conv_for_seeker(c, h->name, address);
     if (blocked && cv) {
         if (cv->state == CS_ACTIVE)
-            gw_conv_notify_counsellor(c, cv, cv->row.counsellor,
-                                      gw_i18n_text(c->i18n, gw_counsellor_lang(c, cv->row.counsellor),
-                                                   "seeker_ended"));
+            gw_conv_notify_counsellor(
+                c, cv, cv->row.counsellor,
+                gw_i18n_text(c->i18n, gw_counsellor_lang(c, cv->row.counsellor), "seeker_ended"));
         gw_conv_finish(c, cv, CS_CLOSED, why ? why : "blocked", NULL, "blocked");
     }
     return gw_store_commit(c->store);
@@ -306,12 +306,12 @@ static void api_timer_cancel(struct gw_host *h, uint64_t id)
 {
     struct host_timer *t;
     LIST_FOREACH(t, &h->timers, link)
-        if (t->id == id) {
-            gw_loop_timer_cancel(h->core->loop, id);
-            LIST_REMOVE(t, link);
-            free(t);
-            return;
-        }
+    if (t->id == id) {
+        gw_loop_timer_cancel(h->core->loop, id);
+        LIST_REMOVE(t, link);
+        free(t);
+        return;
+    }
 }
 
 static void fd_fire(void *arg, int fd, unsigned events)
@@ -339,12 +339,12 @@ static void api_fd_del(struct gw_host *h, int fd)
 {
     struct host_fd *f;
     LIST_FOREACH(f, &h->fds, link)
-        if (f->fd == fd) {
-            gw_loop_fd_del(h->core->loop, fd);
-            LIST_REMOVE(f, link);
-            free(f);
-            return;
-        }
+    if (f->fd == fd) {
+        gw_loop_fd_del(h->core->loop, fd);
+        LIST_REMOVE(f, link);
+        free(f);
+        return;
+    }
 }
 
 static int api_fetch(struct gw_host *h, void *easy, gw_fetch_cb cb, void *arg)
@@ -352,7 +352,10 @@ static int api_fetch(struct gw_host *h, void *easy, gw_fetch_cb cb, void *arg)
     return gw_fetch_add(h->core->fetch, easy, cb, arg, h->name);
 }
 
-static int64_t api_now_ms(struct gw_host *h) { return gw_now_ms(h->core); }
+static int64_t api_now_ms(struct gw_host *h)
+{
+    return gw_now_ms(h->core);
+}
 
 static int api_queue_info(struct gw_host *h, const char *queue, const char *lang, char *buf,
                           size_t buflen)
@@ -369,12 +372,12 @@ static int api_queue_info(struct gw_host *h, const char *queue, const char *lang
     struct gw_queue_rt *q = gw_queue_rt(c, qc->id);
     int waiting = q ? q->nwaiting : 0;
     int64_t est = gw_queue_wait_estimate(c, qc->id, waiting + 1);
-    size_t off = (size_t)snprintf(buf, buflen,
-                                  "{\"id\":\"%s\",\"name\":\"%s\",\"open\":%s,\"next_open_ms\":%lld,"
-                                  "\"waiting\":%d,\"wait_s\":%lld,\"languages\":[",
-                                  qc->id, name, open ? "true" : "false",
-                                  next > 0 ? next * 1000 : -1, waiting,
-                                  est >= 0 ? (long long)(est / 1000) : -1LL);
+    size_t off =
+        (size_t)snprintf(buf, buflen,
+                         "{\"id\":\"%s\",\"name\":\"%s\",\"open\":%s,\"next_open_ms\":%lld,"
+                         "\"waiting\":%d,\"wait_s\":%lld,\"languages\":[",
+                         qc->id, name, open ? "true" : "false", next > 0 ? next * 1000 : -1,
+                         waiting, est >= 0 ? (long long)(est / 1000) : -1LL);
     int nl = qc->nlangs;
     for (int i = 0; i < (nl ? nl : GW_NLANG) && off < buflen; i++)
         off += (size_t)snprintf(buf + off, buflen - off, "%s\"%s\"", i ? "," : "",
@@ -664,9 +667,11 @@ void gw_host_stop_all(struct gw_core *c)
 int gw_host_reload_all(struct gw_core *c, struct gw_config *ncfg, char *err, size_t errlen)
 {
     for (struct gw_plugin_slot *p = c->plugins; p; p = p->next) {
-        config_setting_t *g = ncfg->plugins ? config_setting_get_member(ncfg->plugins, p->host.name) : NULL;
+        config_setting_t *g =
+            ncfg->plugins ? config_setting_get_member(ncfg->plugins, p->host.name) : NULL;
         if (!g) {
-            GW_WARN("plugin '%s' removed from the config: it keeps running until restart", p->host.name);
+            GW_WARN("plugin '%s' removed from the config: it keeps running until restart",
+                    p->host.name);
             continue;
         }
         if (p->desc->reload && p->desc->reload(p->self, g, err, errlen) < 0)

@@ -20,7 +20,10 @@ void gw_log_setup(enum gw_log_level level, int use_syslog)
     cur_syslog = use_syslog;
 }
 
-enum gw_log_level gw_log_level(void) { return cur_level; }
+enum gw_log_level gw_log_level(void)
+{
+    return cur_level;
+}
 
 int gw_log_parse_level(const char *s)
 {

@@ -26,7 +26,10 @@ const char *gw_mask_address(const char *addr, char *buf, size_t buflen);
 #define GW_ERROR(...) gw_log(GW_LOG_ERROR, NULL, __VA_ARGS__)
 #define GW_WARN(...) gw_log(GW_LOG_WARN, NULL, __VA_ARGS__)
 #define GW_INFO(...) gw_log(GW_LOG_INFO, NULL, __VA_ARGS__)
-#define GW_DEBUG(...) \
-    do { if (gw_log_level() >= GW_LOG_DEBUG) gw_log(GW_LOG_DEBUG, NULL, __VA_ARGS__); } while (0)
+#define GW_DEBUG(...)                                                                              \
+    do {                                                                                           \
+        if (gw_log_level() >= GW_LOG_DEBUG)                                                        \
+            gw_log(GW_LOG_DEBUG, NULL, __VA_ARGS__);                                               \
+    } while (0)
 
 #endif

@@ -80,7 +80,8 @@ static void health(void *arg, struct gw_http_req *req)
              "\"schema\":%d,\"outbox\":%lld},\"conversations_open\":%zu,\"plugins\":%s}\n",
              xok && dok && pok ? "true" : "false", xok ? "true" : "false", gw_xmpp_state(c->xmpp),
              dok ? "true" : "false", gw_store_version(c->store),
-             (long long)gw_store_outbox_count(c->store), gw_map_count(c->conv_by_token) / 2, plugins);
+             (long long)gw_store_outbox_count(c->store), gw_map_count(c->conv_by_token) / 2,
+             plugins);
     gw_http_req_respond(req, xok && dok && pok ? 200 : 503, "application/json", body, strlen(body),
                         NULL);
 }
@@ -190,8 +191,9 @@ static int start(struct gw_core *c, char *err, size_t errlen)
     }
     struct gw_xmpp_conf xc = {cfg->xmpp_host, cfg->xmpp_port, cfg->domain, cfg->secret,
                               cfg->reconnect_max_s};
-    struct gw_xmpp_handlers xh = {on_online, on_offline, gw_router_xmpp_message,
-                                  gw_router_xmpp_presence, gw_router_xmpp_iq, gw_outbox_acked};
+    struct gw_xmpp_handlers xh = {
+        on_online,         on_offline,     gw_router_xmpp_message, gw_router_xmpp_presence,
+        gw_router_xmpp_iq, gw_outbox_acked};
     c->xmpp = gw_xmpp_new(c->loop, &xc, &xh, c);
     if (!c->xmpp) {
         snprintf(err, errlen, "cannot create the XMPP link");
@@ -240,20 +242,34 @@ static void shutdown_core(struct gw_core *c)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
-        {"check-config", required_argument, NULL, 'C'}, {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"foreground", no_argument, NULL, 'f'},
+                                         {"check-config", required_argument, NULL, 'C'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *path = "/etc/skagerrak/skagerrak.cfg", *check = NULL;
     int foreground = 0, o;
     while ((o = getopt_long(argc, argv, "c:fhV", opts, NULL)) != -1) {
         switch (o) {
-        case 'c': path = optarg; break;
-        case 'f': foreground = 1; break;
-        case 'C': check = optarg; break;
-        case 'V': printf("skagerrak %s\n", GW_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            path = optarg;
+            break;
+        case 'f':
+            foreground = 1;
+            break;
+        case 'C':
+            check = optarg;
+            break;
+        case 'V':
+            printf("skagerrak %s\n", GW_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     struct gw_core core = {0};

@@ -72,8 +72,7 @@ static int meta_from(void *arg, const struct gw_msg_row *m)
 }
 
 /* The full JID a counsellor's message came from (else the bare author). */
-static void sender_of(struct gw_core *c, int64_t msg_id, const char *author, char *buf,
-                      size_t len)
+static void sender_of(struct gw_core *c, int64_t msg_id, const char *author, char *buf, size_t len)
 {
     char *full = NULL;
     gw_store_msg_full(c->store, msg_id, meta_from, &full);
@@ -94,7 +93,8 @@ static void report_failure(struct gw_core *c, const struct gw_msg_row *m, const 
     const char *token = row.token;
     snprintf(from, sizeof from, "%s@%s", token, c->cfg->domain);
     const char *v[] = {"reason", reason ? reason : "", NULL};
-    gw_i18n_format(c->i18n, gw_counsellor_lang(c, m->author), "message_failed", text, sizeof text, v);
+    gw_i18n_format(c->i18n, gw_counsellor_lang(c, m->author), "message_failed", text, sizeof text,
+                   v);
     /* The XMPP error on the original message id, for clients that mark failed messages... */
     char to[400];
     sender_of(c, m->id, m->author, to, sizeof to);
@@ -207,10 +207,16 @@ static int deliver_row(struct gw_core *c, const struct gw_outbox_row *r)
         snprintf(queue, sizeof queue, "%s", crow.queue);
     }
     gw_store_last_inbound_ref(c->store, mr.conv_id, reply_ref, sizeof reply_ref);
-    struct gw_msg m = {.id = r->msg_id, .kind = (enum gw_msg_kind)r->kind, .conv = token,
-                       .address = address, .lang = lang, .body = b.body ? b.body : "",
-                       .queue = queue, .reply_ref = reply_ref[0] ? reply_ref : NULL,
-                       .attempt = r->attempts, .meta_json = b.meta};
+    struct gw_msg m = {.id = r->msg_id,
+                       .kind = (enum gw_msg_kind)r->kind,
+                       .conv = token,
+                       .address = address,
+                       .lang = lang,
+                       .body = b.body ? b.body : "",
+                       .queue = queue,
+                       .reply_ref = reply_ref[0] ? reply_ref : NULL,
+                       .attempt = r->attempts,
+                       .meta_json = b.meta};
     if (r->kind == GW_MSG_TRANSCRIPT && b.meta) {
         /* Transcripts name their own address in meta {"to": ...}. */
         const char *to = strstr(b.meta, "\"to\":\"");
@@ -372,7 +378,8 @@ void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const
         gw_store_outbox_retry(c->store, oid, gw_now_ms(c) + backoff_ms(attempts),
                               reason ? reason : "temporary failure");
         if (!c->outbox_timer)
-            c->outbox_timer = gw_loop_timer_add(c->loop, (uint64_t)backoff_ms(attempts), retry_timer, c);
+            c->outbox_timer =
+                gw_loop_timer_add(c->loop, (uint64_t)backoff_ms(attempts), retry_timer, c);
     } else {
         gw_store_outbox_done(c->store, oid);
         gw_outbox_report(c, msg_id, GW_DLR_FAILED, reason ? reason : "refused");

@@ -106,8 +106,8 @@ void gw_queue_enqueue(struct gw_core *c, struct gw_conv *cv, int front)
     cv->front = front;
     struct gw_conv *it;
     TAILQ_FOREACH(it, &q->waiting, qlink)
-        if (before(cv, it))
-            break;
+    if (before(cv, it))
+        break;
     if (it)
         TAILQ_INSERT_BEFORE(it, cv, qlink);
     else
@@ -138,7 +138,8 @@ int gw_queue_position(struct gw_core *c, const struct gw_conv *cv)
         return 0;
     int pos = 1;
     struct gw_conv *it;
-    TAILQ_FOREACH(it, &q->waiting, qlink) {
+    TAILQ_FOREACH(it, &q->waiting, qlink)
+    {
         if (it == cv)
             return pos;
         pos++;
@@ -156,14 +157,17 @@ static void bare_of(const char *full, char *bare, size_t blen, char *res, size_t
     snprintf(res, rlen, "%s", slash ? slash + 1 : "");
 }
 
-static int show_ready(const char *show) { return !*show || strcmp(show, "chat") == 0; }
+static int show_ready(const char *show)
+{
+    return !*show || strcmp(show, "chat") == 0;
+}
 
 int gw_counsellor_online(struct gw_core *c, const char *bare)
 {
     struct gw_presence *p;
     TAILQ_FOREACH(p, &c->presence, link)
-        if (strcmp(p->bare, bare) == 0)
-            return 1;
+    if (strcmp(p->bare, bare) == 0)
+        return 1;
     return 0;
 }
 
@@ -171,9 +175,9 @@ int gw_counsellor_ready(struct gw_core *c, const char *bare, const char *queue)
 {
     struct gw_presence *p;
     TAILQ_FOREACH(p, &c->presence, link)
-        if (strcmp(p->bare, bare) == 0 && (strcmp(p->queue, queue) == 0 || !strcmp(p->queue, "*")) &&
-            show_ready(p->show))
-            return 1;
+    if (strcmp(p->bare, bare) == 0 && (strcmp(p->queue, queue) == 0 || !strcmp(p->queue, "*")) &&
+        show_ready(p->show))
+        return 1;
     return 0;
 }
 
@@ -182,9 +186,9 @@ int gw_counsellor_load(struct gw_core *c, const char *bare)
     int n = 0;
     struct gw_conv *cv;
     TAILQ_FOREACH(cv, &c->convs, all)
-        if ((cv->state == CS_ACTIVE && strcmp(cv->row.counsellor, bare) == 0) ||
-            (cv->state == CS_OFFERED && cv->offered_to && strcmp(cv->offered_to, bare) == 0))
-            n++;
+    if ((cv->state == CS_ACTIVE && strcmp(cv->row.counsellor, bare) == 0) ||
+        (cv->state == CS_OFFERED && cv->offered_to && strcmp(cv->offered_to, bare) == 0))
+        n++;
     return n;
 }
 
@@ -198,7 +202,8 @@ static void counsellor_gone(struct gw_core *c, const char *bare)
 {
     GW_INFO("counsellor %s went offline; requeueing their conversations", bare);
     struct gw_conv *cv, *tmp;
-    TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp) {
+    TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp)
+    {
         if (cv->state == CS_ACTIVE && strcmp(cv->row.counsellor, bare) == 0)
             gw_queue_requeue(c, cv, "counsellor_left_requeued");
         else if (cv->state == CS_OFFERED && cv->offered_to && strcmp(cv->offered_to, bare) == 0) {
@@ -220,8 +225,8 @@ void gw_queue_presence(struct gw_core *c, const char *from_full, const char *to_
     bare_of(from_full, bare, sizeof bare, res, sizeof res);
     struct gw_presence *p, *found = NULL;
     TAILQ_FOREACH(p, &c->presence, link)
-        if (!strcmp(p->bare, bare) && !strcmp(p->resource, res) && !strcmp(p->queue, to_queue))
-            found = p;
+    if (!strcmp(p->bare, bare) && !strcmp(p->resource, res) && !strcmp(p->queue, to_queue))
+        found = p;
     int was_online = gw_counsellor_online(c, bare);
     if (type && strcmp(type, "unavailable") == 0) {
         if (found) {
@@ -291,8 +296,8 @@ static void make_offer(struct gw_core *c, struct gw_conv *cv, const char *jid,
     gw_i18n_format(c->i18n, lang, "offer", text, sizeof text, vars);
     gw_conv_notify_counsellor(c, cv, jid, text);
     /* The timer is cancelled whenever cv leaves the offered state or is freed. */
-    cv->offer_timer = gw_loop_timer_add(c->loop, (uint64_t)qc->offer_timeout_s * 1000,
-                                        offer_expired, cv);
+    cv->offer_timer =
+        gw_loop_timer_add(c->loop, (uint64_t)qc->offer_timeout_s * 1000, offer_expired, cv);
     gw_store_event(c->store, cv->row.id, gw_now_ms(c), "offered", jid, NULL);
 }
 
@@ -306,8 +311,8 @@ static void offer_expired(void *arg)
     char jid[256];
     snprintf(jid, sizeof jid, "%s", cv->offered_to ? cv->offered_to : "");
     GW_INFO("offer of %s to %s expired", cv->row.token, jid);
-    gw_conv_notify_counsellor(c, cv, jid, gw_i18n_text(c->i18n, gw_counsellor_lang(c, jid),
-                                                       "offer_expired"));
+    gw_conv_notify_counsellor(c, cv, jid,
+                              gw_i18n_text(c->i18n, gw_counsellor_lang(c, jid), "offer_expired"));
     add_declined(cv, jid);
     free(cv->offered_to);
     cv->offered_to = NULL;
@@ -331,8 +336,8 @@ static const char *pick_counsellor(struct gw_core *c, const struct gw_queue_conf
         int busy_offer = 0;
         struct gw_conv *o;
         TAILQ_FOREACH(o, &c->convs, all)
-            if (o->state == CS_OFFERED && o->offered_to && !strcmp(o->offered_to, j))
-                busy_offer = 1;
+        if (o->state == CS_OFFERED && o->offered_to && !strcmp(o->offered_to, j))
+            busy_offer = 1;
         if (busy_offer || load >= capacity_of(c, j))
             continue;
         if (load < best_load) {
@@ -352,7 +357,8 @@ void gw_queue_dispatch(struct gw_core *c, const char *queue)
     if (qc && qc->mode == GW_ASSIGN_OFFER &&
         (!qc->hours || gw_hours_is_open(qc->hours, (time_t)(gw_now_ms(c) / 1000)))) {
         struct gw_conv *cv;
-        TAILQ_FOREACH(cv, &q->waiting, qlink) {
+        TAILQ_FOREACH(cv, &q->waiting, qlink)
+        {
             if (cv->state != CS_QUEUED || cv->fed_busy || cv->esc_partner)
                 continue;
             const char *j = pick_counsellor(c, qc, cv);
@@ -378,9 +384,9 @@ int gw_queue_assign(struct gw_core *c, struct gw_conv *cv, const char *jid, cons
         return GW_EPERM;
     if (cv->state == CS_OFFERED && cv->offered_to && strcmp(cv->offered_to, jid) != 0) {
         /* Taken by someone else while offered: tell the one it was offered to. */
-        gw_conv_notify_counsellor(c, cv, cv->offered_to,
-                                  gw_i18n_text(c->i18n, gw_counsellor_lang(c, cv->offered_to),
-                                               "offer_taken_by_other"));
+        gw_conv_notify_counsellor(
+            c, cv, cv->offered_to,
+            gw_i18n_text(c->i18n, gw_counsellor_lang(c, cv->offered_to), "offer_taken_by_other"));
     }
     gw_queue_remove(c, cv);
     int64_t now = gw_now_ms(c);
@@ -443,7 +449,9 @@ int64_t gw_queue_wait_estimate(struct gw_core *c, const char *queue, int pos)
      * each seeker ahead, the mean handle time spread over the counsellors ready now. */
     int ready = 0;
     for (int i = 0; i < qc->ncounsellors; i++)
-        ready += gw_counsellor_ready(c, qc->counsellors[i], queue) ? capacity_of(c, qc->counsellors[i]) : 0;
+        ready += gw_counsellor_ready(c, qc->counsellors[i], queue)
+                     ? capacity_of(c, qc->counsellors[i])
+                     : 0;
     if (q->wait_ms_cache < 0 && q->handle_ms_cache < 0)
         return -1;
     int64_t base = q->wait_ms_cache > 0 ? q->wait_ms_cache : 0;
@@ -483,7 +491,8 @@ void gw_queue_positions(struct gw_core *c, struct gw_queue_rt *q)
     int64_t soonest = -1;
     int pos = 0;
     struct gw_conv *cv;
-    TAILQ_FOREACH(cv, &q->waiting, qlink) {
+    TAILQ_FOREACH(cv, &q->waiting, qlink)
+    {
         pos++;
         if (pos == cv->last_pos || cv->row.role == 1)
             continue;
@@ -522,7 +531,8 @@ void gw_queue_sweep(struct gw_core *c)
     int64_t unanswered = (int64_t)c->cfg->counsellor_timeout_s * 1000;
     int64_t abandon = (int64_t)c->cfg->abandon_s * 1000;
     struct gw_conv *cv, *tmp;
-    TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp) {
+    TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp)
+    {
         const struct gw_queue_conf *qc = gw_config_queue(c->cfg, cv->row.queue);
         if (cv->row.role == 1)
             continue; /* served by a partner: it decides about its counsellors */
@@ -531,7 +541,8 @@ void gw_queue_sweep(struct gw_core *c)
             GW_INFO("conversation %s unanswered by %s; requeueing", cv->row.token,
                     cv->row.counsellor);
             gw_conv_notify_counsellor(c, cv, cv->row.counsellor,
-                                      gw_i18n_text(c->i18n, gw_counsellor_lang(c, cv->row.counsellor),
+                                      gw_i18n_text(c->i18n,
+                                                   gw_counsellor_lang(c, cv->row.counsellor),
                                                    "conversation_requeued"));
             gw_queue_requeue(c, cv, "counsellor_left_requeued");
         } else if (now - cv->row.last_seeker_at > abandon &&

@@ -29,8 +29,8 @@ static xmpp_stanza_t *child_ns(xmpp_stanza_t *st, const char *ns)
     return NULL;
 }
 
-static void add_text_child(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name,
-                           const char *ns, const char *text)
+static void add_text_child(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name, const char *ns,
+                           const char *text)
 {
     xmpp_stanza_t *e = xmpp_stanza_new(ctx), *t = xmpp_stanza_new(ctx);
     xmpp_stanza_set_name(e, name);
@@ -121,8 +121,7 @@ void gw_router_replay_to_counsellor(struct gw_core *c, struct gw_conv *cv, const
         /* Pre-chat fields: the first, clearly marked message. */
         char text[1400];
         snprintf(text, sizeof text, "%s %s",
-                 gw_i18n_text(c->i18n, gw_counsellor_lang(c, jid), "prechat_fields"),
-                 cv->row.meta);
+                 gw_i18n_text(c->i18n, gw_counsellor_lang(c, jid), "prechat_fields"), cv->row.meta);
         gw_conv_notify_counsellor(c, cv, jid, text);
     }
     struct replay_ctx rc = {c, cv, jid};
@@ -175,8 +174,8 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
             if (gw_store_msg_get(c->store, dup, &m) == GW_OK) {
                 struct gw_conv *cv;
                 TAILQ_FOREACH(cv, &c->convs, all)
-                    if (cv->row.id == m.conv_id)
-                        snprintf(out->conv, sizeof out->conv, "%s", cv->row.token);
+                if (cv->row.id == m.conv_id)
+                    snprintf(out->conv, sizeof out->conv, "%s", cv->row.token);
             }
             return GW_OK;
         }
@@ -214,8 +213,8 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
         cv = gw_conv_for_seeker(c, channel, in->address);
     int fresh = 0;
     if (!cv) {
-        const char *queue = in->queue && gw_config_queue(c->cfg, in->queue) ? in->queue
-                                                                            : c->cfg->default_queue;
+        const char *queue =
+            in->queue && gw_config_queue(c->cfg, in->queue) ? in->queue : c->cfg->default_queue;
         cv = gw_conv_open(c, sid, channel, in->address, in->display, queue, lang, in->meta_json);
         if (!cv) {
             free(body);
@@ -227,8 +226,8 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
     int64_t now = gw_now_ms(c);
     int64_t mid = 0;
     if (*body) {
-        mid = gw_store_msg_insert(c->store, cv->row.id, "in", body, NULL, now, "stored", NULL,
-                                  NULL);
+        mid =
+            gw_store_msg_insert(c->store, cv->row.id, "in", body, NULL, now, "stored", NULL, NULL);
         if (mid < 0) {
             free(body);
             snprintf(err, errlen, "storage failure");
@@ -275,9 +274,9 @@ void gw_router_seeker_event(struct gw_core *c, const char *conv, enum gw_seeker_
         return;
     if (ev == GW_EV_ENDED) {
         if (cv->state == CS_ACTIVE)
-            gw_conv_notify_counsellor(c, cv, cv->row.counsellor,
-                                      gw_i18n_text(c->i18n, gw_counsellor_lang(c, cv->row.counsellor),
-                                                   "seeker_ended"));
+            gw_conv_notify_counsellor(
+                c, cv, cv->row.counsellor,
+                gw_i18n_text(c->i18n, gw_counsellor_lang(c, cv->row.counsellor), "seeker_ended"));
         gw_conv_finish(c, cv, CS_CLOSED, "seeker-ended", NULL, "seeker");
         return;
     }
@@ -289,8 +288,8 @@ void gw_router_seeker_event(struct gw_core *c, const char *conv, enum gw_seeker_
         gw_conv_jid(c, cv, from, sizeof from);
         xmpp_stanza_t *m = xmpp_message_new(ctx, "chat", cv->row.counsellor, NULL);
         xmpp_stanza_set_from(m, from);
-        add_empty_child(ctx, m, ev == GW_EV_COMPOSING ? "composing" : "paused", NS_CHATSTATES,
-                        NULL, NULL);
+        add_empty_child(ctx, m, ev == GW_EV_COMPOSING ? "composing" : "paused", NS_CHATSTATES, NULL,
+                        NULL);
         gw_xmpp_send(c->xmpp, m);
         xmpp_stanza_release(m);
     }
@@ -321,8 +320,12 @@ static void bare_jid(const char *full, char *bare, size_t len)
 
 static void typing_to_seeker(struct gw_core *c, struct gw_conv *cv, const char *state)
 {
-    struct gw_msg m = {.kind = GW_MSG_TYPING, .conv = cv->row.token, .address = cv->address,
-                       .lang = cv->row.lang, .body = state, .queue = cv->row.queue};
+    struct gw_msg m = {.kind = GW_MSG_TYPING,
+                       .conv = cv->row.token,
+                       .address = cv->address,
+                       .lang = cv->row.lang,
+                       .body = state,
+                       .queue = cv->row.queue};
     char err[128];
     gw_host_deliver(c, cv->channel, &m, err, sizeof err);
 }
@@ -371,12 +374,13 @@ void gw_router_xmpp_message(void *arg, xmpp_stanza_t *st)
     const char *text = body[0] == '!' ? body + 1 : body; /* "!!x" sends "!x" */
     if (!cv) {
         if (local[0] && !gw_config_queue(c->cfg, local)) {
-            gw_xmpp_stanza_error(c->xmpp, st, "cancel", "item-not-found",
-                                 gw_i18n_text(c->i18n, gw_counsellor_lang(c, bare), "no_such_conversation"));
+            gw_xmpp_stanza_error(
+                c->xmpp, st, "cancel", "item-not-found",
+                gw_i18n_text(c->i18n, gw_counsellor_lang(c, bare), "no_such_conversation"));
         } else {
-            gw_router_chat(c, local[0] ? local : NULL, from,
-                           gw_i18n_text(c->i18n, gw_counsellor_lang(c, bare), "plain_text_to_queue"),
-                           NULL, 0);
+            gw_router_chat(
+                c, local[0] ? local : NULL, from,
+                gw_i18n_text(c->i18n, gw_counsellor_lang(c, bare), "plain_text_to_queue"), NULL, 0);
         }
         xmpp_free(ctx, body);
         return;
@@ -384,8 +388,9 @@ void gw_router_xmpp_message(void *arg, xmpp_stanza_t *st)
     int supervisor = who && who->supervisor;
     if (cv->state != CS_ACTIVE || (strcmp(cv->row.counsellor, bare) != 0 && !supervisor)) {
         GW_WARN("message from %s to %s refused: not their conversation", bare, cv->row.token);
-        gw_xmpp_stanza_error(c->xmpp, st, "auth", "forbidden",
-                             gw_i18n_text(c->i18n, gw_counsellor_lang(c, bare), "not_your_conversation"));
+        gw_xmpp_stanza_error(
+            c->xmpp, st, "auth", "forbidden",
+            gw_i18n_text(c->i18n, gw_counsellor_lang(c, bare), "not_your_conversation"));
         xmpp_free(ctx, body);
         return;
     }
@@ -394,7 +399,8 @@ void gw_router_xmpp_message(void *arg, xmpp_stanza_t *st)
         char mx[16];
         snprintf(mx, sizeof mx, "%d", c->cfg->max_body_bytes);
         const char *v[] = {"max", mx, NULL};
-        gw_i18n_format(c->i18n, gw_counsellor_lang(c, bare), "message_too_long", why, sizeof why, v);
+        gw_i18n_format(c->i18n, gw_counsellor_lang(c, bare), "message_too_long", why, sizeof why,
+                       v);
         gw_xmpp_stanza_error(c->xmpp, st, "modify", "not-acceptable", why);
         xmpp_free(ctx, body);
         return;
@@ -433,7 +439,8 @@ void gw_router_xmpp_presence(void *arg, xmpp_stanza_t *st)
     const char *queue = local[0] ? local : "*";
     const struct gw_queue_conf *qc = local[0] ? gw_config_queue(c->cfg, local) : NULL;
     struct gw_conv *cv = local[0] ? gw_conv_find(c, local) : NULL;
-    int allowed = qc ? gw_queue_has_counsellor(qc, bare) : gw_config_counsellor(c->cfg, bare) != NULL;
+    int allowed =
+        qc ? gw_queue_has_counsellor(qc, bare) : gw_config_counsellor(c->cfg, bare) != NULL;
     if (!local[0])
         for (int i = 0; i < c->cfg->nqueues; i++)
             allowed |= gw_queue_has_counsellor(&c->cfg->queues[i], bare);
@@ -515,8 +522,9 @@ int gw_router_xmpp_iq(void *arg, xmpp_stanza_t *st)
     if (type && (!strcmp(type, "result") || !strcmp(type, "error")))
         return 1;
     split_to(c, xmpp_stanza_get_to(st), local, sizeof local);
-    if (child_ns(st, NS_COMMANDS) || (child_ns(st, NS_DISCO_ITEMS) &&
-        xmpp_stanza_get_attribute(child_ns(st, NS_DISCO_ITEMS), "node")))
+    if (child_ns(st, NS_COMMANDS) ||
+        (child_ns(st, NS_DISCO_ITEMS) &&
+         xmpp_stanza_get_attribute(child_ns(st, NS_DISCO_ITEMS), "node")))
         return gw_adhoc_iq(c, st);
     xmpp_stanza_t *info = child_ns(st, NS_DISCO_INFO), *items = child_ns(st, NS_DISCO_ITEMS);
     if (!type || strcmp(type, "get") || (!info && !items))
@@ -546,9 +554,17 @@ int gw_router_xmpp_iq(void *arg, xmpp_stanza_t *st)
             xmpp_stanza_set_attribute(id, "name", qc ? qc->id : cv->nick);
         }
         xmpp_stanza_add_child_ex(q, id, 0);
-        static const char *const features[] = {
-            NS_DISCO_INFO, NS_DISCO_ITEMS, "urn:xmpp:ping", "jabber:iq:version", NS_COMMANDS,
-            NS_CHATSTATES, NS_RECEIPTS, NS_NICK, NS_SID, "urn:skagerrak:fed:1", NULL};
+        static const char *const features[] = {NS_DISCO_INFO,
+                                               NS_DISCO_ITEMS,
+                                               "urn:xmpp:ping",
+                                               "jabber:iq:version",
+                                               NS_COMMANDS,
+                                               NS_CHATSTATES,
+                                               NS_RECEIPTS,
+                                               NS_NICK,
+                                               NS_SID,
+                                               "urn:skagerrak:fed:1",
+                                               NULL};
         for (int i = 0; features[i]; i++)
             disco_feature(ctx, q, features[i]);
     } else if (!local[0]) {
@@ -560,7 +576,8 @@ int gw_router_xmpp_iq(void *arg, xmpp_stanza_t *st)
             xmpp_stanza_set_name(it, "item");
             xmpp_stanza_set_attribute(it, "jid", jid);
             int li = gw_lang_index(c->cfg->default_lang);
-            xmpp_stanza_set_attribute(it, "name", qq->names[li > 0 ? li : 0] ? qq->names[li > 0 ? li : 0] : qq->id);
+            xmpp_stanza_set_attribute(
+                it, "name", qq->names[li > 0 ? li : 0] ? qq->names[li > 0 ? li : 0] : qq->id);
             xmpp_stanza_add_child_ex(q, it, 0);
         }
     }

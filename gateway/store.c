@@ -42,7 +42,8 @@ static const char *const migrations[] = {
     "CREATE TABLE inbound_dedup(channel TEXT NOT NULL, ext_id TEXT NOT NULL,"
     "  msg_id INTEGER NOT NULL, PRIMARY KEY(channel, ext_id)) WITHOUT ROWID;"
     /* AUTOINCREMENT: ids must never be reused, the XMPP sender relies on their order. */
-    "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, msg_id INTEGER, target TEXT NOT NULL,"
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, msg_id INTEGER, target TEXT NOT "
+    "NULL,"
     "  kind INTEGER NOT NULL DEFAULT 0, payload TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
     "  next_at INTEGER NOT NULL, last_error TEXT);"
     "CREATE INDEX outbox_next ON outbox(next_at);"
@@ -54,17 +55,50 @@ static const char *const migrations[] = {
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof *migrations))
 
 enum stmt {
-    S_BEGIN, S_COMMIT, S_KV_GET, S_KV_SET,
-    S_SEEKER_FIND, S_SEEKER_INS, S_SEEKER_GET, S_SEEKER_BLOCK, S_SEEKER_HIST,
-    S_CONV_INS, S_CONV_UPD, S_CONV_TOKEN, S_CONV_ID, S_CONV_OPEN, S_CONV_HISTORY, S_WAIT, S_HANDLE,
-    S_MSG_INS, S_MSG_STATE, S_MSG_GET, S_MSG_FULL, S_MSG_REF, S_MSG_SETREF, S_MSG_EACH, S_MSG_LASTIN,
-    S_DEDUP_FIND, S_DEDUP_ADD,
-    S_OB_ADD, S_OB_WAKE, S_OB_DUE, S_OB_DONE, S_OB_RETRY, S_OB_NEXT, S_OB_COUNT,
-    S_EVENT, S_FEEDBACK, S_RET_MSG, S_RET_DEDUP, S_COUNT_MAX
+    S_BEGIN,
+    S_COMMIT,
+    S_KV_GET,
+    S_KV_SET,
+    S_SEEKER_FIND,
+    S_SEEKER_INS,
+    S_SEEKER_GET,
+    S_SEEKER_BLOCK,
+    S_SEEKER_HIST,
+    S_CONV_INS,
+    S_CONV_UPD,
+    S_CONV_TOKEN,
+    S_CONV_ID,
+    S_CONV_OPEN,
+    S_CONV_HISTORY,
+    S_WAIT,
+    S_HANDLE,
+    S_MSG_INS,
+    S_MSG_STATE,
+    S_MSG_GET,
+    S_MSG_FULL,
+    S_MSG_REF,
+    S_MSG_SETREF,
+    S_MSG_EACH,
+    S_MSG_LASTIN,
+    S_DEDUP_FIND,
+    S_DEDUP_ADD,
+    S_OB_ADD,
+    S_OB_WAKE,
+    S_OB_DUE,
+    S_OB_DONE,
+    S_OB_RETRY,
+    S_OB_NEXT,
+    S_OB_COUNT,
+    S_EVENT,
+    S_FEEDBACK,
+    S_RET_MSG,
+    S_RET_DEDUP,
+    S_COUNT_MAX
 };
 
-#define CONV_COLS "id, token, seeker_id, queue, lang, state, counsellor, priority, created," \
-    " queued_at, assigned_at, closed_at, last_seeker_at, last_counsellor_at, outcome," \
+#define CONV_COLS                                                                                  \
+    "id, token, seeker_id, queue, lang, state, counsellor, priority, created,"                     \
+    " queued_at, assigned_at, closed_at, last_seeker_at, last_counsellor_at, outcome,"             \
     " transfers, meta, partner, partner_ref, role"
 
 static const char *const sql[S_COUNT_MAX] = {
@@ -121,7 +155,8 @@ static const char *const sql[S_COUNT_MAX] = {
                      " channel_ref IS NOT NULL ORDER BY id DESC LIMIT 1",
     [S_DEDUP_FIND] = "SELECT msg_id FROM inbound_dedup WHERE channel=?1 AND ext_id=?2",
     [S_DEDUP_ADD] = "INSERT OR IGNORE INTO inbound_dedup(channel, ext_id, msg_id) VALUES(?1,?2,?3)",
-    [S_OB_ADD] = "INSERT INTO outbox(msg_id, target, kind, payload, next_at) VALUES(?1,?2,?3,?4,?5)",
+    [S_OB_ADD] =
+        "INSERT INTO outbox(msg_id, target, kind, payload, next_at) VALUES(?1,?2,?3,?4,?5)",
     [S_OB_WAKE] = "UPDATE outbox SET next_at=0 WHERE next_at>0",
     [S_OB_DUE] = "SELECT id, msg_id, target, kind, payload, attempts, next_at FROM outbox"
                  " WHERE next_at<=?1 AND id>?2 ORDER BY id LIMIT ?3",
@@ -217,8 +252,7 @@ static int migrate(struct gw_store *s, const char *path, char *err, size_t errle
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
-        set_err(err, errlen, "%s: not a usable SQLite database: %s", path,
-                sqlite3_errmsg(s->db));
+        set_err(err, errlen, "%s: not a usable SQLite database: %s", path, sqlite3_errmsg(s->db));
         sqlite3_finalize(st);
         return GW_EIO;
     }
@@ -324,8 +358,14 @@ void gw_store_close(struct gw_store **sp)
     *sp = NULL;
 }
 
-int gw_store_version(struct gw_store *s) { return s->version; }
-int gw_store_failed(struct gw_store *s) { return s->failed; }
+int gw_store_version(struct gw_store *s)
+{
+    return s->version;
+}
+int gw_store_failed(struct gw_store *s)
+{
+    return s->failed;
+}
 
 int gw_store_commit(struct gw_store *s)
 {
@@ -546,8 +586,8 @@ static int conv_iter(sqlite3_stmt *st, int (*cb)(void *, const struct gw_conv_ro
     return n;
 }
 
-int gw_store_conv_open_each(struct gw_store *s,
-                            int (*cb)(void *arg, const struct gw_conv_row *c), void *arg)
+int gw_store_conv_open_each(struct gw_store *s, int (*cb)(void *arg, const struct gw_conv_row *c),
+                            void *arg)
 {
     return conv_iter(prep(s, S_CONV_OPEN, 0), cb, arg);
 }
@@ -586,9 +626,9 @@ int64_t gw_store_handle_estimate(struct gw_store *s, const char *queue, int wind
     return r;
 }
 
-int64_t gw_store_msg_insert(struct gw_store *s, int64_t conv_id, const char *dir,
-                            const char *body, const char *author, int64_t created,
-                            const char *state, const char *stanza_id, const char *meta)
+int64_t gw_store_msg_insert(struct gw_store *s, int64_t conv_id, const char *dir, const char *body,
+                            const char *author, int64_t created, const char *state,
+                            const char *stanza_id, const char *meta)
 {
     sqlite3_stmt *st = prep(s, S_MSG_INS, 1);
     sqlite3_bind_int64(st, 1, conv_id);
@@ -604,8 +644,8 @@ int64_t gw_store_msg_insert(struct gw_store *s, int64_t conv_id, const char *dir
     return sqlite3_last_insert_rowid(s->db);
 }
 
-int gw_store_msg_state(struct gw_store *s, int64_t id, const char *state,
-                       const char *channel_ref, const char *error)
+int gw_store_msg_state(struct gw_store *s, int64_t id, const char *state, const char *channel_ref,
+                       const char *error)
 {
     sqlite3_stmt *st = prep(s, S_MSG_STATE, 1);
     sqlite3_bind_int64(st, 1, id);
@@ -738,8 +778,7 @@ int64_t gw_store_dedup_find(struct gw_store *s, const char *channel, const char 
     return r;
 }
 
-int gw_store_dedup_add(struct gw_store *s, const char *channel, const char *ext_id,
-                       int64_t msg_id)
+int gw_store_dedup_add(struct gw_store *s, const char *channel, const char *ext_id, int64_t msg_id)
 {
     sqlite3_stmt *st = prep(s, S_DEDUP_ADD, 1);
     bind_text(st, 1, channel);
@@ -870,8 +909,9 @@ int64_t gw_store_retention(struct gw_store *s, int64_t cutoff_ms)
 
 int64_t gw_store_count(struct gw_store *s, const char *table)
 {
-    static const char *const allowed[] = {"seekers", "conversations", "messages", "outbox",
-                                          "inbound_dedup", "events", "feedback", "kv", NULL};
+    static const char *const allowed[] = {
+        "seekers", "conversations", "messages", "outbox", "inbound_dedup",
+        "events",  "feedback",      "kv",       NULL};
     int ok = 0;
     for (int i = 0; allowed[i]; i++)
         ok |= strcmp(allowed[i], table) == 0;

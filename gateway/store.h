@@ -60,10 +60,10 @@ struct gw_conv_row {
     int64_t last_seeker_at, last_counsellor_at;
     char outcome[64];
     int transfers;
-    char meta[1024];     /* pre-chat fields etc. as JSON */
-    char partner[256];   /* federation: partner domain serving or homing this conversation */
-    char partner_ref[64];/* federation: the peer's conversation token */
-    int role;            /* 0 local, 1 home (served by partner), 2 serving (homed at partner) */
+    char meta[1024];      /* pre-chat fields etc. as JSON */
+    char partner[256];    /* federation: partner domain serving or homing this conversation */
+    char partner_ref[64]; /* federation: the peer's conversation token */
+    int role;             /* 0 local, 1 home (served by partner), 2 serving (homed at partner) */
 };
 int64_t gw_store_conv_insert(struct gw_store *s, const struct gw_conv_row *c);
 /* Persist the mutable fields (state, counsellor, queue, times, outcome, transfers, lang,
@@ -72,8 +72,8 @@ int gw_store_conv_update(struct gw_store *s, const struct gw_conv_row *c);
 int gw_store_conv_by_token(struct gw_store *s, const char *token, struct gw_conv_row *out);
 int gw_store_conv_by_id(struct gw_store *s, int64_t id, struct gw_conv_row *out);
 /* Call cb for every conversation not closed (start-up).  cb returns non-zero to stop. */
-int gw_store_conv_open_each(struct gw_store *s,
-                            int (*cb)(void *arg, const struct gw_conv_row *c), void *arg);
+int gw_store_conv_open_each(struct gw_store *s, int (*cb)(void *arg, const struct gw_conv_row *c),
+                            void *arg);
 /* Earlier closed conversations of a seeker, newest first, at most `limit`. */
 int gw_store_conv_history(struct gw_store *s, int64_t seeker_id, int64_t except_id, int limit,
                           int (*cb)(void *arg, const struct gw_conv_row *c), void *arg);
@@ -87,7 +87,7 @@ int64_t gw_store_wait_estimate(struct gw_store *s, const char *queue, int window
 struct gw_msg_row {
     int64_t id, conv_id;
     char dir[8];
-    const char *body;     /* borrowed from the statement: valid inside the callback only */
+    const char *body; /* borrowed from the statement: valid inside the callback only */
     char author[256];
     int64_t created;
     char state[12];
@@ -95,14 +95,14 @@ struct gw_msg_row {
     char stanza_id[64];
     const char *meta;
 };
-int64_t gw_store_msg_insert(struct gw_store *s, int64_t conv_id, const char *dir,
-                            const char *body, const char *author, int64_t created,
-                            const char *state, const char *stanza_id, const char *meta);
+int64_t gw_store_msg_insert(struct gw_store *s, int64_t conv_id, const char *dir, const char *body,
+                            const char *author, int64_t created, const char *state,
+                            const char *stanza_id, const char *meta);
 /* Advance a message's delivery state.  A final state (delivered, failed) is never replaced
  * by a transient one (sent).  channel_ref/error may be NULL (kept).  Returns 1 when the
  * state changed, 0 when it did not, negative on error. */
-int gw_store_msg_state(struct gw_store *s, int64_t id, const char *state,
-                       const char *channel_ref, const char *error);
+int gw_store_msg_state(struct gw_store *s, int64_t id, const char *state, const char *channel_ref,
+                       const char *error);
 /* Look up one message (body not filled). */
 int gw_store_msg_get(struct gw_store *s, int64_t id, struct gw_msg_row *out);
 /* Look up one message with body and meta; cb runs once (its strings valid inside only).
@@ -122,8 +122,7 @@ int gw_store_last_inbound_ref(struct gw_store *s, int64_t conv_id, char *buf, si
 
 /* Inbound dedup by (channel, channel message id).  Returns the stored msg id or 0. */
 int64_t gw_store_dedup_find(struct gw_store *s, const char *channel, const char *ext_id);
-int gw_store_dedup_add(struct gw_store *s, const char *channel, const char *ext_id,
-                       int64_t msg_id);
+int gw_store_dedup_add(struct gw_store *s, const char *channel, const char *ext_id, int64_t msg_id);
 
 /* Outbox: target is "xmpp" (payload = a ready stanza) or a channel plugin name (payload =
  * NULL; the item is built from the message row). */

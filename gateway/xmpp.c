@@ -27,7 +27,7 @@ struct gw_xmpp {
     struct gw_loop *loop;
     xmpp_ctx_t *ctx;
     xmpp_conn_t *conn;
-    xmpp_conn_t *dead;    /* released at the next turn, never inside its own callback */
+    xmpp_conn_t *dead; /* released at the next turn, never inside its own callback */
     char *host, *domain, *secret;
     int port, reconnect_max_s;
     struct gw_xmpp_handlers h;
@@ -40,7 +40,7 @@ struct gw_xmpp {
     char statetxt[160];
     char reason[96];
     char *name, *version;
-    int logged_down;      /* log each state change once, not every retry */
+    int logged_down; /* log each state change once, not every retry */
 };
 
 static void connect_now(void *arg);
@@ -115,13 +115,19 @@ static void set_state(struct gw_xmpp *x, enum link_state s, const char *why)
 {
     x->state = s;
     switch (s) {
-    case L_ONLINE: snprintf(x->statetxt, sizeof x->statetxt, "online"); break;
-    case L_CONNECTING: snprintf(x->statetxt, sizeof x->statetxt, "connecting"); break;
+    case L_ONLINE:
+        snprintf(x->statetxt, sizeof x->statetxt, "online");
+        break;
+    case L_CONNECTING:
+        snprintf(x->statetxt, sizeof x->statetxt, "connecting");
+        break;
     case L_BACKOFF:
         snprintf(x->statetxt, sizeof x->statetxt, "offline, retry in %ums: %s", x->backoff_ms,
                  why ? why : "");
         break;
-    default: snprintf(x->statetxt, sizeof x->statetxt, "idle"); break;
+    default:
+        snprintf(x->statetxt, sizeof x->statetxt, "idle");
+        break;
     }
 }
 
@@ -153,11 +159,16 @@ static const char *stream_error_text(xmpp_stream_error_t *se)
     if (!se)
         return NULL;
     switch (se->type) {
-    case XMPP_SE_NOT_AUTHORIZED: return "handshake refused: not-authorized (wrong secret?)";
-    case XMPP_SE_HOST_UNKNOWN: return "host-unknown (is the component domain configured?)";
-    case XMPP_SE_CONFLICT: return "conflict (another component holds this domain)";
-    case XMPP_SE_XML_NOT_WELL_FORMED: return "server said not-well-formed";
-    default: return "stream error";
+    case XMPP_SE_NOT_AUTHORIZED:
+        return "handshake refused: not-authorized (wrong secret?)";
+    case XMPP_SE_HOST_UNKNOWN:
+        return "host-unknown (is the component domain configured?)";
+    case XMPP_SE_CONFLICT:
+        return "conflict (another component holds this domain)";
+    case XMPP_SE_XML_NOT_WELL_FORMED:
+        return "server said not-well-formed";
+    default:
+        return "stream error";
     }
 }
 
@@ -173,8 +184,7 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t status, int error,
         x->backoff_ms = 0;
         x->logged_down = 0;
         set_state(x, L_ONLINE, NULL);
-        gw_log(GW_LOG_INFO, "xmpp", "component %s online via %s:%d", x->domain, x->host,
-               x->port);
+        gw_log(GW_LOG_INFO, "xmpp", "component %s online via %s:%d", x->domain, x->host, x->port);
         if (x->h.online)
             x->h.online(x->arg);
         return;
@@ -210,8 +220,7 @@ static xmpp_stanza_t *reply_iq(struct gw_xmpp *x, xmpp_stanza_t *iq, const char 
     return r;
 }
 
-void gw_xmpp_iq_error(struct gw_xmpp *x, xmpp_stanza_t *iq, const char *type,
-                      const char *condition)
+void gw_xmpp_iq_error(struct gw_xmpp *x, xmpp_stanza_t *iq, const char *type, const char *condition)
 {
     xmpp_stanza_t *r = reply_iq(x, iq, "error");
     xmpp_stanza_t *e = xmpp_stanza_new(x->ctx);
@@ -456,10 +465,22 @@ void gw_xmpp_free(struct gw_xmpp **xp)
     *xp = NULL;
 }
 
-int gw_xmpp_online(const struct gw_xmpp *x) { return x && x->state == L_ONLINE; }
-xmpp_ctx_t *gw_xmpp_ctx(struct gw_xmpp *x) { return x->ctx; }
-const char *gw_xmpp_domain(const struct gw_xmpp *x) { return x->domain; }
-const char *gw_xmpp_state(const struct gw_xmpp *x) { return x->statetxt; }
+int gw_xmpp_online(const struct gw_xmpp *x)
+{
+    return x && x->state == L_ONLINE;
+}
+xmpp_ctx_t *gw_xmpp_ctx(struct gw_xmpp *x)
+{
+    return x->ctx;
+}
+const char *gw_xmpp_domain(const struct gw_xmpp *x)
+{
+    return x->domain;
+}
+const char *gw_xmpp_state(const struct gw_xmpp *x)
+{
+    return x->statetxt;
+}
 
 int gw_xmpp_send(struct gw_xmpp *x, xmpp_stanza_t *st)
 {

@@ -12,9 +12,9 @@ struct gw_xmpp;
 struct gw_xmpp_conf {
     const char *host;
     int port;
-    const char *domain;    /* component domain, e.g. "gw.no.test" */
+    const char *domain; /* component domain, e.g. "gw.no.test" */
     const char *secret;
-    int reconnect_max_s;   /* backoff cap */
+    int reconnect_max_s; /* backoff cap */
 };
 
 /* What the link reports to its owner.  Stanza handlers get the stanza (borrowed). */

@@ -10,32 +10,16 @@
 #include <strings.h>
 #include <time.h>
 
-#include "buf.h"
 #include "req.h"
-#include "sse.h"
 #include "static.h"
 #include "token.h"
 #include "webchat.h"
 
-#define MAX_HDR 24
-
 enum auth { AUTH_NONE = 0, AUTH_BEARER, AUTH_BEARER_OR_QUERY };
 
-/* One request in flight. */
-struct call {
-    struct web_ctx *x;
-    struct gw_http_req *r;
-    struct web_session *s;     /* set for authenticated routes */
-    const char *hdr[MAX_HDR];  /* response headers (pairs) */
-    size_t nh;
-    char ip[64];               /* rate-limit key of the client address */
-    char retry_after[24];
-    int64_t now;
-};
-
-static void add_hdr(struct call *c, const char *name, const char *value)
+void web_call_header(struct web_call *c, const char *name, const char *value)
 {
-    if (c->nh + 3 <= MAX_HDR) {
+    if (c->nh + 3 <= WEB_CALL_MAX_HDR) {
         c->hdr[c->nh++] = name;
         c->hdr[c->nh++] = value;
         c->hdr[c->nh] = NULL;
@@ -43,7 +27,7 @@ static void add_hdr(struct call *c, const char *name, const char *value)
 }
 
 /* Answer with a JSON body (stolen; NULL = "{}"). */
-static void reply(struct call *c, int status, json_t *j)
+static void reply(struct web_call *c, int status, json_t *j)
 {
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -52,20 +36,20 @@ static void reply(struct call *c, int status, json_t *j)
     free(s);
 }
 
-static void reply_err(struct call *c, int status, const char *code)
+void web_call_error(struct web_call *c, int status, const char *code)
 {
     reply(c, status, json_pack("{s:s}", "error", code));
 }
 
-static void reply_limited(struct call *c, int64_t retry_ms)
+static void reply_limited(struct web_call *c, int64_t retry_ms)
 {
     int64_t s = retry_ms / 1000 + 1;
     snprintf(c->retry_after, sizeof(c->retry_after), "%" PRId64, s);
-    add_hdr(c, "Retry-After", c->retry_after);
+    web_call_header(c, "Retry-After", c->retry_after);
     reply(c, 429, json_pack("{s:s, s:I}", "error", "rate_limited", "retry_after_s", (json_int_t)s));
 }
 
-static void reply_empty(struct call *c, int status)
+static void reply_empty(struct web_call *c, int status)
 {
     c->x->api->http_respond(c->r, status, NULL, "", 0, c->hdr);
 }
@@ -118,7 +102,7 @@ int web_api_same_host(const char *origin, const char *host)
 
 /* ---- handlers ---- */
 
-static void h_config(struct call *c)
+static void h_config(struct web_call *c)
 {
     struct web_ctx *x = c->x;
     const char *queue = x->api->http_query(c->r, "queue");
@@ -126,7 +110,7 @@ static void h_config(struct call *c)
     if (!queue || !*queue)
         queue = x->conf.queues[0];
     if (!web_conf_has_queue(&x->conf, queue)) {
-        reply_err(c, 400, "queue_unknown");
+        web_call_error(c, 400, "queue_unknown");
         return;
     }
     if (!web_conf_has_lang(&x->conf, lang))
@@ -152,13 +136,13 @@ static void h_config(struct call *c)
     if (j && x->conf.privacy_url[0])
         json_object_set_new(j, "privacy_url", json_string(x->conf.privacy_url));
     if (!j) {
-        reply_err(c, 500, "internal");
+        web_call_error(c, 500, "internal");
         return;
     }
     reply(c, 200, j);
 }
 
-static void h_start(struct call *c)
+static void h_start(struct web_call *c)
 {
     struct web_ctx *x = c->x;
     int64_t retry = 0;
@@ -169,14 +153,14 @@ static void h_start(struct call *c)
     size_t len = 0;
     const char *body = x->api->http_body(c->r, &len);
     if (len > 16384) {
-        reply_err(c, 413, "too_long");
+        web_call_error(c, 413, "too_long");
         return;
     }
     struct web_req_start st;
     char code[32];
     int rc = web_req_start(&x->conf, body, len, &st, code, sizeof(code));
     if (rc != GW_OK) {
-        reply_err(c, rc == GW_ELIMIT ? 413 : 400, code);
+        web_call_error(c, rc == GW_ELIMIT ? 413 : 400, code);
         return;
     }
     char token[WEB_TOKEN_LEN + 1], key[WEB_TOKEN_KEY_LEN + 1], sid[WEB_SID_LEN + 1];
@@ -184,7 +168,7 @@ static void h_start(struct call *c)
         web_token_key(token, key, sizeof(key)) != GW_OK) {
         x->api->log(x->h, GW_LOG_ERROR, "no randomness for a session token");
         web_req_start_release(&st);
-        reply_err(c, 503, "unavailable");
+        web_call_error(c, 503, "unavailable");
         return;
     }
     struct web_session *s = web_session_new(key, sid, "", st.lang, st.queue, c->now,
@@ -198,7 +182,7 @@ static void h_start(struct call *c)
     web_req_start_release(&st);
     if (!s) {
         free(meta);
-        reply_err(c, 503, "unavailable");
+        web_call_error(c, 503, "unavailable");
         return;
     }
     char display[16];
@@ -221,17 +205,17 @@ static void h_start(struct call *c)
         x->api->log(x->h, GW_LOG_WARN, "session start refused (%d): %s", rc, err);
         web_session_free(&s);
         if (rc == GW_EPERM)
-            reply_err(c, 403, "blocked");
+            web_call_error(c, 403, "blocked");
         else if (rc == GW_ELIMIT)
             reply_limited(c, 60000);
         else
-            reply_err(c, 503, "unavailable");
+            web_call_error(c, 503, "unavailable");
         return;
     }
     snprintf(s->conv, sizeof(s->conv), "%s", out.conv);
     if (web_sessions_add(&x->ss, s) != GW_OK) {
         web_session_free(&s);
-        reply_err(c, 503, "unavailable");
+        web_call_error(c, 503, "unavailable");
         return;
     }
     web_persist(x, s);
@@ -241,7 +225,7 @@ static void h_start(struct call *c)
     memset(token, 0, sizeof(token));
 }
 
-static const char *conv_state(struct call *c, char *buf, size_t len)
+static const char *conv_state(struct web_call *c, char *buf, size_t len)
 {
     if (c->x->api->conv_info(c->x->h, c->s->conv, NULL, 0, buf, len) != GW_OK)
         snprintf(buf, len, "unknown");
@@ -250,7 +234,7 @@ static const char *conv_state(struct call *c, char *buf, size_t len)
     return buf;
 }
 
-static json_t *session_json(struct call *c)
+json_t *web_call_session_json(struct web_call *c)
 {
     char state[32];
     conv_state(c, state, sizeof(state));
@@ -260,26 +244,26 @@ static json_t *session_json(struct call *c)
                      "feedback_given", s->feedback_given, "expires_ms", (json_int_t)s->expires_ms);
 }
 
-static void h_status(struct call *c)
+static void h_status(struct web_call *c)
 {
-    reply(c, 200, session_json(c));
+    reply(c, 200, web_call_session_json(c));
 }
 
 /* Refuse input to a closed or blocked session; 1 if refused (answered). */
-static int refuse_closed(struct call *c)
+static int refuse_closed(struct web_call *c)
 {
     if (c->s->blocked) {
-        reply_err(c, 403, "blocked");
+        web_call_error(c, 403, "blocked");
         return 1;
     }
     if (c->s->closed) {
-        reply_err(c, 409, "closed");
+        web_call_error(c, 409, "closed");
         return 1;
     }
     return 0;
 }
 
-static void h_message(struct call *c)
+static void h_message(struct web_call *c)
 {
     struct web_ctx *x = c->x;
     struct web_session *s = c->s;
@@ -294,7 +278,7 @@ static void h_message(struct call *c)
         if (rc == GW_ELIMIT)
             reply(c, 413, json_pack("{s:s, s:i}", "error", code, "max_chars", (int)x->conf.max_chars));
         else
-            reply_err(c, 400, code);
+            web_call_error(c, 400, code);
         return;
     }
     int64_t retry = 0;
@@ -329,13 +313,13 @@ static void h_message(struct call *c)
         if (rc == GW_EPERM) {
             s->closed = s->blocked = 1;
             web_persist(x, s);
-            reply_err(c, 403, "blocked");
+            web_call_error(c, 403, "blocked");
         } else if (rc == GW_ELIMIT) {
             reply_limited(c, 60000);
         } else if (rc == GW_EINVAL) {
-            reply_err(c, 400, "invalid");
+            web_call_error(c, 400, "invalid");
         } else {
-            reply_err(c, 503, "unavailable"); /* the widget keeps the text and retries */
+            web_call_error(c, 503, "unavailable"); /* the widget keeps the text and retries */
         }
         return;
     }
@@ -361,7 +345,7 @@ static void h_message(struct call *c)
                             out.duplicate, "ts", (json_int_t)c->now));
 }
 
-static void h_typing(struct call *c)
+static void h_typing(struct web_call *c)
 {
     struct web_ctx *x = c->x;
     size_t len = 0;
@@ -369,7 +353,7 @@ static void h_typing(struct call *c)
     int composing = 0;
     char code[32];
     if (web_req_typing(body, len, &composing, code, sizeof(code)) != GW_OK) {
-        reply_err(c, 400, code);
+        web_call_error(c, 400, code);
         return;
     }
     /* Extra typing events are dropped quietly: they carry nothing the seeker loses. */
@@ -378,7 +362,7 @@ static void h_typing(struct call *c)
     reply_empty(c, 204);
 }
 
-static void h_ack(struct call *c)
+static void h_ack(struct web_call *c)
 {
     struct web_ctx *x = c->x;
     size_t len = 0, n = 0;
@@ -386,7 +370,7 @@ static void h_ack(struct call *c)
     int64_t ids[WEB_ACK_MAX];
     char code[32];
     if (web_req_ack(body, len, ids, WEB_ACK_MAX, &n, code, sizeof(code)) != GW_OK) {
-        reply_err(c, 400, code);
+        web_call_error(c, 400, code);
         return;
     }
     int any = 0;
@@ -403,7 +387,7 @@ static void h_ack(struct call *c)
     reply_empty(c, 204);
 }
 
-static void h_end(struct call *c)
+static void h_end(struct web_call *c)
 {
     struct web_ctx *x = c->x;
     struct web_session *s = c->s;
@@ -414,15 +398,15 @@ static void h_end(struct call *c)
         web_push(x, s, "ended", 0, "{\"reason\":\"seeker\"}", 0);
         x->api->log(x->h, GW_LOG_INFO, "session %s ended by the seeker", s->sid);
     }
-    reply(c, 200, session_json(c));
+    reply(c, 200, web_call_session_json(c));
 }
 
-static void h_transcript(struct call *c)
+static void h_transcript(struct web_call *c)
 {
     struct web_ctx *x = c->x;
     char *text = x->api->transcript_text(x->h, c->s->conv);
     if (!text) {
-        reply_err(c, 404, "not_found");
+        web_call_error(c, 404, "not_found");
         return;
     }
     time_t t = (time_t)(c->now / 1000);
@@ -430,16 +414,16 @@ static void h_transcript(struct call *c)
     char disp[64];
     gmtime_r(&t, &tm);
     strftime(disp, sizeof(disp), "attachment; filename=\"chat-%Y%m%d.txt\"", &tm);
-    add_hdr(c, "Content-Disposition", disp);
+    web_call_header(c, "Content-Disposition", disp);
     x->api->http_respond(c->r, 200, "text/plain; charset=utf-8", text, strlen(text), c->hdr);
     free(text);
 }
 
-static void h_transcript_email(struct call *c)
+static void h_transcript_email(struct web_call *c)
 {
     struct web_ctx *x = c->x;
     if (!x->conf.transcript_email) {
-        reply_err(c, 404, "not_enabled");
+        web_call_error(c, 404, "not_enabled");
         return;
     }
     int64_t retry = 0;
@@ -452,28 +436,28 @@ static void h_transcript_email(struct call *c)
     char *addr = NULL;
     char code[32];
     if (web_req_email(body, len, &addr, code, sizeof(code)) != GW_OK) {
-        reply_err(c, 400, code);
+        web_call_error(c, 400, code);
         return;
     }
     int rc = x->api->transcript(x->h, c->s->conv, "email", addr);
     free(addr);
     if (rc != GW_OK) {
         x->api->log(x->h, GW_LOG_WARN, "session %s: transcript by email refused (%d)", c->s->sid, rc);
-        reply_err(c, rc == GW_EINVAL ? 400 : 503, rc == GW_EINVAL ? "address_invalid" : "unavailable");
+        web_call_error(c, rc == GW_EINVAL ? 400 : 503, rc == GW_EINVAL ? "address_invalid" : "unavailable");
         return;
     }
     reply(c, 202, json_pack("{s:b}", "queued", 1));
 }
 
-static void h_feedback(struct call *c)
+static void h_feedback(struct web_call *c)
 {
     struct web_ctx *x = c->x;
     if (!x->conf.feedback) {
-        reply_err(c, 404, "not_enabled");
+        web_call_error(c, 404, "not_enabled");
         return;
     }
     if (c->s->feedback_given) {
-        reply_err(c, 409, "already_given");
+        web_call_error(c, 409, "already_given");
         return;
     }
     size_t len = 0;
@@ -483,13 +467,13 @@ static void h_feedback(struct call *c)
     char code[32];
     int rc = web_req_feedback(body, len, &rating, &comment, code, sizeof(code));
     if (rc != GW_OK) {
-        reply_err(c, rc == GW_ELIMIT ? 413 : 400, code);
+        web_call_error(c, rc == GW_ELIMIT ? 413 : 400, code);
         return;
     }
     rc = x->api->feedback(x->h, c->s->conv, rating, comment);
     free(comment);
     if (rc != GW_OK) {
-        reply_err(c, 503, "unavailable");
+        web_call_error(c, 503, "unavailable");
         return;
     }
     c->s->feedback_given = 1;
@@ -497,106 +481,12 @@ static void h_feedback(struct call *c)
     reply_empty(c, 204);
 }
 
-/* ---- the event stream ---- */
-
-static void on_stream_closed(void *arg, struct gw_http_stream *hs)
-{
-    struct web_stream *st = arg;
-    (void)hs;
-    struct web_sessions *ss = st->ss;
-    web_stream_detach(ss, &st);
-}
-
-struct replay {
-    struct web_session *s;
-    struct web_buf *b;
-    int64_t max;
-};
-
-static int replay_one(void *arg, const struct gw_history_item *it)
-{
-    struct replay *rp = arg;
-    const char *dir = it->dir ? it->dir : "auto";
-    json_t *d = json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)it->id, "dir", dir, "text",
-                          it->body ? it->body : "", "ts", (json_int_t)it->created_ms);
-    if (d && it->state)
-        json_object_set_new(d, "state", json_string(it->state));
-    char *data = d ? json_dumps(d, JSON_COMPACT) : NULL;
-    json_decref(d);
-    if (!data)
-        return 1;
-    web_sse_event(rp->b, "message", it->id, data);
-    free(data);
-    if (strcmp(dir, "out") == 0)
-        web_session_note_out(rp->s, it->id);
-    if (it->id > rp->max)
-        rp->max = it->id;
-    return web_buf_status(rp->b) != GW_OK;
-}
-
-static void h_events(struct call *c)
-{
-    struct web_ctx *x = c->x;
-    struct web_session *s = c->s;
-    const char *lei = x->api->http_header(c->r, "Last-Event-ID");
-    if (!lei || !*lei)
-        lei = x->api->http_query(c->r, "after");
-    int64_t after = web_sse_parse_id(lei);
-    if (after < 0) {
-        reply_err(c, 400, "after_invalid");
-        return;
-    }
-    if (x->ss.n_streams >= x->conf.max_streams) {
-        add_hdr(c, "Retry-After", "10");
-        reply_err(c, 503, "busy");
-        return;
-    }
-    /* Too many tabs: the oldest stream goes (the host runs its closed callback, which
-     * detaches it, before http_stream_close returns; the bound guards against a host
-     * that would not). */
-    for (unsigned i = 0; s->n_streams >= x->conf.max_streams_per_session && i < 1000; i++) {
-        struct web_stream *old = web_session_oldest_stream(s);
-        x->api->http_stream_close(old->hs);
-    }
-    struct web_stream *st = web_stream_attach(&x->ss, s, NULL, c->now);
-    if (!st) {
-        reply_err(c, 503, "unavailable");
-        return;
-    }
-    add_hdr(c, "X-Accel-Buffering", "no");
-    st->hs = x->api->http_stream_open(c->r, "text/event-stream; charset=utf-8", c->hdr,
-                                      on_stream_closed, st);
-    if (!st->hs) {
-        web_stream_detach(&x->ss, &st);
-        reply_err(c, 503, "unavailable");
-        return;
-    }
-    struct web_buf b = {0};
-    web_sse_retry(&b, 2000);
-    json_t *hello = session_json(c);
-    char *hs = hello ? json_dumps(hello, JSON_COMPACT) : NULL;
-    json_decref(hello);
-    web_sse_event(&b, "hello", 0, hs ? hs : "{}");
-    free(hs);
-    struct replay rp = {s, &b, after};
-    x->api->history(x->h, s->conv, after, replay_one, &rp);
-    st->replay_max = rp.max;
-    char ready[64];
-    snprintf(ready, sizeof(ready), "{\"last_id\":%" PRId64 "}", rp.max);
-    web_sse_event(&b, "ready", 0, ready);
-    if (web_buf_status(&b) != GW_OK || x->api->http_stream_write(st->hs, b.s, b.len) != GW_OK)
-        x->api->http_stream_close(st->hs);
-    web_buf_release(&b);
-    if (web_session_touch(s, c->now, x->conf.session_ttl_ms))
-        web_persist(x, s);
-}
-
 /* ---- dispatch ---- */
 
 static const struct route {
     const char *method;
     const char *path; /* below /webchat/ */
-    void (*fn)(struct call *c);
+    void (*fn)(struct web_call *c);
     enum auth auth;
 } routes[] = {
     {"GET", "config", h_config, AUTH_NONE},
@@ -609,12 +499,12 @@ static const struct route {
     {"GET", "transcript", h_transcript, AUTH_BEARER_OR_QUERY},
     {"POST", "transcript-email", h_transcript_email, AUTH_BEARER},
     {"POST", "feedback", h_feedback, AUTH_BEARER},
-    {"GET", "events", h_events, AUTH_BEARER_OR_QUERY},
+    {"GET", "events", web_events_open, AUTH_BEARER_OR_QUERY},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
-static void preflight(struct call *c, const char *path)
+static void preflight(struct web_call *c, const char *path)
 {
     char allow[64] = "";
     for (size_t i = 0; i < N_ROUTES; i++)
@@ -624,12 +514,12 @@ static void preflight(struct call *c, const char *path)
             strncat(allow, routes[i].method, sizeof(allow) - strlen(allow) - 1);
         }
     if (!allow[0]) {
-        reply_err(c, 404, "not_found");
+        web_call_error(c, 404, "not_found");
         return;
     }
-    add_hdr(c, "Access-Control-Allow-Methods", allow);
-    add_hdr(c, "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID");
-    add_hdr(c, "Access-Control-Max-Age", "600");
+    web_call_header(c, "Access-Control-Allow-Methods", allow);
+    web_call_header(c, "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID");
+    web_call_header(c, "Access-Control-Max-Age", "600");
     reply_empty(c, 204);
 }
 
@@ -637,7 +527,7 @@ void web_api_handle(void *arg, struct gw_http_req *req)
 {
     struct web_ctx *x = arg;
     const struct gw_host_api *api = x->api;
-    struct call c;
+    struct web_call c;
     memset(&c, 0, sizeof(c));
     c.x = x;
     c.r = req;
@@ -658,9 +548,9 @@ void web_api_handle(void *arg, struct gw_http_req *req)
     const char *origin = api->http_header(req, "Origin");
     int cross = origin && !web_api_same_host(origin, api->http_header(req, "Host"));
     int allowed = !cross || web_conf_origin_allowed(&x->conf, origin);
-    add_hdr(&c, "Vary", "Origin");
+    web_call_header(&c, "Vary", "Origin");
     if (cross && allowed)
-        add_hdr(&c, "Access-Control-Allow-Origin", origin);
+        web_call_header(&c, "Access-Control-Allow-Origin", origin);
 
     const struct route *rt = NULL;
     int path_known = 0;
@@ -673,27 +563,27 @@ void web_api_handle(void *arg, struct gw_http_req *req)
 
     if (strcmp(method, "OPTIONS") == 0) {
         if (!allowed)
-            reply_err(&c, 403, "origin");
+            web_call_error(&c, 403, "origin");
         else
             preflight(&c, path);
         return;
     }
     if (!path_known) {
         if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-            add_hdr(&c, "Allow", "GET, HEAD");
-            reply_err(&c, 405, "method");
+            web_call_header(&c, "Allow", "GET, HEAD");
+            web_call_error(&c, 405, "method");
             return;
         }
         web_static_serve(x, req, path, c.hdr);
         return;
     }
     if (!rt) {
-        reply_err(&c, 405, "method");
+        web_call_error(&c, 405, "method");
         return;
     }
     if (!allowed) {
         api->log(x->h, GW_LOG_INFO, "refused %s /%s from origin %s", method, path, origin);
-        reply_err(&c, 403, "origin");
+        web_call_error(&c, 403, "origin");
         return;
     }
     if (rt->auth != AUTH_NONE) {
@@ -702,8 +592,8 @@ void web_api_handle(void *arg, struct gw_http_req *req)
             tok = api->http_query(req, "token");
         c.s = tok ? web_session_for_token(x, tok) : NULL;
         if (!c.s) {
-            add_hdr(&c, "WWW-Authenticate", "Bearer");
-            reply_err(&c, 401, "session");
+            web_call_header(&c, "WWW-Authenticate", "Bearer");
+            web_call_error(&c, 401, "session");
             return;
         }
     }

@@ -59,11 +59,16 @@ static void on_inbound(void *arg, struct gw_http_req *r)
         respond_json(lb, r, 400, json_pack("{s:s}", "error", "body must be JSON"));
         return;
     }
-    char *meta = json_object_get(j, "meta") ? json_dumps(json_object_get(j, "meta"), JSON_COMPACT) : NULL;
+    char *meta =
+        json_object_get(j, "meta") ? json_dumps(json_object_get(j, "meta"), JSON_COMPACT) : NULL;
     char masked[64];
-    struct gw_inbound in = {.channel_msg_id = jstr(j, "id"), .address = jstr(j, "address"),
-                            .body = jstr(j, "body"), .lang = jstr(j, "lang"),
-                            .queue = jstr(j, "queue"), .conv = jstr(j, "conv"), .meta_json = meta,
+    struct gw_inbound in = {.channel_msg_id = jstr(j, "id"),
+                            .address = jstr(j, "address"),
+                            .body = jstr(j, "body"),
+                            .lang = jstr(j, "lang"),
+                            .queue = jstr(j, "queue"),
+                            .conv = jstr(j, "conv"),
+                            .meta_json = meta,
                             .new_conversation = json_is_true(json_object_get(j, "new"))};
     in.display = lb->api->mask_address(in.address, masked, sizeof masked);
     struct gw_submitted out;
@@ -72,12 +77,17 @@ static void on_inbound(void *arg, struct gw_http_req *r)
     free(meta);
     json_decref(j);
     if (rc < 0) {
-        respond_json(lb, r, rc == GW_EPERM ? 403 : rc == GW_ELIMIT ? 413 : rc == GW_EIO ? 503 : 400,
+        respond_json(lb, r,
+                     rc == GW_EPERM    ? 403
+                     : rc == GW_ELIMIT ? 413
+                     : rc == GW_EIO    ? 503
+                                       : 400,
                      json_pack("{s:s,s:i}", "error", err, "code", rc));
         return;
     }
-    respond_json(lb, r, 200, json_pack("{s:I,s:s,s:b}", "msg_id", (json_int_t)out.msg_id, "conv",
-                                       out.conv, "duplicate", out.duplicate));
+    respond_json(lb, r, 200,
+                 json_pack("{s:I,s:s,s:b}", "msg_id", (json_int_t)out.msg_id, "conv", out.conv,
+                           "duplicate", out.duplicate));
 }
 
 static void stream_closed(void *arg, struct gw_http_stream *s)
@@ -119,7 +129,8 @@ static void on_mode(void *arg, struct gw_http_req *r)
     struct lb *lb = arg;
     json_t *j = body_json(lb, r);
     const char *m = j ? jstr(j, "mode") : NULL;
-    if (!m || (strcmp(m, "ok") && strcmp(m, "eagain") && strcmp(m, "eperm") && strcmp(m, "pending"))) {
+    if (!m ||
+        (strcmp(m, "ok") && strcmp(m, "eagain") && strcmp(m, "eperm") && strcmp(m, "pending"))) {
         json_decref(j);
         respond_json(lb, r, 400, json_pack("{s:s}", "error", "mode: ok|eagain|eperm|pending"));
         return;
@@ -166,7 +177,7 @@ static void on_event(void *arg, struct gw_http_req *r)
     struct lb *lb = arg;
     json_t *j = body_json(lb, r);
     const char *ev = j ? jstr(j, "event") : NULL;
-    enum gw_seeker_event e = ev && !strcmp(ev, "ended") ? GW_EV_ENDED
+    enum gw_seeker_event e = ev && !strcmp(ev, "ended")    ? GW_EV_ENDED
                              : ev && !strcmp(ev, "paused") ? GW_EV_PAUSED
                                                            : GW_EV_COMPOSING;
     int rc = j ? lb->api->seeker_event(lb->h, jstr(j, "conv"), e) : GW_EINVAL;
@@ -230,9 +241,10 @@ static int lb_deliver(void *self, const struct gw_msg *m, char *err, size_t errl
         }
     }
     json_t *meta = m->meta_json ? json_loads(m->meta_json, 0, NULL) : NULL;
-    json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:i,s:o}", "id", (json_int_t)m->id, "kind",
-                          kinds[m->kind], "conv", m->conv, "address", m->address, "lang", m->lang,
-                          "body", m->body, "attempt", m->attempt, "meta", meta ? meta : json_null());
+    json_t *j =
+        json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:i,s:o}", "id", (json_int_t)m->id, "kind",
+                  kinds[m->kind], "conv", m->conv, "address", m->address, "lang", m->lang, "body",
+                  m->body, "attempt", m->attempt, "meta", meta ? meta : json_null());
     char *line = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!line)
