@@ -52,6 +52,8 @@ UNIT_PLUGIN     = $(UNIT_PLUGIN_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_PLUGIN_SO  = $(patsubst tests/plugins/%/plugin.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*/plugin.c))
 
 .PHONY: all test unit integration run bench install clean deps check-format format
+# Keep intermediate objects (plugins' .o files would otherwise be deleted after each link).
+.SECONDARY:
 all: $(BUILD)/skagerrak $(PLUGIN_SO) $(TOOLS) $(TEST_PLUGIN_SO)
 
 $(BUILD)/libgw.a: $(CORE_OBJ)

@@ -371,6 +371,14 @@ void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const
     int64_t oid = p->outbox_id;
     int attempts = p->attempts;
     pending_del(c, p);
+    if (status == GW_OK && reason && *reason) {
+        /* Accepted, with something the counsellor should know (e.g. the SMS part count). */
+        struct gw_msg_row m;
+        struct gw_conv_row row;
+        if (gw_store_msg_get(c->store, msg_id, &m) == GW_OK && !strcmp(m.dir, "out") &&
+            m.author[0] && gw_store_conv_by_id(c->store, m.conv_id, &row) == GW_OK)
+            gw_router_chat(c, row.token, m.author, reason, NULL, 0);
+    }
     if (status == GW_OK) {
         gw_store_msg_state(c->store, msg_id, "sent", ref, NULL);
         gw_store_outbox_done(c->store, oid);

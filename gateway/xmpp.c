@@ -41,6 +41,7 @@ struct gw_xmpp {
     char reason[96];
     char *name, *version;
     int logged_down; /* log each state change once, not every retry */
+    int closing;     /* gw_xmpp_free() runs: libstrophe's callbacks must not act */
 };
 
 static void connect_now(void *arg);
@@ -176,6 +177,8 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t status, int error,
                          xmpp_stream_error_t *stream_error, void *arg)
 {
     struct gw_xmpp *x = arg;
+    if (x->closing)
+        return; /* xmpp_conn_release() reports the disconnect it causes */
     if (status == XMPP_CONN_CONNECT) {
         /* Handlers are added once the stream is up, as libstrophe's own examples do. */
         xmpp_handler_add(conn, iq_handler, NULL, "iq", NULL, x);
@@ -444,12 +447,14 @@ void gw_xmpp_free(struct gw_xmpp **xp)
                 xmpp_run_once(x->ctx, 10);
         }
         x->h.offline = NULL;
+        x->closing = 1;
         x->h.online = NULL;
         if (x->fd >= 0)
             gw_loop_fd_del(x->loop, x->fd);
         if (x->conn)
             xmpp_conn_release(x->conn);
     }
+    x->closing = 1;
     if (x->dead)
         xmpp_conn_release(x->dead);
     if (x->ctx)

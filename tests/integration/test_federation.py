@@ -426,8 +426,8 @@ def test_refusals_unknown_domain_and_agreement(fed):
         # within the agreement it is accepted; a retry is the same conversation
         ok = "<escalate xmlns='%s' conv='se3' lang='nb'><display>··0003</display><fields>{\"topic\":\"x\"}</fields></escalate>" % NS_FED
         a1, a2 = se.iq(GW_NO, ok), se.iq(GW_NO, ok)
-        c1 = re.search(r"<accepted[^>]*conv=['\"](\w+)", a1).group(1)
-        assert re.search(r"<accepted[^>]*conv=['\"](\w+)", a2).group(1) == c1
+        c1 = re.search(r"<accepted[^>]*conv=['\"]([\w-]+)", a1).group(1)
+        assert re.search(r"<accepted[^>]*conv=['\"]([\w-]+)", a2).group(1) == c1
         # relays are deduplicated by their id
         rel = "<relay xmlns='%s' conv='%s' kind='text' id='77' dir='in'><body>dup?</body></relay>" % (NS_FED, c1)
         assert answer_type(se.iq(GW_NO, rel)) == "result"
