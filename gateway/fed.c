@@ -32,6 +32,7 @@ struct pend {
     char requester[400];    /* counsellor full JID to report to */
     char partner[256];
     int overflow;           /* escalation started by overflow, not a counsellor */
+    int closing;            /* relay: a kind="closed" relay */
     uint64_t timer;
     struct pend *next;
 };
@@ -106,6 +107,41 @@ static void bare_of(const char *full, char *bare, size_t len)
     const char *slash = full ? strchr(full, '/') : NULL;
     snprintf(bare, len, "%.*s", slash ? (int)(slash - full) : (int)strlen(full ? full : ""),
              full ? full : "");
+}
+
+/* The display name that may cross: never a phone number or an e-mail address, whatever
+ * the channel put in it (an SMS plugin with mask_numbers = false shows the full number). */
+static const char *cross_display(const char *display, char *buf, size_t len)
+{
+    const char *d = display ? display : "";
+    const char *at = strchr(d, '@');
+    size_t digits = 0, n = strlen(d);
+    for (const char *q = d; *q; q++)
+        digits += (*q >= '0' && *q <= '9');
+    if (at) { /* "k···": no domain */
+        int ascii = (unsigned char)d[0] < 0x80 && d[0] != '@';
+        snprintf(buf, len, "%.*s\u00b7\u00b7\u00b7", ascii, d);
+    } else if (digits >= 5 && n >= 4) {
+        size_t from = n - 4;
+        while (d[from] && ((unsigned char)d[from] & 0xC0) == 0x80)
+            from++; /* not inside a UTF-8 sequence */
+        snprintf(buf, len, "\u00b7\u00b7%s", d + from);
+    } else
+        snprintf(buf, len, "%s", d);
+    return buf;
+}
+
+/* The defined condition of an IQ error, or NULL. */
+static const char *error_condition(xmpp_stanza_t *iq)
+{
+    xmpp_stanza_t *e = iq ? xmpp_stanza_get_child_by_name(iq, "error") : NULL;
+    for (xmpp_stanza_t *k = e ? xmpp_stanza_get_children(e) : NULL; k; k = xmpp_stanza_get_next(k)) {
+        const char *ns = xmpp_stanza_get_ns(k);
+        if (xmpp_stanza_is_tag(k) && ns && !strcmp(ns, "urn:ietf:params:xml:ns:xmpp-stanzas") &&
+            strcmp(xmpp_stanza_get_name(k), "text"))
+            return xmpp_stanza_get_name(k);
+    }
+    return NULL;
 }
 
 static void pend_expired(void *arg);
@@ -214,7 +250,8 @@ static void escalate_now(struct gw_core *c, struct gw_conv *cv, const struct gw_
     xmpp_stanza_set_attribute(e, "channel", cv->channel);
     if (overflow)
         xmpp_stanza_set_attribute(e, "reason", "overflow");
-    add_text(ctx, e, "display", cv->display);
+    char dbuf[96];
+    add_text(ctx, e, "display", cross_display(cv->display, dbuf, sizeof dbuf));
     if (note && *note)
         add_text(ctx, e, "note", note);
     char *fields = allowed_fields(pc, cv->row.meta);
@@ -394,6 +431,7 @@ int gw_fed_deliver(struct gw_core *c, const struct gw_msg *m, char *err, size_t 
         return GW_EAGAIN;
     }
     p->msg_id = m->id;
+    p->closing = m->kind == GW_MSG_CLOSED;
     snprintf(p->conv, sizeof p->conv, "%s", row.token);
     return GW_PENDING;
 }
@@ -598,7 +636,8 @@ static void on_queue_query(struct gw_core *c, xmpp_stanza_t *iq, const struct gw
             xmpp_stanza_set_attribute(it, "lang", cv->row.lang);
             xmpp_stanza_set_attribute(it, "channel", cv->channel);
             xmpp_stanza_set_attribute(it, "waited", waited);
-            xmpp_stanza_set_attribute(it, "display", cv->display);
+            char dbuf[96];
+            xmpp_stanza_set_attribute(it, "display", cross_display(cv->display, dbuf, sizeof dbuf));
             xmpp_stanza_add_child_ex(q, it, 0);
         }
     }
@@ -609,6 +648,12 @@ struct hist_ctx {
     xmpp_ctx_t *ctx;
     xmpp_stanza_t *parent;
 };
+
+static int last_out(void *arg, const struct gw_msg_row *m)
+{
+    *(int64_t *)arg = m->id;
+    return 0;
+}
 
 static int add_history(void *arg, const struct gw_msg_row *m)
 {
@@ -643,7 +688,8 @@ static void on_take(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *t,
     xmpp_stanza_set_attribute(a, "conv", cv->row.token);
     xmpp_stanza_set_attribute(a, "lang", cv->row.lang);
     xmpp_stanza_set_attribute(a, "channel", cv->channel);
-    add_text(ctx, a, "display", cv->display);
+    char dbuf[96];
+    add_text(ctx, a, "display", cross_display(cv->display, dbuf, sizeof dbuf));
     char *fields = allowed_fields(pc, cv->row.meta);
     if (fields && strcmp(fields, "{}"))
         add_text(ctx, a, "fields", fields);
@@ -651,7 +697,11 @@ static void on_take(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *t,
     /* A shared queue shares its conversations: what the seeker wrote while waiting. */
     xmpp_stanza_t *h = el(ctx, "history", NULL);
     struct hist_ctx hc = {ctx, h};
-    gw_store_msg_each(c->store, cv->row.id, 0, "in", add_history, &hc);
+    /* Only what the seeker wrote while waiting: nothing from before a home counsellor's last
+     * line (a requeued or transferred seeker's earlier dialogue needs consent to cross). */
+    int64_t after = 0;
+    gw_store_msg_each(c->store, cv->row.id, 0, "out", last_out, &after);
+    gw_store_msg_each(c->store, cv->row.id, after, "in", add_history, &hc);
     xmpp_stanza_add_child_ex(a, h, 0);
     const char *name = xmpp_stanza_get_attribute(t, "name");
     served_by_partner(c, cv, pc->domain, xmpp_stanza_get_attribute(t, "serving-conv")
@@ -675,10 +725,22 @@ static void on_result(struct gw_core *c, struct pend *p, xmpp_stanza_t *iq, int 
     char bare[256];
     bare_of(p->requester, bare, sizeof bare);
     switch (p->kind) {
-    case P_RELAY:
-        gw_outbox_channel_done(c, p->msg_id, ok ? GW_OK : GW_EAGAIN, NULL,
-                               ok ? NULL : "partner did not confirm");
+    case P_RELAY: {
+        /* A refusal is final (retrying would be refused forever); unreachable, timeouts and
+         * the like are retried.  A close for a conversation the partner no longer has is done. */
+        const char *cond = ok ? NULL : error_condition(iq);
+        int refused = cond && (!strcmp(cond, "item-not-found") || !strcmp(cond, "forbidden") ||
+                               !strcmp(cond, "not-allowed") || !strcmp(cond, "not-acceptable") ||
+                               !strcmp(cond, "bad-request") || !strcmp(cond, "feature-not-implemented"));
+        if (refused && p->closing && !strcmp(cond, "item-not-found"))
+            ok = 1;
+        if (refused && !ok)
+            GW_WARN("federation: %s refused relay of message %lld: %s", p->partner,
+                    (long long)p->msg_id, cond);
+        gw_outbox_channel_done(c, p->msg_id, ok ? GW_OK : refused ? GW_EPERM : GW_EAGAIN, NULL,
+                               ok ? NULL : refused ? "refused by the partner" : "partner did not confirm");
         break;
+    }
     case P_ESCALATE:
         if (cv)
             cv->fed_busy = 0;

@@ -5,6 +5,7 @@ how to try it; Ctrl-C stops everything it started.  State lives in var/demo/."""
 
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -15,6 +16,7 @@ import harness  # noqa: E402
 STATE = os.path.join(REPO, "var", "demo")
 BUILD = os.environ.get("SKAGERRAK_BUILD", "build")
 C2S, COMPONENT, HTTP = 15222, 15347, 18080
+SMS_API, SMS_CONTROL = 18181, 18182   # the local GatewayAPI test provider
 USERS = {"kari@no.test": "kari-demo", "ola@no.test": "ola-demo", "sjef@no.test": "sjef-demo",
          "mette@dk.test": "mette-demo"}
 
@@ -37,6 +39,19 @@ def main():
         plugins.append('webchat = { static_dir = "%s/plugins/webchat/static"; '
                        'allowed_origins = [ "http://127.0.0.1:%d" ]; queue = "general"; };'
                        % (REPO, HTTP))
+    sms = None
+    if os.path.exists(os.path.join(REPO, BUILD, "plugins", "sms.so")):
+        hook = "http://127.0.0.1:%d/sms/gatewayapi/dk" % HTTP
+        sms = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(REPO, "tests", "fakes", "fake_gatewayapi.py"),
+             "--api-port", str(SMS_API), "--control-port", str(SMS_CONTROL),
+             "--mo-url", hook + "/mo", "--dlr-url", hook + "/dlr"],
+            stdout=subprocess.PIPE, stderr=open(os.path.join(STATE, "sms-provider.log"), "w"))
+        sms.stdout.readline()  # its ports line: it is listening
+        plugins.append('sms = { public_url = "http://127.0.0.1:%d"; numbers = ( { id = "dk"; '
+                       'number = "+4560000000"; provider = "gatewayapi"; queue = "general"; '
+                       'lang = "da"; base_url = "http://127.0.0.1:%d"; token = "gwtoken"; '
+                       'webhook_secret = "jwtsecret"; } ); };' % (HTTP, SMS_API))
     plugins.append("loopback = { };")
     text = open(os.path.join(REPO, "conf", "demo.cfg")).read()
     for k, v in {"@STATE@": STATE, "@REPO@": REPO, "@BUILD@": os.path.join(REPO, BUILD),
@@ -52,6 +67,8 @@ def main():
         print("the gateway did not come up:", e)
         print(open(gw.log_path).read()[-3000:])
         prosody.stop()
+        if sms:
+            sms.terminate()
         return 1
     web = "http://127.0.0.1:%d/webchat/" % HTTP
     print("""
@@ -70,10 +87,13 @@ def main():
          curl -s -XPOST http://127.0.0.1:%(http)d/loopback/inbound \\
               -d '{"address":"+4791234567","body":"Hei! Kan dere hjelpe meg?","lang":"nb"}'
      The seeker appears to Kari as a new contact offering the conversation: reply !accept.
+     by SMS (a local test GatewayAPI: it signs its webhooks like the real one):
+         curl -s -XPOST http://127.0.0.1:%(ctl)d/mo -d '{"text":"Hej, kan I hjælpe?","from":"+4520123456"}'
+       and see the texts the gateway sent back:  curl -s http://127.0.0.1:%(ctl)d/calls
   4. Health: http://127.0.0.1:%(http)d/health
 
   Ctrl-C stops Prosody and the gateway.
-""" % {"c2s": C2S, "web": web, "http": HTTP})
+""" % {"c2s": C2S, "web": web, "http": HTTP, "ctl": SMS_CONTROL})
     stop = []
     signal.signal(signal.SIGINT, lambda *a: stop.append(1))
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
@@ -82,6 +102,9 @@ def main():
     print("\nstopping...")
     gw.stop()
     prosody.stop()
+    if sms:
+        sms.terminate()
+        sms.wait()
     return 0
 
 
