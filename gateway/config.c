@@ -415,7 +415,7 @@ static void parse_sections(struct gw_config *c, struct gw_cfg_errors *e)
     c->catalogue_dir = gw_cfg_str(e, g, "catalogue_dir", GW_SHAREDIR "/i18n");
     c->plugin_path = str_list(e, g, "plugin_path", &c->nplugin_path);
     c->timezone = gw_cfg_str(e, g, "timezone", "Europe/Oslo");
-    c->max_body_bytes = (int)gw_cfg_int(e, g, "max_message_bytes", 8192, 64, 1 << 20);
+    c->max_body_bytes = (int)gw_cfg_int(e, g, "max_message_bytes", 32768, 64, 1 << 20);
     c->test_clock = gw_cfg_str(e, g, "test_clock", NULL);
 
     config_setting_t *x = config_lookup(&c->cfg, "xmpp");

@@ -193,11 +193,8 @@ void gw_conv_finish(struct gw_core *c, struct gw_conv *cv, enum gw_conv_state st
     gw_conv_save(c, cv);
     gw_store_event(c->store, cv->row.id, now, state_names[st], cv->row.counsellor,
                    outcome ? outcome : reason);
-    char had[256];
-    snprintf(had, sizeof had, "%s", cv->row.counsellor);
     conv_release(c, cv);
-    if (had[0] || 1)
-        gw_queue_dispatch(c, queue); /* capacity freed or the queue changed */
+    gw_queue_dispatch(c, queue); /* capacity freed or the queue changed */
 }
 
 struct load_ctx {
@@ -218,6 +215,7 @@ static int load_one(void *arg, const struct gw_conv_row *r)
     cv->core = c;
     cv->row = *r;
     cv->state = state_parse(r->state);
+    cv->quiet = strstr(r->meta, "\"quiet\":true") != NULL;
     snprintf(cv->channel, sizeof cv->channel, "%s", sk.channel);
     snprintf(cv->address, sizeof cv->address, "%s", sk.address);
     snprintf(cv->display, sizeof cv->display, "%s", sk.display);
@@ -260,6 +258,8 @@ const char *gw_conv_jid(struct gw_core *c, const struct gw_conv *cv, char *buf, 
 int gw_conv_tell(struct gw_core *c, struct gw_conv *cv, const char *key, const char *const *vars,
                  const char *meta_json)
 {
+    if (cv->quiet)
+        return GW_OK; /* never answer a robot automatically (RFC 3834) */
     char text[2048];
     gw_i18n_format(c->i18n, cv->row.lang, key, text, sizeof text, vars);
     int64_t mid = gw_store_msg_insert(c->store, cv->row.id, "auto", text, NULL, gw_now_ms(c),

@@ -416,7 +416,11 @@ int gw_fed_deliver(struct gw_core *c, const struct gw_msg *m, char *err, size_t 
     static const char *const kinds[] = {"text", "auto", "typing", "closed", "transcript"};
     xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
     xmpp_stanza_t *r = el(ctx, "relay", GW_NS_FED);
-    xmpp_stanza_set_attribute(r, "conv", row.partner_ref);
+    /* conv: the receiver's conversation, when known (after a take the home gateway does not
+     * know the serving gateway's id until its first relay); from-conv: ours, always. */
+    if (row.partner_ref[0])
+        xmpp_stanza_set_attribute(r, "conv", row.partner_ref);
+    xmpp_stanza_set_attribute(r, "from-conv", row.token);
     xmpp_stanza_set_attribute(r, "kind", kinds[m->kind]);
     char idb[32];
     snprintf(idb, sizeof idb, "%lld", (long long)m->id);
@@ -559,10 +563,29 @@ static void on_relay(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *r,
     const char *conv = xmpp_stanza_get_attribute(r, "conv");
     const char *kind = xmpp_stanza_get_attribute(r, "kind");
     const char *rid = xmpp_stanza_get_attribute(r, "id");
-    struct gw_conv *cv = gw_conv_find(c, conv);
+    const char *from_conv = xmpp_stanza_get_attribute(r, "from-conv");
+    struct gw_conv *cv = conv && *conv ? gw_conv_find(c, conv) : NULL;
+    if (cv && strcmp(cv->row.partner, pc->domain))
+        cv = NULL;
+    if (!cv && from_conv && *from_conv && strlen(from_conv) < 24) {
+        /* The sender does not know our id: find the conversation by theirs. */
+        char address[400];
+        snprintf(address, sizeof address, "%s/%s", pc->domain, from_conv);
+        cv = gw_conv_for_seeker(c, GW_FED_CHANNEL, address); /* serving side */
+        struct gw_conv *k;
+        TAILQ_FOREACH(k, &c->convs, all)
+            if (!cv && k->row.role == 1 && !strcmp(k->row.partner, pc->domain) &&
+                !strcmp(k->row.partner_ref, from_conv))
+                cv = k; /* home side */
+    }
     if (!cv || strcmp(cv->row.partner, pc->domain)) {
         refuse(c, iq, "cancel", "item-not-found", "no such federated conversation");
         return;
+    }
+    if (!cv->row.partner_ref[0] && from_conv && *from_conv && strlen(from_conv) < sizeof cv->row.partner_ref) {
+        /* Learn the partner's id (a seeker taken from our shared queue). */
+        snprintf(cv->row.partner_ref, sizeof cv->row.partner_ref, "%s", from_conv);
+        gw_conv_save(c, cv);
     }
     xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
     char *body = child_text(r, "body");
@@ -626,7 +649,7 @@ static void on_queue_query(struct gw_core *c, xmpp_stanza_t *iq, const struct gw
             continue;
         struct gw_conv *cv;
         TAILQ_FOREACH(cv, &rt->waiting, qlink) {
-            if (cv->state != CS_QUEUED || cv->row.role)
+            if (cv->state != CS_QUEUED || cv->row.role || cv->fed_busy)
                 continue;
             xmpp_stanza_t *it = el(ctx, "item", NULL);
             char waited[32];

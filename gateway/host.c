@@ -173,13 +173,33 @@ static void api_deliver_done(struct gw_host *h, int64_t msg_id, int status, cons
     gw_outbox_channel_done(h->core, msg_id, status, ref, reason);
 }
 
+struct ids {
+    int64_t id[64];
+    int n;
+};
+
+static int collect_id(void *arg, const struct gw_msg_row *m)
+{
+    struct ids *ids = arg;
+    if (ids->n < 64)
+        ids->id[ids->n++] = m->id;
+    return ids->n >= 64;
+}
+
 static int api_delivery_report(struct gw_host *h, const char *ref, enum gw_dlr state,
                                const char *reason)
 {
-    struct gw_msg_row m;
-    if (!ref || gw_store_msg_by_ref(h->core->store, ref, &m) < 0)
+    /* One channel ref may cover several messages (an email batching counsellor lines). */
+    struct ids ids = {.n = 0};
+    if (!ref || gw_store_msg_each_ref(h->core->store, ref, collect_id, &ids) <= 0)
         return GW_ENOTFOUND;
-    return gw_outbox_report(h->core, m.id, state, reason);
+    int rc = GW_OK;
+    for (int i = 0; i < ids.n; i++) {
+        int r = gw_outbox_report(h->core, ids.id[i], state, reason);
+        if (r < 0)
+            rc = r;
+    }
+    return rc;
 }
 
 static int api_conv_by_ref(struct gw_host *h, const char *ref, char *conv, size_t convlen)
@@ -217,7 +237,8 @@ struct hist_ctx {
 static int hist_one(void *arg, const struct gw_msg_row *m)
 {
     struct hist_ctx *hc = arg;
-    struct gw_history_item it = {m->id, m->dir, m->body ? m->body : "", m->created, m->state};
+    struct gw_history_item it = {m->id, m->dir, m->body ? m->body : "", m->created, m->state,
+                                 m->meta};
     return hc->cb(hc->arg, &it);
 }
 
@@ -271,6 +292,11 @@ static char *api_kv_get(struct gw_host *h, const char *key)
 static int api_kv_set(struct gw_host *h, const char *key, const char *value)
 {
     return gw_store_kv_set(h->core->store, h->name, key, value);
+}
+
+static int api_kv_del(struct gw_host *h, const char *key)
+{
+    return gw_store_kv_del(h->core->store, h->name, key);
 }
 
 static int api_http_route(struct gw_host *h, const char *method, const char *path,
@@ -472,6 +498,7 @@ static const struct gw_host_api host_api = {
     .transcript = api_transcript,
     .feedback = api_feedback,
     .transcript_text = api_transcript_text,
+    .kv_del = api_kv_del,
 };
 
 /* --- loading --- */

@@ -63,7 +63,7 @@ enum gw_seeker_event {
     GW_EV_COMPOSING = 1, /* seeker is typing */
     GW_EV_PAUSED,        /* seeker stopped typing */
     GW_EV_ENDED,         /* seeker ended the conversation */
-    GW_EV_READ,          /* seeker saw the latest messages */
+    GW_EV_SEEN,          /* seeker saw the latest messages */
 };
 
 /* A message arriving from a seeker (plugin -> core). */
@@ -132,6 +132,7 @@ struct gw_history_item {
     const char *body;
     int64_t created_ms;  /* unix time in ms */
     const char *state;   /* "stored" "sent" "delivered" "failed" */
+    const char *meta_json; /* structured form of an "auto" item (as in gw_msg), or NULL */
 };
 typedef int (*gw_history_cb)(void *arg, const struct gw_history_item *it);
 
@@ -182,7 +183,7 @@ struct gw_host_api {
      * `channel_ref`.  Unknown refs return GW_ENOTFOUND; out-of-order transient reports after a
      * final one are ignored (GW_OK). */
     int (*delivery_report)(struct gw_host *h, const char *channel_ref, enum gw_dlr state,
-                           const char *reason);
+                           const char *reason); /* every message carrying that ref */
     /* Find the conversation an outgoing or incoming message with `channel_ref` belongs to
      * (email threading by References).  Writes the token into conv (convlen >= 40). */
     int (*conv_by_ref)(struct gw_host *h, const char *channel_ref, char *conv, size_t convlen);
@@ -256,6 +257,8 @@ struct gw_host_api {
     /* Build the plain-text transcript of `conv` (what the seeker saw) in the seeker's
      * language.  Returns a malloc'd string (caller frees) or NULL. */
     char *(*transcript_text)(struct gw_host *h, const char *conv);
+    /* Delete a key of the plugin's key/value store (no-op when absent). */
+    int (*kv_del)(struct gw_host *h, const char *key);
 };
 
 /* The one descriptor a plugin exports as `skagerrak_plugin`. */

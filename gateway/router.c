@@ -117,13 +117,26 @@ static int replay_one(void *arg, const struct gw_msg_row *m)
 
 void gw_router_replay_to_counsellor(struct gw_core *c, struct gw_conv *cv, const char *jid)
 {
-    if (cv->row.meta[0]) {
-        /* Pre-chat fields: the first, clearly marked message. */
+    json_t *meta = cv->row.meta[0] ? json_loads(cv->row.meta, 0, NULL) : NULL;
+    json_t *fields = json_object_get(meta, "fields");
+    if (json_is_object(fields) && json_object_size(fields)) {
+        /* Pre-chat fields: the first, clearly marked message, one "name: value" per line. */
         char text[1400];
-        snprintf(text, sizeof text, "%s %s",
-                 gw_i18n_text(c->i18n, gw_counsellor_lang(c, jid), "prechat_fields"), cv->row.meta);
+        size_t off = (size_t)snprintf(text, sizeof text, "%s",
+                                      gw_i18n_text(c->i18n, gw_counsellor_lang(c, jid), "prechat_fields"));
+        const char *k;
+        json_t *v;
+        json_object_foreach(fields, k, v) {
+            if (off >= sizeof text)
+                break;
+            char *vs = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            off += (size_t)snprintf(text + off, sizeof text - off, "\n%s: %s", k,
+                                    vs ? vs : json_string_value(v));
+            free(vs);
+        }
         gw_conv_notify_counsellor(c, cv, jid, text);
     }
+    json_decref(meta);
     struct replay_ctx rc = {c, cv, jid};
     gw_store_msg_each(c->store, cv->row.id, 0, "in,note", replay_one, &rc);
 }
@@ -203,6 +216,23 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
         snprintf(err, errlen, "seeker is blocked on this channel");
         return GW_EPERM;
     }
+    /* meta_json: "fields" (pre-chat form) belong to the conversation and are shown to the
+     * counsellor; "auto": true marks mail from a robot, never answered automatically; the
+     * whole object is kept with the message for the record. */
+    json_t *meta = in->meta_json ? json_loads(in->meta_json, 0, NULL) : NULL;
+    json_t *fields = json_object_get(meta, "fields");
+    int robot = json_is_true(json_object_get(meta, "auto"));
+    char *conv_meta = NULL;
+    if (json_is_object(fields) || robot) {
+        json_t *cm = json_object();
+        if (json_is_object(fields))
+            json_object_set(cm, "fields", fields);
+        if (robot)
+            json_object_set_new(cm, "quiet", json_true());
+        conv_meta = json_dumps(cm, JSON_COMPACT);
+        json_decref(cm);
+    }
+    json_decref(meta);
     struct gw_conv *cv = NULL;
     if (in->conv) {
         cv = gw_conv_find(c, in->conv);
@@ -215,19 +245,25 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
     if (!cv) {
         const char *queue =
             in->queue && gw_config_queue(c->cfg, in->queue) ? in->queue : c->cfg->default_queue;
-        cv = gw_conv_open(c, sid, channel, in->address, in->display, queue, lang, in->meta_json);
+        cv = gw_conv_open(c, sid, channel, in->address, in->display, queue, lang, conv_meta);
         if (!cv) {
+            free(conv_meta);
             free(body);
             snprintf(err, errlen, "storage failure");
             return GW_EIO;
         }
         fresh = 1;
+        cv->quiet = robot;
+    } else if (!robot) {
+        cv->quiet = 0; /* a person writes: automatic texts are fine again */
     }
+    free(conv_meta);
     int64_t now = gw_now_ms(c);
     int64_t mid = 0;
     if (*body) {
         mid =
-            gw_store_msg_insert(c->store, cv->row.id, "in", body, NULL, now, "stored", NULL, NULL);
+            gw_store_msg_insert(c->store, cv->row.id, "in", body, NULL, now, "stored", NULL,
+                                in->meta_json);
         if (mid < 0) {
             free(body);
             snprintf(err, errlen, "storage failure");

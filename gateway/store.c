@@ -59,6 +59,8 @@ enum stmt {
     S_COMMIT,
     S_KV_GET,
     S_KV_SET,
+    S_KV_DEL,
+    S_MSG_EACHREF,
     S_SEEKER_FIND,
     S_SEEKER_INS,
     S_SEEKER_GET,
@@ -107,6 +109,9 @@ static const char *const sql[S_COUNT_MAX] = {
     [S_KV_GET] = "SELECT value FROM kv WHERE owner=?1 AND key=?2",
     [S_KV_SET] = "INSERT INTO kv(owner,key,value) VALUES(?1,?2,?3)"
                  " ON CONFLICT(owner,key) DO UPDATE SET value=excluded.value",
+    [S_KV_DEL] = "DELETE FROM kv WHERE owner=?1 AND key=?2",
+    [S_MSG_EACHREF] = "SELECT id, conv_id, dir, author, created, state, channel_ref, stanza_id"
+                      " FROM messages WHERE channel_ref=?1 ORDER BY id",
     [S_SEEKER_FIND] = "SELECT id, channel, address, display, lang, blocked, history_ok"
                       " FROM seekers WHERE channel=?1 AND address=?2",
     [S_SEEKER_INS] = "INSERT INTO seekers(channel,address,display,lang,created)"
@@ -404,6 +409,14 @@ int gw_store_kv_set(struct gw_store *s, const char *owner, const char *key, cons
     bind_text(st, 1, owner);
     bind_text(st, 2, key);
     bind_text(st, 3, value);
+    return step_done(s, st);
+}
+
+int gw_store_kv_del(struct gw_store *s, const char *owner, const char *key)
+{
+    sqlite3_stmt *st = prep(s, S_KV_DEL, 1);
+    bind_text(st, 1, owner);
+    bind_text(st, 2, key);
     return step_done(s, st);
 }
 
@@ -708,6 +721,26 @@ int gw_store_msg_by_ref(struct gw_store *s, const char *ref, struct gw_msg_row *
         msg_from(st, out);
     sqlite3_reset(st);
     return rc;
+}
+
+int gw_store_msg_each_ref(struct gw_store *s, const char *ref,
+                          int (*cb)(void *arg, const struct gw_msg_row *m), void *arg)
+{
+    /* Private statement: callbacks write to the store. */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql[S_MSG_EACHREF], -1, &st, NULL) != SQLITE_OK)
+        return GW_EIO;
+    bind_text(st, 1, ref);
+    int n = 0;
+    struct gw_msg_row m;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        msg_from(st, &m);
+        n++;
+        if (cb(arg, &m))
+            break;
+    }
+    sqlite3_finalize(st);
+    return n;
 }
 
 int gw_store_msg_set_ref(struct gw_store *s, int64_t id, const char *ref)

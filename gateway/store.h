@@ -26,6 +26,7 @@ int gw_store_failed(struct gw_store *s);
 /* Key/value per owner.  kv_get returns malloc'd or NULL. */
 char *gw_store_kv_get(struct gw_store *s, const char *owner, const char *key);
 int gw_store_kv_set(struct gw_store *s, const char *owner, const char *key, const char *value);
+int gw_store_kv_del(struct gw_store *s, const char *owner, const char *key);
 
 /* Seekers. */
 struct gw_seeker_row {
@@ -111,6 +112,10 @@ int gw_store_msg_full(struct gw_store *s, int64_t id,
                       int (*cb)(void *arg, const struct gw_msg_row *m), void *arg);
 /* The message whose channel_ref is `ref` (id and conv_id filled); GW_ENOTFOUND otherwise. */
 int gw_store_msg_by_ref(struct gw_store *s, const char *ref, struct gw_msg_row *out);
+/* Every message whose channel_ref is `ref`, oldest first (body not filled).  Returns the
+ * number visited or GW_EIO. */
+int gw_store_msg_each_ref(struct gw_store *s, const char *ref,
+                          int (*cb)(void *arg, const struct gw_msg_row *m), void *arg);
 /* Record the channel ref of an inbound message (e.g. its Message-ID) for threading. */
 int gw_store_msg_set_ref(struct gw_store *s, int64_t id, const char *ref);
 /* Messages of a conversation with id > after, oldest first; dirs is a comma list filter

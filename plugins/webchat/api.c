@@ -126,13 +126,12 @@ static void h_config(struct web_call *c)
     json_t *langs = json_array();
     for (size_t i = 0; i < x->conf.n_langs; i++)
         json_array_append_new(langs, json_string(x->conf.langs[i]));
-    json_t *j = json_pack("{s:o, s:s, s:o, s:O, s:i, s:b, s:b, s:s, s:s, s:I}", "languages", langs,
-                          "default_lang", x->conf.default_lang, "queue", qi, "fields",
-                          x->conf.fields_json, "max_chars", (int)x->conf.max_chars,
-                          "transcript_email", x->conf.transcript_email, "feedback",
-                          x->conf.feedback, "storage", x->conf.storage, "timezone",
-                          x->conf.timezone, "session_ttl_s",
-                          (json_int_t)(x->conf.session_ttl_ms / 1000));
+    json_t *j =
+        json_pack("{s:o, s:s, s:o, s:O, s:i, s:b, s:b, s:s, s:s, s:I}", "languages", langs,
+                  "default_lang", x->conf.default_lang, "queue", qi, "fields", x->conf.fields_json,
+                  "max_chars", (int)x->conf.max_chars, "transcript_email", x->conf.transcript_email,
+                  "feedback", x->conf.feedback, "storage", x->conf.storage, "timezone",
+                  x->conf.timezone, "session_ttl_s", (json_int_t)(x->conf.session_ttl_ms / 1000));
     if (j && x->conf.privacy_url[0])
         json_object_set_new(j, "privacy_url", json_string(x->conf.privacy_url));
     if (!j) {
@@ -171,8 +170,8 @@ static void h_start(struct web_call *c)
         web_call_error(c, 503, "unavailable");
         return;
     }
-    struct web_session *s = web_session_new(key, sid, "", st.lang, st.queue, c->now,
-                                            x->conf.session_ttl_ms);
+    struct web_session *s =
+        web_session_new(key, sid, "", st.lang, st.queue, c->now, x->conf.session_ttl_ms);
     char *meta = NULL;
     if (json_object_size(st.fields) > 0) {
         json_t *m = json_pack("{s:O}", "fields", st.fields);
@@ -220,8 +219,9 @@ static void h_start(struct web_call *c)
     }
     web_persist(x, s);
     x->api->log(x->h, GW_LOG_INFO, "session %s started (queue %s, %s)", s->sid, s->queue, s->lang);
-    reply(c, 201, json_pack("{s:s, s:s, s:s, s:s, s:I}", "token", token, "sid", s->sid, "lang",
-                            s->lang, "queue", s->queue, "expires_ms", (json_int_t)s->expires_ms));
+    reply(c, 201,
+          json_pack("{s:s, s:s, s:s, s:s, s:I}", "token", token, "sid", s->sid, "lang", s->lang,
+                    "queue", s->queue, "expires_ms", (json_int_t)s->expires_ms));
     memset(token, 0, sizeof(token));
 }
 
@@ -276,7 +276,8 @@ static void h_message(struct web_call *c)
     int rc = web_req_message(&x->conf, body, len, &m, code, sizeof(code));
     if (rc != GW_OK) {
         if (rc == GW_ELIMIT)
-            reply(c, 413, json_pack("{s:s, s:i}", "error", code, "max_chars", (int)x->conf.max_chars));
+            reply(c, 413,
+                  json_pack("{s:s, s:i}", "error", code, "max_chars", (int)x->conf.max_chars));
         else
             web_call_error(c, 400, code);
         return;
@@ -341,8 +342,9 @@ static void h_message(struct web_call *c)
     web_req_message_release(&m);
     if (web_session_touch(s, c->now, x->conf.session_ttl_ms))
         web_persist(x, s);
-    reply(c, 200, json_pack("{s:I, s:b, s:I}", "id", (json_int_t)out.msg_id, "duplicate",
-                            out.duplicate, "ts", (json_int_t)c->now));
+    reply(c, 200,
+          json_pack("{s:I, s:b, s:I}", "id", (json_int_t)out.msg_id, "duplicate", out.duplicate,
+                    "ts", (json_int_t)c->now));
 }
 
 static void h_typing(struct web_call *c)
@@ -383,7 +385,7 @@ static void h_ack(struct web_call *c)
         any = 1;
     }
     if (any)
-        x->api->seeker_event(x->h, c->s->conv, GW_EV_READ);
+        x->api->seeker_event(x->h, c->s->conv, GW_EV_SEEN);
     reply_empty(c, 204);
 }
 
@@ -442,8 +444,10 @@ static void h_transcript_email(struct web_call *c)
     int rc = x->api->transcript(x->h, c->s->conv, "email", addr);
     free(addr);
     if (rc != GW_OK) {
-        x->api->log(x->h, GW_LOG_WARN, "session %s: transcript by email refused (%d)", c->s->sid, rc);
-        web_call_error(c, rc == GW_EINVAL ? 400 : 503, rc == GW_EINVAL ? "address_invalid" : "unavailable");
+        x->api->log(x->h, GW_LOG_WARN, "session %s: transcript by email refused (%d)", c->s->sid,
+                    rc);
+        web_call_error(c, rc == GW_EINVAL ? 400 : 503,
+                       rc == GW_EINVAL ? "address_invalid" : "unavailable");
         return;
     }
     reply(c, 202, json_pack("{s:b}", "queued", 1));
@@ -518,7 +522,8 @@ static void preflight(struct web_call *c, const char *path)
         return;
     }
     web_call_header(c, "Access-Control-Allow-Methods", allow);
-    web_call_header(c, "Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID");
+    web_call_header(c, "Access-Control-Allow-Headers",
+                    "Authorization, Content-Type, Last-Event-ID");
     web_call_header(c, "Access-Control-Max-Age", "600");
     reply_empty(c, 204);
 }

@@ -30,10 +30,10 @@ int web_api_same_host(const char *origin, const char *host);
 struct web_call {
     struct web_ctx *x;
     struct gw_http_req *r;
-    struct web_session *s;     /* set for authenticated routes */
-    const char *hdr[WEB_CALL_MAX_HDR];  /* response headers (pairs) */
+    struct web_session *s;             /* set for authenticated routes */
+    const char *hdr[WEB_CALL_MAX_HDR]; /* response headers (pairs) */
     size_t nh;
-    char ip[64];               /* rate-limit key of the client address */
+    char ip[64]; /* rate-limit key of the client address */
     char retry_after[24];
     int64_t now;
 };

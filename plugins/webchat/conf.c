@@ -11,22 +11,36 @@
 #endif
 
 static const char *const known_keys[] = {
-    "static_dir",       "allowed_origins",
-    "queue",            "queues",
-    "languages",        "default_lang",
-    "timezone",         "privacy_url",
-    "storage",          "session_ttl_s",
-    "max_message_chars", "rate_session",
-    "rate_session_period_s", "rate_ip",
-    "rate_ip_period_s", "rate_ip_sessions",
-    "rate_ip_sessions_period_s", "rate_typing",
-    "rate_max_keys",    "max_streams_per_session",
-    "max_streams",      "heartbeat_s",
-    "transcript_email", "feedback",
-    "trust_proxy",      "prechat",
+    "static_dir",
+    "allowed_origins",
+    "queue",
+    "queues",
+    "languages",
+    "default_lang",
+    "timezone",
+    "privacy_url",
+    "storage",
+    "session_ttl_s",
+    "max_message_chars",
+    "rate_session",
+    "rate_session_period_s",
+    "rate_ip",
+    "rate_ip_period_s",
+    "rate_ip_sessions",
+    "rate_ip_sessions_period_s",
+    "rate_typing",
+    "rate_max_keys",
+    "max_streams_per_session",
+    "max_streams",
+    "heartbeat_s",
+    "transcript_email",
+    "feedback",
+    "trust_proxy",
+    "prechat",
     NULL,
 };
-static const char *const field_keys[] = {"id", "type", "required", "maxlen", "label", "options", NULL};
+static const char *const field_keys[] = {"id",    "type",    "required", "maxlen",
+                                         "label", "options", NULL};
 static const char *const option_keys[] = {"value", "label", NULL};
 static const char *const all_langs[] = {"nb", "nn", "da", "en", NULL};
 
@@ -152,7 +166,9 @@ static int queue_ok(const char *s)
 static json_t *label_group(struct loader *L, const config_setting_t *g)
 {
     if (!config_setting_is_group(g)) {
-        L->api->cfg_error(L->h, g, "label must be a group of texts per language, e.g. { nb = \"...\"; en = \"...\"; }");
+        L->api->cfg_error(
+            L->h, g,
+            "label must be a group of texts per language, e.g. { nb = \"...\"; en = \"...\"; }");
         L->bad = 1;
         return NULL;
     }
@@ -176,7 +192,8 @@ static json_t *label_group(struct loader *L, const config_setting_t *g)
     return o;
 }
 
-static void load_field(struct loader *L, const config_setting_t *g, struct web_field *f, json_t *arr)
+static void load_field(struct loader *L, const config_setting_t *g, struct web_field *f,
+                       json_t *arr)
 {
     if (!config_setting_is_group(g)) {
         L->api->cfg_error(L->h, g, "prechat: each field is a group { id = ...; type = ...; }");
@@ -186,7 +203,8 @@ static void load_field(struct loader *L, const config_setting_t *g, struct web_f
     if (L->api->cfg_known_keys(L->h, g, field_keys) != GW_OK)
         L->bad = 1;
     const char *id = NULL, *type = NULL;
-    if (L->api->cfg_string(L->h, g, "id", NULL, &id) != GW_OK || !id || !ident_ok(id, WEB_FIELD_ID_MAX)) {
+    if (L->api->cfg_string(L->h, g, "id", NULL, &id) != GW_OK || !id ||
+        !ident_ok(id, WEB_FIELD_ID_MAX)) {
         L->api->cfg_error(L->h, g, "prechat field: id must be 1-32 of [a-z0-9_-]");
         L->bad = 1;
         return;
@@ -225,7 +243,8 @@ static void load_field(struct loader *L, const config_setting_t *g, struct web_f
     if (f->type == WEB_FIELD_SELECT) {
         if (!opts || !config_setting_is_list(opts) || config_setting_length(opts) == 0) {
             L->api->cfg_error(L->h, opts ? opts : g,
-                              "prechat field %s: a select needs options = ( \"a\", { value = \"b\"; label = {...}; } )",
+                              "prechat field %s: a select needs options = ( \"a\", { value = "
+                              "\"b\"; label = {...}; } )",
                               f->id);
             L->bad = 1;
             return;
@@ -253,7 +272,9 @@ static void load_field(struct loader *L, const config_setting_t *g, struct web_f
                     jlab = label_group(L, ol);
             }
             if (!v || !ident_ok(v, 63)) {
-                L->api->cfg_error(L->h, e, "prechat field %s: option %d needs a value of [a-z0-9_-]", f->id, i + 1);
+                L->api->cfg_error(L->h, e,
+                                  "prechat field %s: option %d needs a value of [a-z0-9_-]", f->id,
+                                  i + 1);
                 L->bad = 1;
                 json_decref(jlab);
                 continue;
@@ -361,7 +382,8 @@ int web_conf_load(struct web_conf *c, const config_setting_t *conf, const struct
         }
         free(langs);
         if (c->n_langs == 0) {
-            api->cfg_error(h, config_setting_get_member(conf, "languages"), "languages: name at least one");
+            api->cfg_error(h, config_setting_get_member(conf, "languages"),
+                           "languages: name at least one");
             L.bad = 1;
         }
     }
@@ -386,7 +408,8 @@ int web_conf_load(struct web_conf *c, const config_setting_t *conf, const struct
     }
     str_opt(&L, conf, "storage", "local", &c->storage);
     if (c->storage && strcmp(c->storage, "local") != 0 && strcmp(c->storage, "session") != 0) {
-        api->cfg_error(h, config_setting_get_member(conf, "storage"), "storage must be \"local\" or \"session\"");
+        api->cfg_error(h, config_setting_get_member(conf, "storage"),
+                       "storage must be \"local\" or \"session\"");
         L.bad = 1;
     }
 

@@ -18,36 +18,36 @@ struct web_field {
     char id[WEB_FIELD_ID_MAX + 1]; /* [a-z0-9_]{1,32} */
     enum web_field_type type;
     int required;
-    unsigned maxlen;  /* TEXT: characters */
-    char **options;   /* SELECT: allowed values (owned) */
+    unsigned maxlen; /* TEXT: characters */
+    char **options;  /* SELECT: allowed values (owned) */
     size_t n_options;
 };
 
 /* Everything the plugin reads from its group.  All strings are owned copies (libconfig's
  * die on reload). */
 struct web_conf {
-    char *static_dir;         /* directory of widget.js, chat.html, widget.css, i18n/ */
-    char **origins;           /* CORS: origins allowed to embed ("https://host[:port]") */
+    char *static_dir; /* directory of widget.js, chat.html, widget.css, i18n/ */
+    char **origins;   /* CORS: origins allowed to embed ("https://host[:port]") */
     size_t n_origins;
-    char **queues;            /* queue ids a page may name; queues[0] is the default */
+    char **queues; /* queue ids a page may name; queues[0] is the default */
     size_t n_queues;
     char langs[WEB_MAX_LANGS][3]; /* offered languages, in order */
     size_t n_langs;
     char default_lang[3];
-    char *timezone;           /* IANA zone the widget formats opening times in */
-    char *privacy_url;        /* link to the full privacy statement, or "" */
-    char *storage;            /* "local" or "session": where the widget keeps its token */
-    int64_t session_ttl_ms;   /* a session can be resumed this long after its last activity */
-    unsigned max_chars;       /* longest message, in characters (code points) */
-    size_t max_body;          /* longest request body, in bytes (derived from max_chars) */
-    unsigned rate_session;    /* messages per session per rate_session_ms */
+    char *timezone;         /* IANA zone the widget formats opening times in */
+    char *privacy_url;      /* link to the full privacy statement, or "" */
+    char *storage;          /* "local" or "session": where the widget keeps its token */
+    int64_t session_ttl_ms; /* a session can be resumed this long after its last activity */
+    unsigned max_chars;     /* longest message, in characters (code points) */
+    size_t max_body;        /* longest request body, in bytes (derived from max_chars) */
+    unsigned rate_session;  /* messages per session per rate_session_ms */
     int64_t rate_session_ms;
-    unsigned rate_ip;         /* messages per IP address per rate_ip_ms */
+    unsigned rate_ip; /* messages per IP address per rate_ip_ms */
     int64_t rate_ip_ms;
     unsigned rate_ip_sessions; /* new sessions per IP address per rate_ip_sessions_ms */
     int64_t rate_ip_sessions_ms;
-    unsigned rate_typing;     /* typing events per session per minute (extra ones dropped) */
-    size_t rate_max_keys;     /* bound on tracked sessions/addresses per limiter */
+    unsigned rate_typing; /* typing events per session per minute (extra ones dropped) */
+    size_t rate_max_keys; /* bound on tracked sessions/addresses per limiter */
     unsigned max_streams_per_session;
     unsigned max_streams;     /* all open event streams together */
     int64_t heartbeat_ms;     /* SSE comment interval (keeps proxies from timing out) */
@@ -56,7 +56,7 @@ struct web_conf {
     int trust_proxy;          /* take the client address from X-Forwarded-For (behind a proxy) */
     struct web_field *fields; /* pre-chat fields, in order */
     size_t n_fields;
-    json_t *fields_json;      /* the same as JSON for GET config (with labels), owned */
+    json_t *fields_json; /* the same as JSON for GET config (with labels), owned */
 };
 
 /* Read group `conf` (NULL = all defaults) into *c, which must be zeroed or released.

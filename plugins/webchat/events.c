@@ -101,4 +101,3 @@ void web_events_open(struct web_call *c)
     if (web_session_touch(s, c->now, x->conf.session_ttl_ms))
         web_persist(x, s);
 }
-

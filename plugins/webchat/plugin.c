@@ -31,7 +31,8 @@ static int make_limiters(struct web_ctx *x)
     if (!x->rl_session) {
         x->rl_session = web_rl_new(c->rate_session, c->rate_session_ms, c->rate_max_keys, seed64());
         x->rl_ip = web_rl_new(c->rate_ip, c->rate_ip_ms, c->rate_max_keys, seed64());
-        x->rl_ip_sessions = web_rl_new(c->rate_ip_sessions, c->rate_ip_sessions_ms, c->rate_max_keys, seed64());
+        x->rl_ip_sessions =
+            web_rl_new(c->rate_ip_sessions, c->rate_ip_sessions_ms, c->rate_max_keys, seed64());
         x->rl_typing = web_rl_new(c->rate_typing, 60000, c->rate_max_keys, seed64());
         return x->rl_session && x->rl_ip && x->rl_ip_sessions && x->rl_typing ? GW_OK : GW_ENOMEM;
     }
@@ -62,7 +63,8 @@ static int web_init(void **self, const config_setting_t *conf, const struct gw_h
                     struct gw_host *h, char *err, size_t errlen)
 {
     *self = NULL;
-    if (!api || api->abi != GW_PLUGIN_ABI || api->size < offsetof(struct gw_host_api, transcript_text) + sizeof(api->transcript_text)) {
+    if (!api || api->abi != GW_PLUGIN_ABI ||
+        api->size < offsetof(struct gw_host_api, transcript_text) + sizeof(api->transcript_text)) {
         snprintf(err, errlen, "webchat: host API too old");
         return GW_EINVAL;
     }

@@ -101,7 +101,8 @@ int web_req_start(const struct web_conf *c, const char *body, size_t len, struct
         }
         const char *k;
         json_t *fv;
-        json_object_foreach(v, k, fv) {
+        json_object_foreach(v, k, fv)
+        {
             const struct web_field *f = web_conf_field(c, k);
             if (!f) {
                 rc = fail(code, codelen, "field_unknown", GW_EINVAL);
@@ -171,7 +172,8 @@ int web_req_message(const struct web_conf *c, const char *body, size_t len,
         rc = fail(code, codelen, "text_missing", GW_EINVAL);
     } else if (web_utf8_len(json_string_value(t)) > c->max_chars) {
         rc = fail(code, codelen, "too_long", GW_ELIMIT);
-    } else if (cid && !json_is_null(cid) && (!json_is_string(cid) || !cid_ok(json_string_value(cid)))) {
+    } else if (cid && !json_is_null(cid) &&
+               (!json_is_string(cid) || !cid_ok(json_string_value(cid)))) {
         rc = fail(code, codelen, "cid_invalid", GW_EINVAL);
     } else {
         out->text = strdup(json_string_value(t));
@@ -286,7 +288,8 @@ int web_req_ack(const char *body, size_t len, int64_t *ids, size_t max, size_t *
     } else {
         size_t i;
         json_t *v;
-        json_array_foreach(a, i, v) {
+        json_array_foreach(a, i, v)
+        {
             if (!json_is_integer(v) || json_integer_value(v) <= 0) {
                 rc = fail(code, codelen, "ids_invalid", GW_EINVAL);
                 *n = 0;

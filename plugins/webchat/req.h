@@ -30,8 +30,8 @@ void web_req_start_release(struct web_req_start *r);
 /* POST message: {"text":"...","cid":"c-123"}.  text: 1..max_chars characters, not only
  * white space.  cid (optional, [A-Za-z0-9_-]{1,64}) makes retries idempotent. */
 struct web_req_message {
-    char *text;                  /* owned */
-    char cid[WEB_CID_MAX + 1];   /* "" when absent */
+    char *text;                /* owned */
+    char cid[WEB_CID_MAX + 1]; /* "" when absent */
 };
 int web_req_message(const struct web_conf *c, const char *body, size_t len,
                     struct web_req_message *out, char *code, size_t codelen);

@@ -16,10 +16,10 @@ struct web_stream {
     TAILQ_ENTRY(web_stream) in_sess; /* the session's streams */
     TAILQ_ENTRY(web_stream) in_all;  /* every stream (heartbeats) */
     struct web_session *sess;
-    struct web_sessions *ss;         /* the table it is listed in */
-    struct gw_http_stream *hs;       /* the host's stream */
-    int64_t replay_max;              /* highest id replayed from history on open: a live
-                                        item with an id <= this was already sent */
+    struct web_sessions *ss;   /* the table it is listed in */
+    struct gw_http_stream *hs; /* the host's stream */
+    int64_t replay_max;        /* highest id replayed from history on open: a live
+                                  item with an id <= this was already sent */
     int64_t opened_ms;
 };
 TAILQ_HEAD(web_stream_list, web_stream);
@@ -35,21 +35,21 @@ struct web_session {
     char lang[3];
     char queue[64];
     int64_t created_ms;
-    int64_t expires_ms;              /* resumable until then (moved on activity) */
-    int64_t persisted_exp_ms;        /* expires_ms as last written to the store */
-    int closed;                      /* no more input: ended by the seeker or closed by the service */
-    int blocked;                     /* closed because a counsellor blocked the seeker */
+    int64_t expires_ms;       /* resumable until then (moved on activity) */
+    int64_t persisted_exp_ms; /* expires_ms as last written to the store */
+    int closed;               /* no more input: ended by the seeker or closed by the service */
+    int blocked;              /* closed because a counsellor blocked the seeker */
     int feedback_given;
     struct web_stream_list streams;
     unsigned n_streams;
-    int64_t out_ids[WEB_OUT_RING];   /* recent counsellor message ids sent to this session:
-                                        only these may be acknowledged by it */
+    int64_t out_ids[WEB_OUT_RING]; /* recent counsellor message ids sent to this session:
+                                      only these may be acknowledged by it */
     unsigned n_out;
 };
 
 struct web_sessions {
-    struct web_map *by_key;   /* key -> session (owns sessions) */
-    struct web_map *by_conv;  /* conv -> session */
+    struct web_map *by_key;  /* key -> session (owns sessions) */
+    struct web_map *by_conv; /* conv -> session */
     struct web_stream_list all;
     unsigned n_streams;
 };

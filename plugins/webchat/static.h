@@ -1,4 +1,5 @@
-/* static.h — serving the widget's files (widget.js, chat.html, widget.css, i18n/) from a directory. */
+/* static.h — serving the widget's files (widget.js, chat.html, widget.css, i18n/) from a directory.
+ */
 #ifndef WEB_STATIC_H
 #define WEB_STATIC_H
 
@@ -8,9 +9,9 @@
 
 /* The Content-Security-Policy sent with chat.html: no inline script, nothing from other
  * origins. */
-#define WEB_PAGE_CSP                                                                              \
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "             \
-    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "                  \
+#define WEB_PAGE_CSP                                                                               \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "                   \
     "frame-ancestors 'none'"
 
 /* 1 if `rel` (a path below the mount without the leading '/') names a file we may serve:

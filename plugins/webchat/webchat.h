@@ -23,7 +23,7 @@ struct web_ctx {
     uint64_t done_timer;           /* pending deliver_done() calls (see plugin.c) */
     int64_t *done_ids;             /* counsellor messages accepted, to confirm next turn */
     size_t n_done, cap_done;
-    uint64_t sweep_timer;          /* session expiry, limiter sweeps */
+    uint64_t sweep_timer; /* session expiry, limiter sweeps */
 };
 
 /* Push an event to every open stream of `s`.  `id` > 0 sends an SSE id and, when `live` is

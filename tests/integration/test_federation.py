@@ -222,7 +222,11 @@ class RawComponent:
         iid = "raw-%s" % secrets.token_hex(4)
         self.sock.sendall(("<iq type='%s' id='%s' from='%s' to='%s'>%s</iq>"
                            % (type, iid, self.domain, to, payload)).encode())
-        rx = re.compile(rb"<iq\b[^>]*\bid=['\"]" + iid.encode() + rb"['\"][^>]*(/>|>.*?</iq>)", re.S)
+        return self.wait(rb"<iq\b[^>]*\bid=['\"]" + iid.encode() + rb"['\"][^>]*(/>|>.*?</iq>)", timeout)
+
+    def wait(self, regex, timeout=T):
+        """The first received XML matching regex (bytes), as text."""
+        rx = re.compile(regex, re.S)
         deadline = time.monotonic() + timeout
         while True:
             m = rx.search(self.buf)
@@ -342,10 +346,15 @@ def test_shared_queue_partner_and_home_race(fed):
     conv = r.json()["conv"]
     lb.wait_meta("welcome", conv=conv, timeout=T)
     # Mette's !queue lists the Norwegian shared queue, marked with the home agency
+    # a second seeker writes from an e-mail address: its domain must not cross either
+    c2 = lb.send("ola.nordmann@example.no", "me too", queue="shared", lang="nb", id="sq-2").json()["conv"]
+    lb.wait_meta("welcome", conv=c2, timeout=T)
     mette.send_message(GW_DK, "!queue")
     listing = mette.wait_message(body_has("Shared queue at Rådgivning NO"), timeout=T)
     assert "!take gw.no.test:%s" % conv in listing.body and "shared" in listing.body
-    assert "4790003003" not in listing.body  # only the masked display crosses
+    assert "!take gw.no.test:%s" % c2 in listing.body
+    assert "··3003" in listing.body and "4790003003" not in listing.body  # masked display only
+    assert "example.no" not in listing.body and "nordmann" not in listing.body, listing.body
     # both take at once: the home gateway alone assigns, exactly one wins
     mette.send_message(GW_DK, "!take gw.no.test:" + conv)
     kari.send_message("shared@" + GW_NO, "!take " + conv)
@@ -365,6 +374,14 @@ def test_shared_queue_partner_and_home_race(fed):
     else:
         kari.send_message(km.bare_from, "Hei fra Norge")
         assert lb.wait(lambda i: i["conv"] == conv and i["kind"] == "text", timeout=T)["body"] == "Hei fra Norge"
+    # no race: Mette takes the second seeker; the chat runs both ways through the home gateway
+    mette.send_message(GW_DK, "!take gw.no.test:" + c2)
+    m2 = mette.wait_message(lambda s: s.body == "me too", timeout=T)
+    lb.wait_meta("joined", conv=c2, timeout=T)
+    lb.send("ola.nordmann@example.no", "are you Danish?", conv=c2, lang="nb", id="sq-3")
+    mette.wait_message(lambda s: s.bare_from == m2.bare_from and s.body == "are you Danish?", timeout=T)
+    mette.send_message(m2.bare_from, "Ja, fra København")
+    assert lb.wait(lambda i: i["conv"] == c2 and i["kind"] == "text", timeout=T)["body"] == "Ja, fra København"
 
 
 @ONE
@@ -439,6 +456,13 @@ def test_refusals_unknown_domain_and_agreement(fed):
         finally:
             db.close()
         assert n == 1
+        # the gateway relays to se3 (the queue position); a refusal of a relay is final
+        mark = fed.no.gw.mark()
+        got = se.wait(rb"<iq\b[^>]*type=['\"]set['\"][^>]*>\s*<relay\b[^>]*conv=['\"]se3['\"].*?</iq>")
+        rid = re.search(r"<iq\b[^>]*\bid=['\"]([^'\"]+)", got).group(1)
+        se.sock.sendall(("<iq type='error' id='%s' from='gw.se.test' to='gw.no.test'><error type='cancel'>"
+                         "<item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>" % rid).encode())
+        fed.no.gw.wait_log(r"federation: gw\.se\.test refused relay of message \d+: item-not-found", since=mark)
     finally:
         for rc in (stranger, se, fi):
             rc.close()

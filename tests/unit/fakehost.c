@@ -537,7 +537,7 @@ static int fh_history(struct gw_host *h, const char *conv, int64_t after_id, gw_
         const struct fh_hist *it = &fh->priv->hist.v[i];
         if (strcmp(it->conv, conv) || it->id <= after_id)
             continue;
-        struct gw_history_item item = {it->id, it->dir, it->body, it->created_ms, it->state};
+        struct gw_history_item item = {it->id, it->dir, it->body, it->created_ms, it->state, NULL};
         if (cb(arg, &item))
             break;
     }
@@ -652,6 +652,19 @@ static int fh_kv_set(struct gw_host *h, const char *key, const char *value)
     struct fh_kv *e = &PUSH(p->kv);
     e->key = xdup(key);
     e->value = xdup(value);
+    return GW_OK;
+}
+
+static int fh_kv_del(struct gw_host *h, const char *key)
+{
+    struct fakehost_priv *p = FH(h)->priv;
+    for (size_t i = 0; i < p->kv.n; i++)
+        if (!strcmp(p->kv.v[i].key, key)) {
+            free(p->kv.v[i].key);
+            free(p->kv.v[i].value);
+            p->kv.v[i] = p->kv.v[--p->kv.n];
+            return GW_OK;
+        }
     return GW_OK;
 }
 
@@ -1029,6 +1042,7 @@ struct fakehost *fakehost_new(void)
         .mask_address = fh_mask_address,
         .kv_get = fh_kv_get,
         .kv_set = fh_kv_set,
+        .kv_del = fh_kv_del,
         .http_route = fh_http_route,
         .http_method = fh_http_method,
         .http_path = fh_http_path,

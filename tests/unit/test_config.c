@@ -119,7 +119,7 @@ static void test_valid(void **state)
     assert_int_equal(c->xmpp_port, 5347);
     assert_int_equal(c->reconnect_max_s, 60);
     assert_int_equal(c->http_port, 8080);
-    assert_int_equal(c->max_body_bytes, 8192);
+    assert_int_equal(c->max_body_bytes, 32768);
     assert_int_equal(c->counsellor_timeout_s, 600);
     assert_int_equal(c->abandon_s, 3600);
     assert_int_equal(c->wait_window, 20);

@@ -557,6 +557,7 @@
       var d = parse(e.data);
       if (d.feedback_given) S.feedbackGiven = true;
       if (d.closed && !S.ended) S.pendingEnd = d.blocked ? 'blocked' : d.state === 'closed' ? 'counsellor' : 'seeker';
+      if (!S.status && (d.state === 'queued' || d.state === 'offered')) setStatus(t('waiting'));
     });
     es.addEventListener('message', function (e) {
       if (e.lastEventId) S.lastEventId = +e.lastEventId || S.lastEventId;

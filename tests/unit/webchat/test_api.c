@@ -30,14 +30,18 @@ static struct {
     int queue_open;
 } rec;
 
-static int st_queue_info(struct gw_host *h, const char *queue, const char *lang, char *buf, size_t len)
+static int st_queue_info(struct gw_host *h, const char *queue, const char *lang, char *buf,
+                         size_t len)
 {
     (void)h;
-    snprintf(buf, len, "{\"id\":\"%s\",\"name\":\"Q-%s\",\"open\":%s,\"next_open_ms\":1767330000000,\"waiting\":2,\"wait_s\":240}",
+    snprintf(buf, len,
+             "{\"id\":\"%s\",\"name\":\"Q-%s\",\"open\":%s,\"next_open_ms\":1767330000000,"
+             "\"waiting\":2,\"wait_s\":240}",
              queue, lang, rec.queue_open ? "true" : "false");
     return GW_OK;
 }
-static int st_transcript(struct gw_host *h, const char *conv, const char *channel, const char *address)
+static int st_transcript(struct gw_host *h, const char *conv, const char *channel,
+                         const char *address)
 {
     (void)h;
     (void)conv;
@@ -64,17 +68,17 @@ static char *st_transcript_text(struct gw_host *h, const char *conv)
     return s;
 }
 
-static const char *CONF =
-    "webchat = {\n"
-    "  static_dir = \"%s\";\n"
-    "  allowed_origins = [\"https://www.example.no\"];\n"
-    "  queue = \"general\"; queues = [\"work\"];\n"
-    "  rate_session = 3; rate_ip = 100; rate_ip_sessions = 5;\n"
-    "  max_message_chars = 50;\n"
-    "  max_streams_per_session = 2;\n"
-    "  transcript_email = true;\n"
-    "  prechat = ( { id = \"topic\"; options = ( \"education\", { value = \"work\"; label = { nb = \"Arbeid\"; en = \"Work\"; }; } ); } );\n"
-    "};\n";
+static const char *CONF = "webchat = {\n"
+                          "  static_dir = \"%s\";\n"
+                          "  allowed_origins = [\"https://www.example.no\"];\n"
+                          "  queue = \"general\"; queues = [\"work\"];\n"
+                          "  rate_session = 3; rate_ip = 100; rate_ip_sessions = 5;\n"
+                          "  max_message_chars = 50;\n"
+                          "  max_streams_per_session = 2;\n"
+                          "  transcript_email = true;\n"
+                          "  prechat = ( { id = \"topic\"; options = ( \"education\", { value = "
+                          "\"work\"; label = { nb = \"Arbeid\"; en = \"Work\"; }; } ); } );\n"
+                          "};\n";
 
 struct t {
     struct fakehost *fh;
@@ -159,7 +163,8 @@ static json_t *body_json(const struct fakehost_resp *r)
 static const char *start(struct t *t, char *tok, const char *body)
 {
     struct fakehost_resp r;
-    assert_int_equal(fakehost_http(t->fh, "POST", "/session", NULL, NULL, body, "10.0.0.1", &r), 201);
+    assert_int_equal(fakehost_http(t->fh, "POST", "/session", NULL, NULL, body, "10.0.0.1", &r),
+                     201);
     json_t *j = body_json(&r);
     snprintf(tok, 33, "%s", json_string_value(json_object_get(j, "token")));
     json_decref(j);
@@ -167,7 +172,8 @@ static const char *start(struct t *t, char *tok, const char *body)
     return t->fh->submits[t->fh->nsubmits - 1].out.conv;
 }
 
-static int post(struct t *t, const char *tok, const char *path, const char *body, struct fakehost_resp *r)
+static int post(struct t *t, const char *tok, const char *path, const char *body,
+                struct fakehost_resp *r)
 {
     char auth[64];
     snprintf(auth, sizeof(auth), "Bearer %s", tok);
@@ -203,11 +209,13 @@ static void config_lists_fields_and_queue(void **state)
     assert_int_equal(fakehost_http(t->fh, "GET", "/config", NULL, q, NULL, NULL, &r), 200);
     json_t *j = body_json(&r);
     assert_int_equal(json_array_size(json_object_get(j, "languages")), 4);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "queue"), "name")), "Q-da");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "queue"), "name")),
+                        "Q-da");
     json_t *f = json_array_get(json_object_get(j, "fields"), 0);
     assert_string_equal(json_string_value(json_object_get(f, "id")), "topic");
     json_t *o = json_array_get(json_object_get(f, "options"), 1);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(o, "label"), "nb")), "Arbeid");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(o, "label"), "nb")),
+                        "Arbeid");
     assert_int_equal(json_integer_value(json_object_get(j, "max_chars")), 50);
     json_decref(j);
     fakehost_resp_free(&r);
@@ -220,7 +228,8 @@ static void session_start_submits_prechat(void **state)
 {
     struct t *t = *state;
     char tok[33];
-    const char *conv = start(t, tok, "{\"lang\":\"nn\",\"queue\":\"work\",\"fields\":{\"topic\":\"work\"}}");
+    const char *conv =
+        start(t, tok, "{\"lang\":\"nn\",\"queue\":\"work\",\"fields\":{\"topic\":\"work\"}}");
     assert_int_equal(strlen(tok), 32);
     assert_int_equal(t->fh->nsubmits, 1);
     struct fakehost_submit *s = &t->fh->submits[0];
@@ -236,7 +245,9 @@ static void session_start_submits_prechat(void **state)
     assert_false(fakehost_log_contains(t->fh, tok));
 
     struct fakehost_resp r;
-    assert_int_equal(fakehost_http(t->fh, "POST", "/session", NULL, NULL, "{\"fields\":{\"age\":\"9\"}}", NULL, &r), 400);
+    assert_int_equal(fakehost_http(t->fh, "POST", "/session", NULL, NULL,
+                                   "{\"fields\":{\"age\":\"9\"}}", NULL, &r),
+                     400);
     json_t *j = body_json(&r);
     assert_string_equal(json_string_value(json_object_get(j, "error")), "field_unknown");
     json_decref(j);
@@ -249,7 +260,9 @@ static void message_roundtrip_and_idempotency(void **state)
     char tok[33];
     const char *conv = start(t, tok, NULL);
     struct fakehost_resp r;
-    assert_int_equal(post(t, tok, "/message", "{\"text\":\"Hei, jeg lurer på studier\",\"cid\":\"c1\"}", &r), 200);
+    assert_int_equal(
+        post(t, tok, "/message", "{\"text\":\"Hei, jeg lurer på studier\",\"cid\":\"c1\"}", &r),
+        200);
     json_t *j = body_json(&r);
     int64_t id = json_integer_value(json_object_get(j, "id"));
     assert_true(id > 0);
@@ -263,7 +276,9 @@ static void message_roundtrip_and_idempotency(void **state)
     assert_int_equal(strncmp(s->channel_msg_id, "web:", 4), 0);
 
     /* a retry with the same cid is a duplicate with the same id */
-    assert_int_equal(post(t, tok, "/message", "{\"text\":\"Hei, jeg lurer på studier\",\"cid\":\"c1\"}", &r), 200);
+    assert_int_equal(
+        post(t, tok, "/message", "{\"text\":\"Hei, jeg lurer på studier\",\"cid\":\"c1\"}", &r),
+        200);
     j = body_json(&r);
     assert_int_equal(json_integer_value(json_object_get(j, "id")), id);
     assert_true(json_is_true(json_object_get(j, "duplicate")));
@@ -277,17 +292,22 @@ static void auth_and_limits(void **state)
     char tok[33];
     start(t, tok, NULL);
     struct fakehost_resp r;
-    assert_int_equal(post_free(t, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "/message", "{\"text\":\"x\"}"), 401);
-    assert_int_equal(fakehost_http(t->fh, "POST", "/message", NULL, NULL, "{\"text\":\"x\"}", NULL, &r), 401);
+    assert_int_equal(
+        post_free(t, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "/message", "{\"text\":\"x\"}"), 401);
+    assert_int_equal(
+        fakehost_http(t->fh, "POST", "/message", NULL, NULL, "{\"text\":\"x\"}", NULL, &r), 401);
     assert_string_equal(fakehost_resp_header(&r, "WWW-Authenticate"), "Bearer");
     fakehost_resp_free(&r);
     /* a token in the query is not accepted for POSTs */
     const char *q[] = {"token", tok, NULL};
-    assert_int_equal(fakehost_http(t->fh, "POST", "/message", NULL, q, "{\"text\":\"x\"}", NULL, &r), 401);
+    assert_int_equal(
+        fakehost_http(t->fh, "POST", "/message", NULL, q, "{\"text\":\"x\"}", NULL, &r), 401);
     fakehost_resp_free(&r);
 
     /* too long: 51 characters */
-    assert_int_equal(post(t, tok, "/message", "{\"text\":\"æææææææææææææææææææææææææææææææææææææææææææææææææææ\"}", &r), 413);
+    assert_int_equal(post(t, tok, "/message",
+                          "{\"text\":\"æææææææææææææææææææææææææææææææææææææææææææææææææææ\"}", &r),
+                     413);
     json_t *j = body_json(&r);
     assert_string_equal(json_string_value(json_object_get(j, "error")), "too_long");
     assert_int_equal(json_integer_value(json_object_get(j, "max_chars")), 50);
@@ -310,9 +330,11 @@ static void auth_and_limits(void **state)
     /* new sessions per IP: 5 per hour (one used above) */
     for (int i = 0; i < 4; i++)
         start(t, tok, NULL);
-    assert_int_equal(fakehost_http(t->fh, "POST", "/session", NULL, NULL, NULL, "10.0.0.1", &r), 429);
+    assert_int_equal(fakehost_http(t->fh, "POST", "/session", NULL, NULL, NULL, "10.0.0.1", &r),
+                     429);
     fakehost_resp_free(&r);
-    assert_int_equal(fakehost_http(t->fh, "POST", "/session", NULL, NULL, NULL, "10.0.0.2", &r), 201);
+    assert_int_equal(fakehost_http(t->fh, "POST", "/session", NULL, NULL, NULL, "10.0.0.2", &r),
+                     201);
     fakehost_resp_free(&r);
 }
 
@@ -324,7 +346,8 @@ static void cors(void **state)
     const char *evil[] = {"Origin", "https://evil.example", "Host", "chat.example.no", NULL};
     const char *same[] = {"Origin", "https://chat.example.no", "Host", "chat.example.no", NULL};
     assert_int_equal(fakehost_http(t->fh, "POST", "/session", good, NULL, NULL, NULL, &r), 201);
-    assert_string_equal(fakehost_resp_header(&r, "Access-Control-Allow-Origin"), "https://www.example.no");
+    assert_string_equal(fakehost_resp_header(&r, "Access-Control-Allow-Origin"),
+                        "https://www.example.no");
     fakehost_resp_free(&r);
     assert_int_equal(fakehost_http(t->fh, "POST", "/session", evil, NULL, NULL, NULL, &r), 403);
     assert_null(fakehost_resp_header(&r, "Access-Control-Allow-Origin"));
@@ -335,7 +358,8 @@ static void cors(void **state)
     fakehost_resp_free(&r);
     assert_int_equal(fakehost_http(t->fh, "OPTIONS", "/message", good, NULL, NULL, NULL, &r), 204);
     assert_string_equal(fakehost_resp_header(&r, "Access-Control-Allow-Methods"), "POST");
-    assert_non_null(strstr(fakehost_resp_header(&r, "Access-Control-Allow-Headers"), "Authorization"));
+    assert_non_null(
+        strstr(fakehost_resp_header(&r, "Access-Control-Allow-Headers"), "Authorization"));
     fakehost_resp_free(&r);
     assert_int_equal(fakehost_http(t->fh, "OPTIONS", "/message", evil, NULL, NULL, NULL, &r), 403);
     fakehost_resp_free(&r);
@@ -364,7 +388,8 @@ static void events_replay_then_live(void **state)
     /* a live deliver of an already replayed id is not sent twice */
     size_t before = 0;
     fakehost_stream_data(s, &before);
-    struct gw_msg m = {.id = b, .kind = GW_MSG_TEXT, .conv = cv, .body = "Hei! Jeg heter Kari.", .lang = "nb"};
+    struct gw_msg m = {
+        .id = b, .kind = GW_MSG_TEXT, .conv = cv, .body = "Hei! Jeg heter Kari.", .lang = "nb"};
     char err[128];
     assert_int_equal(skagerrak_plugin.deliver(t->self, &m, err, sizeof(err)), GW_PENDING);
     size_t after = 0;
@@ -378,7 +403,8 @@ static void events_replay_then_live(void **state)
     d = fakehost_stream_data(s, NULL);
     snprintf(idline, sizeof(idline), "id: %lld\n", (long long)(b + 10));
     assert_non_null(strstr(d, idline));
-    assert_non_null(strstr(d, "<img src=x onerror=alert(1)>")); /* as data; the widget uses textContent */
+    assert_non_null(
+        strstr(d, "<img src=x onerror=alert(1)>")); /* as data; the widget uses textContent */
 
     /* typing: no id */
     struct gw_msg ty = {.id = 0, .kind = GW_MSG_TYPING, .conv = cv, .body = "composing"};
@@ -387,7 +413,10 @@ static void events_replay_then_live(void **state)
     assert_non_null(strstr(d, "event: typing\ndata: {\"state\":\"composing\"}\n\n"));
 
     /* an AUTO item with structure */
-    struct gw_msg au = {.id = b + 11, .kind = GW_MSG_AUTO, .conv = cv, .body = "Kari er med",
+    struct gw_msg au = {.id = b + 11,
+                        .kind = GW_MSG_AUTO,
+                        .conv = cv,
+                        .body = "Kari er med",
                         .meta_json = "{\"type\":\"joined\",\"name\":\"Kari\"}"};
     skagerrak_plugin.deliver(t->self, &au, err, sizeof(err));
     d = fakehost_stream_data(s, NULL);
@@ -402,7 +431,8 @@ static void events_replay_then_live(void **state)
     assert_non_null(strstr(d, "Hei! Jeg heter Kari."));
 
     /* the seeker's own message shows in every tab, without an SSE id */
-    assert_int_equal(post_free(t, tok, "/message", "{\"text\":\"Fra fane 1\",\"cid\":\"x9\"}"), 200);
+    assert_int_equal(post_free(t, tok, "/message", "{\"text\":\"Fra fane 1\",\"cid\":\"x9\"}"),
+                     200);
     d = fakehost_stream_data(s2, NULL);
     const char *own = strstr(d, "Fra fane 1");
     assert_non_null(own);
@@ -452,7 +482,10 @@ static void blocked_session_is_refused(void **state)
     char cv[40];
     snprintf(cv, sizeof(cv), "%s", conv);
     struct gw_http_stream *s = open_events(t, tok, NULL);
-    struct gw_msg m = {.id = 99, .kind = GW_MSG_CLOSED, .conv = cv, .body = "Samtalen er avsluttet.",
+    struct gw_msg m = {.id = 99,
+                       .kind = GW_MSG_CLOSED,
+                       .conv = cv,
+                       .body = "Samtalen er avsluttet.",
                        .meta_json = "{\"type\":\"closed\",\"reason\":\"blocked\"}"};
     char err[128];
     assert_int_equal(skagerrak_plugin.deliver(t->self, &m, err, sizeof(err)), GW_OK);
@@ -505,10 +538,12 @@ static void end_transcript_feedback(void **state)
     struct fakehost_resp r;
     assert_int_equal(fakehost_http(t->fh, "GET", "/transcript", hdr, NULL, NULL, NULL, &r), 200);
     assert_non_null(strstr(r.body, cv));
-    assert_non_null(strstr(fakehost_resp_header(&r, "Content-Disposition"), "attachment; filename=\"chat-2026"));
+    assert_non_null(strstr(fakehost_resp_header(&r, "Content-Disposition"),
+                           "attachment; filename=\"chat-2026"));
     fakehost_resp_free(&r);
 
-    assert_int_equal(post_free(t, tok, "/transcript-email", "{\"address\":\"kari@example.no\"}"), 202);
+    assert_int_equal(post_free(t, tok, "/transcript-email", "{\"address\":\"kari@example.no\"}"),
+                     202);
     assert_string_equal(rec.transcript_addr, "kari@example.no");
     assert_false(fakehost_log_contains(t->fh, "kari@example.no"));
     assert_int_equal(post_free(t, tok, "/transcript-email", "{\"address\":\"x\"}"), 400);
@@ -543,7 +578,7 @@ static void acks_only_own_messages(void **state)
     assert_int_equal(post_free(t, tok, "/ack", "{\"ids\":[500,501]}"), 204);
     assert_int_equal(fakehost_ref_state(t->fh, "web:500"), GW_DLR_DELIVERED);
     assert_int_equal(fakehost_ref_state(t->fh, "web:501"), 0);
-    assert_int_equal(t->fh->events[t->fh->nevents - 1].ev, GW_EV_READ);
+    assert_int_equal(t->fh->events[t->fh->nevents - 1].ev, GW_EV_SEEN);
     assert_int_equal(post_free(t, tok, "/ack", "{\"ids\":\"x\"}"), 400);
     fakehost_stream_drop(s);
 }
@@ -624,7 +659,8 @@ static void static_files(void **state)
     fakehost_resp_free(&r);
     assert_int_equal(fakehost_http(t->fh, "GET", "/i18n/nb.json", NULL, NULL, NULL, NULL, &r), 200);
     fakehost_resp_free(&r);
-    const char *no[] = {"/secret.db", "/../etc/passwd", "/i18n/../secret.db", "/.hidden.js", "/nope.js"};
+    const char *no[] = {"/secret.db", "/../etc/passwd", "/i18n/../secret.db", "/.hidden.js",
+                        "/nope.js"};
     for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
         assert_int_equal(fakehost_http(t->fh, "GET", no[i], NULL, NULL, NULL, NULL, &r), 404);
         fakehost_resp_free(&r);
@@ -646,7 +682,8 @@ static void bad_config_is_reported(void **state)
         "webchat = { default_lang = \"da\"; languages = [\"nb\"]; };",
         "webchat = { session_ttl_s = 1; };",
         "webchat = { prechat = ( { id = \"topic\"; } ); };",
-        "webchat = { prechat = ( { id = \"a\"; type = \"text\"; }, { id = \"a\"; type = \"text\"; } ); };",
+        "webchat = { prechat = ( { id = \"a\"; type = \"text\"; }, { id = \"a\"; type = \"text\"; "
+        "} ); };",
         "webchat = { storage = \"cookie\"; };",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -655,7 +692,9 @@ static void bad_config_is_reported(void **state)
         const config_setting_t *c = fakehost_conf(fh, bad[i], "webchat");
         assert_non_null(c);
         size_t before = fh->ncfg_errors;
-        assert_int_equal(skagerrak_plugin.init(&self, c, fakehost_api(fh), fakehost_host(fh), err, sizeof(err)), GW_EINVAL);
+        assert_int_equal(
+            skagerrak_plugin.init(&self, c, fakehost_api(fh), fakehost_host(fh), err, sizeof(err)),
+            GW_EINVAL);
         assert_null(self);
         assert_true(fh->ncfg_errors > before);
     }
@@ -663,7 +702,9 @@ static void bad_config_is_reported(void **state)
     /* no group at all: every default */
     void *self = NULL;
     char err[256];
-    assert_int_equal(skagerrak_plugin.init(&self, NULL, fakehost_api(fh), fakehost_host(fh), err, sizeof(err)), GW_OK);
+    assert_int_equal(
+        skagerrak_plugin.init(&self, NULL, fakehost_api(fh), fakehost_host(fh), err, sizeof(err)),
+        GW_OK);
     skagerrak_plugin.stop(self);
     fakehost_free(&fh);
 }

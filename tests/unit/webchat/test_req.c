@@ -48,7 +48,11 @@ static void start_defaults(void **state)
     assert_string_equal(r.queue, "general");
     assert_int_equal(json_object_size(r.fields), 0);
     web_req_start_release(&r);
-    assert_int_equal(web_req_start(&c, B("{\"lang\":\"da\",\"queue\":\"work\",\"fields\":{\"topic\":\"work\",\"note\":\"hei\"}}"), &r, code, sizeof(code)), GW_OK);
+    assert_int_equal(web_req_start(&c,
+                                   B("{\"lang\":\"da\",\"queue\":\"work\",\"fields\":{\"topic\":"
+                                     "\"work\",\"note\":\"hei\"}}"),
+                                   &r, code, sizeof(code)),
+                     GW_OK);
     assert_string_equal(r.lang, "da");
     assert_string_equal(r.queue, "work");
     assert_string_equal(json_string_value(json_object_get(r.fields, "topic")), "work");
@@ -59,7 +63,9 @@ static void start_defaults(void **state)
     assert_string_equal(r.lang, "nb");
     web_req_start_release(&r);
     /* empty answers are dropped */
-    assert_int_equal(web_req_start(&c, B("{\"fields\":{\"topic\":\"\",\"note\":\"  \"}}"), &r, code, sizeof(code)), GW_OK);
+    assert_int_equal(web_req_start(&c, B("{\"fields\":{\"topic\":\"\",\"note\":\"  \"}}"), &r, code,
+                                   sizeof(code)),
+                     GW_OK);
     assert_int_equal(json_object_size(r.fields), 0);
     web_req_start_release(&r);
 }
@@ -71,15 +77,22 @@ static void start_refusals(void **state)
     conf_init(&c);
     struct web_req_start r;
     char code[32];
-    assert_int_equal(web_req_start(&c, B("{\"queue\":\"secret\"}"), &r, code, sizeof(code)), GW_EINVAL);
+    assert_int_equal(web_req_start(&c, B("{\"queue\":\"secret\"}"), &r, code, sizeof(code)),
+                     GW_EINVAL);
     assert_string_equal(code, "queue_unknown");
-    assert_int_equal(web_req_start(&c, B("{\"fields\":{\"age\":\"12\"}}"), &r, code, sizeof(code)), GW_EINVAL);
+    assert_int_equal(web_req_start(&c, B("{\"fields\":{\"age\":\"12\"}}"), &r, code, sizeof(code)),
+                     GW_EINVAL);
     assert_string_equal(code, "field_unknown");
-    assert_int_equal(web_req_start(&c, B("{\"fields\":{\"topic\":\"<script>\"}}"), &r, code, sizeof(code)), GW_EINVAL);
+    assert_int_equal(
+        web_req_start(&c, B("{\"fields\":{\"topic\":\"<script>\"}}"), &r, code, sizeof(code)),
+        GW_EINVAL);
     assert_string_equal(code, "field_invalid");
-    assert_int_equal(web_req_start(&c, B("{\"fields\":{\"note\":\"æøåæøå\"}}"), &r, code, sizeof(code)), GW_ELIMIT);
+    assert_int_equal(
+        web_req_start(&c, B("{\"fields\":{\"note\":\"æøåæøå\"}}"), &r, code, sizeof(code)),
+        GW_ELIMIT);
     assert_string_equal(code, "too_long");
-    assert_int_equal(web_req_start(&c, B("{\"fields\":{\"note\":\"æøåæø\"}}"), &r, code, sizeof(code)), GW_OK);
+    assert_int_equal(
+        web_req_start(&c, B("{\"fields\":{\"note\":\"æøåæø\"}}"), &r, code, sizeof(code)), GW_OK);
     web_req_start_release(&r);
     assert_int_equal(web_req_start(&c, B("[1]"), &r, code, sizeof(code)), GW_EINVAL);
     assert_string_equal(code, "json_invalid");
@@ -98,26 +111,37 @@ static void message(void **state)
     conf_init(&c);
     struct web_req_message m;
     char code[32];
-    assert_int_equal(web_req_message(&c, B("{\"text\":\"Hei på deg\",\"cid\":\"c-1_A\"}"), &m, code, sizeof(code)), GW_OK);
+    assert_int_equal(web_req_message(&c, B("{\"text\":\"Hei på deg\",\"cid\":\"c-1_A\"}"), &m, code,
+                                     sizeof(code)),
+                     GW_OK);
     assert_string_equal(m.text, "Hei på deg");
     assert_string_equal(m.cid, "c-1_A");
     web_req_message_release(&m);
     assert_null(m.text);
     /* 10 characters (20 bytes) is fine, 11 is not */
-    assert_int_equal(web_req_message(&c, B("{\"text\":\"ææææææææææ\"}"), &m, code, sizeof(code)), GW_OK);
+    assert_int_equal(web_req_message(&c, B("{\"text\":\"ææææææææææ\"}"), &m, code, sizeof(code)),
+                     GW_OK);
     assert_string_equal(m.cid, "");
     web_req_message_release(&m);
-    assert_int_equal(web_req_message(&c, B("{\"text\":\"æææææææææææ\"}"), &m, code, sizeof(code)), GW_ELIMIT);
+    assert_int_equal(web_req_message(&c, B("{\"text\":\"æææææææææææ\"}"), &m, code, sizeof(code)),
+                     GW_ELIMIT);
     assert_string_equal(code, "too_long");
-    assert_int_equal(web_req_message(&c, B("{\"text\":\"  \\n \"}"), &m, code, sizeof(code)), GW_EINVAL);
+    assert_int_equal(web_req_message(&c, B("{\"text\":\"  \\n \"}"), &m, code, sizeof(code)),
+                     GW_EINVAL);
     assert_string_equal(code, "text_missing");
     assert_int_equal(web_req_message(&c, B("{\"text\":5}"), &m, code, sizeof(code)), GW_EINVAL);
-    assert_int_equal(web_req_message(&c, B("{\"text\":\"a\",\"cid\":\"a b\"}"), &m, code, sizeof(code)), GW_EINVAL);
+    assert_int_equal(
+        web_req_message(&c, B("{\"text\":\"a\",\"cid\":\"a b\"}"), &m, code, sizeof(code)),
+        GW_EINVAL);
     assert_string_equal(code, "cid_invalid");
-    assert_int_equal(web_req_message(&c, B("{\"text\":\"a\",\"text\":\"b\"}"), &m, code, sizeof(code)), GW_EINVAL);
+    assert_int_equal(
+        web_req_message(&c, B("{\"text\":\"a\",\"text\":\"b\"}"), &m, code, sizeof(code)),
+        GW_EINVAL);
     /* NUL inside a string and invalid UTF-8 are refused by the parser */
-    assert_int_equal(web_req_message(&c, B("{\"text\":\"a\\u0000b\"}"), &m, code, sizeof(code)), GW_EINVAL);
-    assert_int_equal(web_req_message(&c, B("{\"text\":\"\xff\"}"), &m, code, sizeof(code)), GW_EINVAL);
+    assert_int_equal(web_req_message(&c, B("{\"text\":\"a\\u0000b\"}"), &m, code, sizeof(code)),
+                     GW_EINVAL);
+    assert_int_equal(web_req_message(&c, B("{\"text\":\"\xff\"}"), &m, code, sizeof(code)),
+                     GW_EINVAL);
     assert_int_equal(web_req_message(&c, "", 0, &m, code, sizeof(code)), GW_EINVAL);
     assert_string_equal(code, "body_missing");
     char *big = malloc(c.max_body + 10);
@@ -126,7 +150,8 @@ static void message(void **state)
     assert_int_equal(web_req_message(&c, big, strlen(big), &m, code, sizeof(code)), GW_ELIMIT);
     free(big);
     /* markup is just text here: it is shown with textContent in the widget */
-    assert_int_equal(web_req_message(&c, B("{\"text\":\"<b>x</b>\"}"), &m, code, sizeof(code)), GW_OK);
+    assert_int_equal(web_req_message(&c, B("{\"text\":\"<b>x</b>\"}"), &m, code, sizeof(code)),
+                     GW_OK);
     web_req_message_release(&m);
 }
 
@@ -136,27 +161,41 @@ static void small_bodies(void **state)
     char code[32];
     int composing = -1, rating = 0;
     char *comment = NULL, *addr = NULL;
-    assert_int_equal(web_req_typing(B("{\"state\":\"composing\"}"), &composing, code, sizeof(code)), GW_OK);
+    assert_int_equal(web_req_typing(B("{\"state\":\"composing\"}"), &composing, code, sizeof(code)),
+                     GW_OK);
     assert_int_equal(composing, 1);
-    assert_int_equal(web_req_typing(B("{\"state\":\"paused\"}"), &composing, code, sizeof(code)), GW_OK);
+    assert_int_equal(web_req_typing(B("{\"state\":\"paused\"}"), &composing, code, sizeof(code)),
+                     GW_OK);
     assert_int_equal(composing, 0);
-    assert_int_equal(web_req_typing(B("{\"state\":\"x\"}"), &composing, code, sizeof(code)), GW_EINVAL);
+    assert_int_equal(web_req_typing(B("{\"state\":\"x\"}"), &composing, code, sizeof(code)),
+                     GW_EINVAL);
 
-    assert_int_equal(web_req_feedback(B("{\"rating\":5,\"comment\":\"Takk!\"}"), &rating, &comment, code, sizeof(code)), GW_OK);
+    assert_int_equal(web_req_feedback(B("{\"rating\":5,\"comment\":\"Takk!\"}"), &rating, &comment,
+                                      code, sizeof(code)),
+                     GW_OK);
     assert_int_equal(rating, 5);
     assert_string_equal(comment, "Takk!");
     free(comment);
-    assert_int_equal(web_req_feedback(B("{\"rating\":1}"), &rating, &comment, code, sizeof(code)), GW_OK);
+    assert_int_equal(web_req_feedback(B("{\"rating\":1}"), &rating, &comment, code, sizeof(code)),
+                     GW_OK);
     assert_null(comment);
-    assert_int_equal(web_req_feedback(B("{\"rating\":6}"), &rating, &comment, code, sizeof(code)), GW_EINVAL);
-    assert_int_equal(web_req_feedback(B("{\"rating\":\"5\"}"), &rating, &comment, code, sizeof(code)), GW_EINVAL);
+    assert_int_equal(web_req_feedback(B("{\"rating\":6}"), &rating, &comment, code, sizeof(code)),
+                     GW_EINVAL);
+    assert_int_equal(
+        web_req_feedback(B("{\"rating\":\"5\"}"), &rating, &comment, code, sizeof(code)),
+        GW_EINVAL);
 
-    assert_int_equal(web_req_email(B("{\"address\":\"kari@example.no\"}"), &addr, code, sizeof(code)), GW_OK);
+    assert_int_equal(
+        web_req_email(B("{\"address\":\"kari@example.no\"}"), &addr, code, sizeof(code)), GW_OK);
     assert_string_equal(addr, "kari@example.no");
     free(addr);
-    const char *bad[] = {"{\"address\":\"kari\"}", "{\"address\":\"a@b\"}", "{\"address\":\"a b@c.no\"}",
-                         "{\"address\":\"a@b.no\\r\\nBcc: x@y.no\"}", "{\"address\":\"<a@b.no>\"}",
-                         "{\"address\":\"a@@b.no\"}", "{}"};
+    const char *bad[] = {"{\"address\":\"kari\"}",
+                         "{\"address\":\"a@b\"}",
+                         "{\"address\":\"a b@c.no\"}",
+                         "{\"address\":\"a@b.no\\r\\nBcc: x@y.no\"}",
+                         "{\"address\":\"<a@b.no>\"}",
+                         "{\"address\":\"a@@b.no\"}",
+                         "{}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(web_req_email(B(bad[i]), &addr, code, sizeof(code)), GW_EINVAL);
         assert_null(addr);

@@ -21,7 +21,8 @@ static void add_find_remove(void **state)
     (void)state;
     struct web_sessions ss;
     assert_int_equal(web_sessions_init(&ss, 42), GW_OK);
-    struct web_session *s = web_session_new(KEY1, "0123456789abcdef", "conv-1", "nb", "general", 1000, 5000);
+    struct web_session *s =
+        web_session_new(KEY1, "0123456789abcdef", "conv-1", "nb", "general", 1000, 5000);
     assert_non_null(s);
     assert_string_equal(s->address, "web:0123456789abcdef");
     assert_int_equal(s->expires_ms, 6000);
@@ -31,7 +32,8 @@ static void add_find_remove(void **state)
     assert_null(web_sessions_by_key(&ss, KEY2));
     assert_null(web_sessions_by_conv(&ss, NULL));
 
-    struct web_session *dup = web_session_new(KEY1, "fedcba9876543210", "conv-2", "en", "general", 0, 1);
+    struct web_session *dup =
+        web_session_new(KEY1, "fedcba9876543210", "conv-2", "en", "general", 0, 1);
     assert_int_equal(web_sessions_add(&ss, dup), GW_EDUP);
     web_session_free(&dup);
     assert_null(dup);
@@ -51,7 +53,8 @@ static void add_find_remove(void **state)
 static void stored_form_round_trip(void **state)
 {
     (void)state;
-    struct web_session *s = web_session_new(KEY1, "0123456789abcdef", "c1", "nn", "work", 1000, 9000);
+    struct web_session *s =
+        web_session_new(KEY1, "0123456789abcdef", "c1", "nn", "work", 1000, 9000);
     s->closed = 1;
     s->feedback_given = 1;
     char *json = web_session_to_json(s);
@@ -74,7 +77,9 @@ static void stored_form_round_trip(void **state)
     assert_null(web_session_from_json("{\"sid\":\"x\"}", KEY1, 0));
     assert_null(web_session_from_json("", KEY1, 0));
     assert_null(web_session_from_json(NULL, KEY1, 0));
-    assert_null(web_session_from_json("{\"sid\":\"ZZZ\",\"conv\":\"c\",\"lang\":\"nb\",\"queue\":\"q\",\"created\":1,\"exp\":99999}", KEY1, 0));
+    assert_null(web_session_from_json("{\"sid\":\"ZZZ\",\"conv\":\"c\",\"lang\":\"nb\",\"queue\":"
+                                      "\"q\",\"created\":1,\"exp\":99999}",
+                                      KEY1, 0));
     free(json);
     web_session_free(&s);
 }

@@ -81,9 +81,9 @@ static void buffer_grows(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(event_with_id),    cmocka_unit_test(multiline_data),
+        cmocka_unit_test(event_with_id),     cmocka_unit_test(multiline_data),
         cmocka_unit_test(injection_refused), cmocka_unit_test(comment_and_retry),
-        cmocka_unit_test(parse_id),         cmocka_unit_test(buffer_grows),
+        cmocka_unit_test(parse_id),          cmocka_unit_test(buffer_grows),
     };
     return cmocka_run_group_tests_name("webchat/sse", tests, NULL, NULL);
 }

@@ -82,7 +82,8 @@ static void key_is_sha256(void **state)
     assert_string_equal(k, "22a48051594c1949deed7040850c1f0f8764537f5191be56732d16a54c1d8153");
     assert_int_equal(web_token_key("short", k, sizeof(k)), GW_EINVAL);
     char small[10];
-    assert_int_equal(web_token_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", small, sizeof(small)), GW_EINVAL);
+    assert_int_equal(web_token_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", small, sizeof(small)),
+                     GW_EINVAL);
 }
 
 static void bearer(void **state)
@@ -92,7 +93,8 @@ static void bearer(void **state)
     assert_null(web_token_from_bearer("Basic abc"));
     assert_string_equal(web_token_from_bearer("Bearer abc"), "abc");
     assert_string_equal(web_token_from_bearer("bearer  abc"), "abc");
-    assert_false(web_token_valid(web_token_from_bearer("Bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA x")));
+    assert_false(
+        web_token_valid(web_token_from_bearer("Bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA x")));
 }
 
 int main(void)

@@ -1,0 +1,386 @@
+"""bench/run.py — `make bench`: the gateway against the zero-work component, one run, one machine.
+
+Starts a private Prosody (Nagle off, generational Lua GC, log level warn), the zero-work
+component (bench/zerowork) and the gateway with the loopback test channel, drives both with
+bench/loadgen (C: raw c2s counsellor clients + HTTP seeker side), then measures memory per
+open conversation and start-up time with 1,000,000 stored messages.  Prints a table and
+writes bench/results.json.  Run with Debian's /usr/bin/python3 (see bench/README.md).
+
+Environment: BENCH_LAT (messages per latency direction, default 10000), BENCH_TPUT_S
+(throughput seconds, default 20), BENCH_CONVS (conversations, default 1000),
+BENCH_MEM_MAX (largest memory step, default 100000), BENCH_START_MSGS (stored messages for
+the start-up test, default 1000000), SKAGERRAK_BUILD (default build).
+"""
+
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+import harness  # noqa: E402
+
+LAT = int(os.environ.get("BENCH_LAT", "10000"))
+TPUT_S = float(os.environ.get("BENCH_TPUT_S", "20"))
+CONVS = int(os.environ.get("BENCH_CONVS", "1000"))
+MEM_MAX = int(os.environ.get("BENCH_MEM_MAX", "100000"))
+USERS = max(1, (CONVS + 99) // 100)  # capacity 100 each
+HCONNS = 8
+WINDOW = 256
+SECRET = "bench-secret"
+
+
+def gw_config(workdir, prosody, http_port, log_level="info"):
+    build = harness.build_dir()
+    names = ", ".join('"c%d@no.test"' % i for i in range(USERS))
+    couns = ",\n".join('{ jid = "c%d@no.test"; name = "C%d"; capacity = 100; lang = "en"; }'
+                       % (i, i) for i in range(USERS))
+    return """
+gateway = { log_level = "%(ll)s"; database = "%(db)s"; catalogue_dir = "%(i18n)s";
+  plugin_path = [ "%(b)s/plugins", "%(b)s/tests/plugins" ]; timezone = "Europe/Oslo"; };
+xmpp = { host = "127.0.0.1"; port = %(cp)d; domain = "gw.no.test"; secret = "%(sec)s"; reconnect_max = 2; };
+http = { address = "127.0.0.1"; port = %(hp)d; public_url = "http://127.0.0.1:%(hp)d"; };
+service = { default_lang = "en"; position_interval = 0; };
+queues = ( { id = "general"; names = { nb = "Generell"; en = "General"; da = "Generel"; nn = "Generell"; };
+             counsellors = [ %(names)s ]; mode = "offer"; offer_timeout = 30; } );
+counsellors = ( %(couns)s );
+plugins = { loopback = { }; };
+""" % dict(ll=log_level, db=os.path.join(workdir, "gw.db"),
+           i18n=os.path.join(harness.REPO_ROOT, "conf", "i18n"), b=os.path.abspath(build),
+           cp=prosody.component_port, sec=SECRET, hp=http_port, names=names, couns=couns)
+
+
+class Proc:
+    """A child with stdout+stderr to a file; wait_line polls that file (set-up only)."""
+
+    def __init__(self, argv, log, cwd=None):
+        self.log = log
+        self.f = open(log, "ab")
+        self.t0 = time.monotonic()
+        self.p = subprocess.Popen(argv, stdout=self.f, stderr=subprocess.STDOUT, cwd=cwd,
+                                  stdin=subprocess.DEVNULL)
+
+    def wait_line(self, needle, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(self.log, "rb") as f:
+                if needle.encode() in f.read():
+                    return
+            if self.p.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise RuntimeError("%s: %r not seen; tail:\n%s" % (self.log, needle, harness._tail(self.log)))
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(20)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.f.close()
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def loadgen(args):
+    r = subprocess.run([os.path.join(HERE, "loadgen")] + args, capture_output=True, text=True,
+                       timeout=900)
+    if r.returncode != 0:
+        raise RuntimeError("loadgen failed: %s\n%s" % (r.stderr, r.stdout))
+    return json.loads(r.stdout)
+
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        pv = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "prosody"],
+                            capture_output=True, text=True).stdout
+    except OSError:
+        pv = "?"
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+            "prosody": pv, "loadavg_at_start": os.getloadavg()}
+
+
+def run_pair(tmp, pr, gw_bin):
+    res = {}
+    common = ["c2s=%d" % pr.c2s_port, "users=%d" % USERS, "convs=%d" % CONVS, "lat=%d" % LAT,
+              "tput_s=%g" % TPUT_S, "window=%d" % WINDOW, "hconns=%d" % HCONNS]
+    # Zero-work reference.
+    zport = harness.free_port()
+    zw = Proc([os.path.join(HERE, "zerowork"), "127.0.0.1", str(pr.component_port), "zw.no.test",
+               SECRET, str(zport)], os.path.join(tmp, "zerowork.log"))
+    try:
+        zw.wait_line("online")
+        harness.wait_port(zport)
+        res["zw"] = loadgen(common + ["mode=zw", "http=%d" % zport, "comp=zw.no.test",
+                                      "pids=%d,%d" % (zw.p.pid, pr.proc.pid)])
+    finally:
+        zw.stop()
+    # The gateway.
+    wd = os.path.join(tmp, "gw")
+    os.makedirs(wd, exist_ok=True)
+    hport = harness.free_port()
+    with open(os.path.join(wd, "skagerrak.cfg"), "w") as f:
+        f.write(gw_config(wd, pr, hport))
+    g = Proc([gw_bin, "-f", "-c", os.path.join(wd, "skagerrak.cfg")], os.path.join(wd, "gw.log"), wd)
+    try:
+        g.wait_line("component gw.no.test online")
+        res["gw"] = loadgen(common + ["mode=gw", "http=%d" % hport, "comp=gw.no.test",
+                                      "pids=%d,%d" % (g.p.pid, pr.proc.pid)])
+        res["gw"]["rss_kb_after"] = rss_kb(g.p.pid)
+    finally:
+        g.stop()
+    return res
+
+
+def run_memory(tmp, pr, gw_bin, budget_s):
+    wd = os.path.join(tmp, "mem")
+    os.makedirs(wd, exist_ok=True)
+    hport = harness.free_port()
+    with open(os.path.join(wd, "skagerrak.cfg"), "w") as f:
+        f.write(gw_config(wd, pr, hport, log_level="warn"))
+    g = Proc([gw_bin, "-f", "-c", os.path.join(wd, "skagerrak.cfg")], os.path.join(wd, "gw.log"), wd)
+    out = {"steps": []}
+    try:
+        harness.wait_port(hport, proc=g.p, what="gateway")
+        time.sleep(0.5)
+        base = rss_kb(g.p.pid)
+        out["rss_kb_empty"] = base
+        have = 0
+        t_start = time.monotonic()
+        for target in (1000, 10000, 100000):
+            if target > MEM_MAX:
+                break
+            n = target - have
+            if out["steps"]:
+                last = out["steps"][-1]
+                est = n / max(1.0, last["open_rate_per_s"])
+                left = budget_s - (time.monotonic() - t_start)
+                if est > left:
+                    out["skipped"] = ("%d open conversations: at %.0f/s opening %d more would take "
+                                      "~%.0f s, over the %.0f s left" % (target, last["open_rate_per_s"],
+                                                                       n, est, left))
+                    break
+            r = loadgen(["http=%d" % hport, "hconns=%d" % HCONNS, "open=%d" % n,
+                         "open_base=%d" % have])
+            have = target
+            time.sleep(0.5)
+            rss = rss_kb(g.p.pid)
+            out["steps"].append({"open": target, "rss_kb": rss, "errors": r["errors"],
+                                 "open_seconds": r["seconds"],
+                                 "open_rate_per_s": n / max(r["seconds"], 1e-9),
+                                 "bytes_per_conv": (rss - base) * 1024 / target})
+    finally:
+        g.stop()
+    return out
+
+
+def run_startup(tmp, pr, gw_bin, nmsg=1000000, nconv=10000, nopen=1000):
+    wd = os.path.join(tmp, "start")
+    os.makedirs(wd, exist_ok=True)
+    hport = harness.free_port()
+    cfg = os.path.join(wd, "skagerrak.cfg")
+    with open(cfg, "w") as f:
+        f.write(gw_config(wd, pr, hport))
+    g = Proc([gw_bin, "-f", "-c", cfg], os.path.join(wd, "gw0.log"), wd)
+    g.wait_line("started", 30)
+    g.stop()
+    t0 = time.monotonic()
+    now = int(time.time() * 1000)
+    db = sqlite3.connect(os.path.join(wd, "gw.db"))
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executemany("INSERT INTO seekers(id, channel, address, display, lang, created)"
+                   " VALUES(?, 'loopback', ?, ?, 'en', ?)",
+                   ((i + 1, "seed%d" % i, "seed***%d" % (i % 100), now) for i in range(nconv)))
+    # The newest `nopen` conversations are still open (queued); the rest are closed.
+    db.executemany("INSERT INTO conversations(id, token, seeker_id, queue, lang, state, created,"
+                   " queued_at, closed_at, last_seeker_at) VALUES(?, ?, ?, 'general', 'en', ?, ?, ?, ?, ?)",
+                   ((i + 1, "seed%08x" % i, i + 1, "queued" if i >= nconv - nopen else "closed",
+                     now, now, None if i >= nconv - nopen else now, now) for i in range(nconv)))
+    per = nmsg // nconv
+    db.executemany("INSERT INTO messages(conv_id, dir, body, author, created, state)"
+                   " VALUES(?, ?, ?, ?, ?, 'delivered')",
+                   ((k // per + 1, "in" if k % 2 == 0 else "out",
+                     "A typical chat line number %d, about sixty characters long." % k,
+                     None if k % 2 == 0 else "c0@no.test", now) for k in range(nmsg)))
+    db.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    gen_s = time.monotonic() - t0
+    size = os.path.getsize(os.path.join(wd, "gw.db"))
+    # Drop the page cache for this file?  Not allowed without root-wide effects; the file was
+    # just written, so this is a warm start.  State it.
+    runs = []
+    for k in range(3):
+        g = Proc([gw_bin, "-f", "-c", cfg], os.path.join(wd, "gw%d.log" % (k + 1)), wd)
+        try:
+            t_started = t_online = None
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and (t_started is None or t_online is None):
+                with open(g.log, "rb") as f:
+                    data = f.read()
+                t = time.monotonic() - g.t0
+                if t_started is None and b" started: " in data:
+                    t_started = t
+                if t_online is None and b"component gw.no.test online" in data:
+                    t_online = t
+                if g.p.poll() is not None:
+                    break
+                time.sleep(0.002)
+            runs.append({"started_s": t_started, "online_s": t_online,
+                         "rss_kb": rss_kb(g.p.pid) if g.p.poll() is None else None})
+        finally:
+            g.stop()
+    return {"messages": nmsg, "conversations": nconv, "open_conversations": nopen,
+            "db_bytes": size, "generate_s": gen_s, "runs": runs,
+            "started_s": min(r["started_s"] for r in runs if r["started_s"] is not None),
+            "online_s": min(r["online_s"] for r in runs if r["online_s"] is not None)}
+
+
+def ratio(a, b):
+    return round(a / b, 3) if b else None
+
+
+def summarise(pair, mem, start, mach, wall):
+    zw, gw = pair["zw"], pair["gw"]
+    R = {"machine": mach, "config": {"latency_messages_per_direction": LAT, "throughput_s": TPUT_S,
+                                     "conversations": CONVS, "counsellor_accounts": USERS,
+                                     "http_connections": HCONNS, "c2s_window": WINDOW},
+         "figures": [], "raw": {"pair": pair, "memory": mem, "startup": start},
+         "wall_s": round(wall, 1)}
+    F = R["figures"]
+
+    def add(name, value, unit, ref, target, ok, how):
+        F.append({"figure": name, "value": value, "unit": unit, "reference": ref,
+                  "ratio": ratio(value, ref) if isinstance(ref, (int, float)) else None,
+                  "target": target, "met": ok, "measured": how})
+
+    lat_how = ("%d messages, one in flight, after 500 warm-up; %s" % (LAT, "%s"))
+    for d, nm, how in (("lat_s2c", "seeker->counsellor",
+                        "loadgen writes POST /loopback/inbound -> counsellor client reads the <message> (CLOCK_MONOTONIC, same process)"),
+                       ("lat_c2s", "counsellor->seeker",
+                        "counsellor client writes <message> -> loopback deliver event line read from GET /loopback/events")):
+        for p, lim in (("p50", 1.3), ("p95", None), ("p99", 2.0)):
+            v, ref = gw[d][p + "_us"], zw[d][p + "_us"]
+            add("latency %s %s" % (nm, p), v, "us", ref,
+                "<= %.1fx reference" % lim if lim else None,
+                (v <= lim * ref) if lim else None, lat_how % how)
+    gt, zt = gw["tput"], zw["tput"]
+    how_t = ("%.1f s, both directions at once over %d conversations: %d HTTP POSTs in flight "
+             "seeker->counsellor, %d stanzas in flight counsellor->seeker; messages whose far end "
+             "received them within the window" % (gt["seconds"], CONVS, HCONNS, WINDOW))
+    add("throughput (bridged msgs/s)", round(gt["per_s"]), "msg/s", round(zt["per_s"]),
+        ">= 0.8x reference", gt["per_s"] >= 0.8 * zt["per_s"], how_t)
+    gcpu, pcpu = gt["cpu_s"][0], gt["cpu_s"][1]
+    zcpu, zpcpu = zt["cpu_s"][0], zt["cpu_s"][1]
+    how_c = "utime+stime from /proc/<pid>/stat over the throughput window / messages counted"
+    g_us = gcpu * 1e6 / max(1, gt["msgs"])
+    z_us = zcpu * 1e6 / max(1, zt["msgs"])
+    add("gateway CPU per message", round(g_us, 1), "us/msg", round(z_us, 1),
+        "<= 25 us (>= 40,000 msgs per CPU-second)", g_us <= 25, how_c)
+    p_us = pcpu * 1e6 / max(1, gt["msgs"])
+    pz_us = zpcpu * 1e6 / max(1, zt["msgs"])
+    add("Prosody CPU per message (gateway run)", round(p_us, 1), "us/msg", round(pz_us, 1),
+        None, None, how_c)
+    add("gateway CPU / Prosody CPU", round(gcpu / pcpu, 3) if pcpu else None, "ratio",
+        round(zcpu / zpcpu, 3) if zpcpu else None, "<= 0.25",
+        (gcpu / pcpu <= 0.25) if pcpu else None, how_c + "; reference column: zero-work / Prosody")
+    add("loadgen CPU during throughput (gateway run)", round(gt["loadgen_cpu_s"] / gt["seconds"], 3),
+        "cores", round(zt["loadgen_cpu_s"] / zt["seconds"], 3), "< 1 (not the bottleneck)",
+        gt["loadgen_cpu_s"] / gt["seconds"] < 0.9, "getrusage(RUSAGE_SELF) over the window")
+    add("latency under load p50 (gateway)", gw["lat_under_load"]["p50_us"], "us",
+        zw["lat_under_load"]["p50_us"], None, None, "all throughput-phase messages, both directions")
+    add("latency under load p99 (gateway)", gw["lat_under_load"]["p99_us"], "us",
+        zw["lat_under_load"]["p99_us"], None, None, "all throughput-phase messages, both directions")
+    for s in mem["steps"]:
+        add("RSS with %d open conversations" % s["open"], s["rss_kb"], "KiB", None, None, None,
+            "VmRSS of the gateway (no counsellor online; each conversation queued, one seeker "
+            "message, 3 auto-deliveries that the loopback test channel keeps in memory)")
+        add("bytes per open conversation at %d" % s["open"], round(s["bytes_per_conv"]), "B",
+            None, "<= 4096 at 100,000" if s["open"] == 100000 else None,
+            s["bytes_per_conv"] <= 4096 if s["open"] == 100000 else None,
+            "(RSS - RSS of the empty gateway %d KiB) / conversations; opened at %.0f/s"
+            % (mem["rss_kb_empty"], s["open_rate_per_s"]))
+    if "skipped" in mem:
+        add("RSS with 100000 open conversations", None, "KiB", None, "<= 4096 B/conv", None,
+            "not measured: " + mem["skipped"])
+    add("start-up with 1,000,000 stored messages", round(start["started_s"], 3), "s", None,
+        "< 1 s", start["started_s"] < 1.0,
+        "spawn -> 'started' log line, best of 3 warm starts (file in page cache); %d conversations "
+        "(%d open), DB %.0f MB; XMPP 'online' at %.3f s"
+        % (start["conversations"], start["open_conversations"], start["db_bytes"] / 1e6,
+           start["online_s"]))
+    return R
+
+
+def print_table(R):
+    print("\n%-48s %12s %12s %8s  %-26s %s" % ("figure", "gateway", "zero-work", "ratio", "target", "met"))
+    print("-" * 118)
+    for f in R["figures"]:
+        v = "-" if f["value"] is None else str(f["value"])
+        r = "-" if f["reference"] is None else str(f["reference"])
+        print("%-48s %12s %12s %8s  %-26s %s" % (f["figure"], v + " " + (f["unit"] if f["unit"] in ("us", "s") else ""),
+                                                r, "-" if f["ratio"] is None else f["ratio"],
+                                                f["target"] or "", {True: "yes", False: "NO", None: ""}[f["met"]]))
+    print("\nmachine: %s, %s cores, kernel %s, Prosody %s, load at start %s; wall %.0f s"
+          % (R["machine"]["cpu"], R["machine"]["cores"], R["machine"]["kernel"],
+             R["machine"]["prosody"], tuple(round(x, 2) for x in R["machine"]["loadavg_at_start"]),
+             R["wall_s"]))
+
+
+def main():
+    t0 = time.monotonic()
+    gw_bin = harness.gateway_binary()
+    mach = machine()
+    tmp = tempfile.mkdtemp(prefix="skagerrak-bench-")
+    pr = harness.Prosody(os.path.join(tmp, "prosody"), hosts=["no.test"],
+                         components={"gw.no.test": SECRET, "zw.no.test": SECRET}, log_level="warn")
+    for i in range(USERS):
+        pr.adduser("c%d@no.test" % i, "pw")
+    pr.start()
+    try:
+        print("bench: %d counsellor accounts, %d conversations; latency %d msgs/direction, "
+              "throughput %g s" % (USERS, CONVS, LAT, TPUT_S), flush=True)
+        pair = run_pair(tmp, pr, gw_bin)
+        print("bench: latency + throughput done (%.0f s)" % (time.monotonic() - t0), flush=True)
+        mem = run_memory(tmp, pr, gw_bin, budget_s=240)
+        print("bench: memory done (%.0f s)" % (time.monotonic() - t0), flush=True)
+        with open(os.path.join(tmp, "partial.json"), "w") as f:
+            json.dump({"pair": pair, "memory": mem}, f, indent=1)
+        start = run_startup(tmp, pr, gw_bin,
+                            nmsg=int(os.environ.get("BENCH_START_MSGS", "1000000")))
+    finally:
+        pr.stop()
+    R = summarise(pair, mem, start, mach, time.monotonic() - t0)
+    R["workdir"] = tmp
+    out = os.path.join(HERE, "results.json")
+    with open(out + ".tmp", "w") as f:
+        json.dump(R, f, indent=1)
+    os.replace(out + ".tmp", out)
+    print_table(R)
+    print("written: %s (logs in %s)" % (out, tmp))
+
+
+if __name__ == "__main__":
+    main()
