@@ -145,3 +145,8 @@ format:
 
 clean:
 	rm -rf build
+
+# Benchmark programs (bench/README.md): bench/zerowork (the zero-work reference component)
+# and bench/loadgen (the load generator); scripts/bench.sh builds them.
+bench/%: bench/%.c
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libstrophe) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libstrophe)

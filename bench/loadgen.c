@@ -575,7 +575,7 @@ int main(int argc, char **argv)
     int64_t sent_c2s = 0, sent_s2c = 0, next_conv = 0;
     while (now_ns() < end && seq < MAXSEQ - 100000) {
         for (int i = 0; i < G.hconns; i++)
-            if (!G.hc[i]->busy) {
+            if (!G.hc[i]->busy && sent_s2c - G.recv_s2c < window) {
                 post(G.hc[i], (int)(next_conv++ % G.nconvs), 'S', seq++, 0);
                 sent_s2c++;
             }

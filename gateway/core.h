@@ -181,6 +181,9 @@ void gw_queue_requeue(struct gw_core *c, struct gw_conv *cv, const char *key);
 /* A presence stanza arrived for a queue JID or the domain. */
 void gw_queue_presence(struct gw_core *c, const char *from_full, const char *to_queue,
                        const char *type, const char *show);
+/* Ask the server for every counsellor's presence towards their queues (after a (re)start
+ * the gateway has forgotten who was signed in; subscribed servers answer a probe). */
+void gw_queue_probe_counsellors(struct gw_core *c);
 int gw_counsellor_online(struct gw_core *c, const char *bare);
 int gw_counsellor_ready(struct gw_core *c, const char *bare, const char *queue);
 /* Open conversations assigned to bare. */

@@ -62,6 +62,7 @@ static void on_online(void *arg)
 {
     struct gw_core *c = arg;
     gw_outbox_online(c);
+    gw_queue_probe_counsellors(c);
 }
 
 static void on_offline(void *arg)

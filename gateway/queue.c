@@ -8,6 +8,7 @@
 #include "i18n.h"
 #include "log.h"
 #include "loop.h"
+#include "xmpp.h"
 
 int gw_queues_init(struct gw_core *c)
 {
@@ -160,6 +161,24 @@ static void bare_of(const char *full, char *bare, size_t blen, char *res, size_t
 static int show_ready(const char *show)
 {
     return !*show || strcmp(show, "chat") == 0;
+}
+
+void gw_queue_probe_counsellors(struct gw_core *c)
+{
+    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
+    for (int i = 0; i < c->cfg->nqueues; i++) {
+        const struct gw_queue_conf *q = &c->cfg->queues[i];
+        char from[400];
+        snprintf(from, sizeof from, "%s@%s", q->id, c->cfg->domain);
+        for (int k = 0; k < q->ncounsellors; k++) {
+            xmpp_stanza_t *p = xmpp_presence_new(ctx);
+            xmpp_stanza_set_type(p, "probe");
+            xmpp_stanza_set_from(p, from);
+            xmpp_stanza_set_to(p, q->counsellors[k]);
+            gw_xmpp_send(c->xmpp, p);
+            xmpp_stanza_release(p);
+        }
+    }
 }
 
 int gw_counsellor_online(struct gw_core *c, const char *bare)

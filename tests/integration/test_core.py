@@ -243,3 +243,22 @@ def test_receipts_failures_and_typing(gateway, client):
     # the seeker ends the chat: the counsellor is told
     lb.post("/loopback/event", {"conv": conv, "event": "ended"})
     kari.wait_message(lambda s: s.body and "ended" in s.body.lower())
+
+
+def test_counsellors_signed_in_again_after_restart(gateway, client):
+    """After a restart the gateway probes the counsellors' presence: a counsellor who had
+    subscribed to the queue is signed in again without doing anything."""
+    kari = client("kari")
+    # Adding the queue to the roster: the gateway accepts and subscribes back (the test
+    # client authorizes automatically), so Kari's server now sends it her presence.
+    kari.send_presence(to="general@gw.no.test", ptype="subscribe")
+    gateway.wait_log(r"counsellor kari@no.test signed in to general")
+    gateway.kill9()
+    gateway.loopback.close()
+    gateway.start()
+    gateway.wait_log(r"component gw\.no\.test online")
+    gateway.wait_log(r"counsellor kari@no.test signed in to general", timeout=10)
+    lb = type(gateway.loopback)(gateway.http_port).start()
+    gateway.loopback = lb
+    lb.send("+4790000011", "hello again", id="pr-1")
+    assert "!accept" in kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10).body
