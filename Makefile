@@ -119,6 +119,7 @@ test: deps
 	$(MAKE) SAN=1 all
 	$(MAKE) SAN=1 unit
 	SKAGERRAK_BUILD=build/san scripts/run-integration.sh
+	SKAGERRAK_BUILD=build/san tests/browser/run.sh
 
 integration: all
 	scripts/run-integration.sh
