@@ -146,9 +146,23 @@ def run_pair(tmp, pr, gw_bin):
     g = Proc([gw_bin, "-f", "-c", os.path.join(wd, "skagerrak.cfg")], os.path.join(wd, "gw.log"), wd)
     try:
         g.wait_line("component gw.no.test online")
+        perf = None
+        if os.environ.get("BENCH_PERF"):  # profile the gateway over the whole loadgen run
+            perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(g.p.pid),
+                                     "-o", os.path.join(tmp, "perf.data")],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
         res["gw"] = loadgen(common + ["mode=gw", "http=%d" % hport, "comp=gw.no.test",
                                       "pids=%d,%d" % (g.p.pid, pr.proc.pid)])
         res["gw"]["rss_kb_after"] = rss_kb(g.p.pid)
+        if perf:
+            perf.send_signal(2)
+            perf.wait(60)
+            with open(os.path.join(tmp, "perf.txt"), "w") as f:
+                subprocess.run(["perf", "report", "-i", os.path.join(tmp, "perf.data"), "--stdio",
+                                "--no-children", "--percent-limit", "0.7", "-g", "none"],
+                               stdout=f, stderr=subprocess.DEVNULL)
+            print("bench: gateway profile in %s" % os.path.join(tmp, "perf.txt"), flush=True)
     finally:
         g.stop()
     return res

@@ -415,6 +415,33 @@ static void cmd_all(struct cmd_ctx *x, char *args)
     reply(x, off ? text : T(x, "nothing_waiting"));
 }
 
+struct stats_ctx {
+    char text[8192];
+    size_t off;
+};
+
+static int stats_row(void *arg, const char *group, const char *key, const char *what,
+                     long long n, double wait, double handle)
+{
+    struct stats_ctx *s = arg;
+    if (s->off < sizeof s->text)
+        s->off += (size_t)snprintf(s->text + s->off, sizeof s->text - s->off,
+                                   "%s%s %s %s: %lld (wait %.0f s, handle %.0f s)",
+                                   s->off ? "\n" : "", group, key ? key : "-", what ? what : "-", n,
+                                   wait / 1000, handle / 1000);
+    return 0;
+}
+
+/* !stats [days]: counts and mean times per queue and per partner (supervisors). */
+static void cmd_stats(struct cmd_ctx *x, char *args)
+{
+    int days = args ? atoi(args) : 30;
+    struct stats_ctx s = {"", 0};
+    gw_store_stats(x->c->store, gw_now_ms(x->c) - (int64_t)(days > 0 ? days : 30) * 86400000,
+                   stats_row, &s);
+    reply(x, s.off ? s.text : T(x, "nothing_waiting"));
+}
+
 static void cmd_reassign(struct cmd_ctx *x, char *args)
 {
     char *token = args ? strtok(args, " ") : NULL, *jid = token ? strtok(NULL, " ") : NULL;
@@ -486,6 +513,7 @@ static const struct cmd_entry commands[] = {
     {"lang", NULL, cmd_lang, "help_lang", 0},
     {"all", NULL, cmd_all, "help_supervisor", 1},
     {"reassign", NULL, cmd_reassign, "help_reassign", 1},
+    {"stats", NULL, cmd_stats, "help_stats", 1},
     {NULL, NULL, NULL, NULL, 0},
 };
 

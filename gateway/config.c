@@ -264,15 +264,12 @@ static const struct gw_cfg_key http_keys[] = {{"address", CONFIG_TYPE_STRING},
                                               {"max_connections", CONFIG_TYPE_INT},
                                               {"enabled", CONFIG_TYPE_BOOL},
                                               {NULL, 0}};
-static const struct gw_cfg_key service_keys[] = {{"default_lang", CONFIG_TYPE_STRING},
-                                                 {"default_queue", CONFIG_TYPE_STRING},
-                                                 {"position_interval", CONFIG_TYPE_INT},
-                                                 {"counsellor_timeout", CONFIG_TYPE_INT},
-                                                 {"abandon_after", CONFIG_TYPE_INT},
-                                                 {"outcomes", CONFIG_TYPE_ARRAY},
-                                                 {"wait_window", CONFIG_TYPE_INT},
-                                                 {"retention_days", CONFIG_TYPE_INT},
-                                                 {NULL, 0}};
+static const struct gw_cfg_key service_keys[] = {
+    {"default_lang", CONFIG_TYPE_STRING},   {"default_queue", CONFIG_TYPE_STRING},
+    {"position_interval", CONFIG_TYPE_INT}, {"counsellor_timeout", CONFIG_TYPE_INT},
+    {"abandon_after", CONFIG_TYPE_INT},     {"abandon_after_channel", CONFIG_TYPE_GROUP},
+    {"outcomes", CONFIG_TYPE_ARRAY},        {"wait_window", CONFIG_TYPE_INT},
+    {"retention_days", CONFIG_TYPE_INT},    {NULL, 0}};
 static const struct gw_cfg_key queue_keys[] = {{"id", CONFIG_TYPE_STRING},
                                                {"names", CONFIG_TYPE_GROUP},
                                                {"counsellors", CONFIG_TYPE_ARRAY},
@@ -450,6 +447,13 @@ static void parse_sections(struct gw_config *c, struct gw_cfg_errors *e)
     c->position_interval_s = (int)gw_cfg_int(e, s, "position_interval", 60, 0, 86400);
     c->counsellor_timeout_s = (int)gw_cfg_int(e, s, "counsellor_timeout", 600, 10, 86400);
     c->abandon_s = (int)gw_cfg_int(e, s, "abandon_after", 3600, 60, 60 * 86400);
+    /* Per channel: a web chat seeker who is silent for 15 minutes has left; an email seeker
+     * answers days later.  Keys are channel names, values seconds. */
+    c->abandon_channel = s ? config_setting_get_member(s, "abandon_after_channel") : NULL;
+    for (int i = 0; c->abandon_channel && i < config_setting_length(c->abandon_channel); i++) {
+        config_setting_t *el = config_setting_get_elem(c->abandon_channel, (unsigned)i);
+        gw_cfg_int(e, c->abandon_channel, config_setting_name(el), 0, 60, 60 * 86400);
+    }
     c->outcomes = str_list(e, s, "outcomes", &c->noutcomes);
     if (c->noutcomes == 0) {
         static const char *defaults[] = {"resolved", "referred", "info", "no-show", NULL};
@@ -614,6 +618,15 @@ int gw_queue_has_counsellor(const struct gw_queue_conf *q, const char *bare_jid)
         if (strcmp(q->counsellors[i], bare_jid) == 0)
             return 1;
     return 0;
+}
+
+int gw_config_abandon_s(const struct gw_config *c, const char *channel)
+{
+    config_setting_t *s = c->abandon_channel && channel
+                              ? config_setting_get_member(c->abandon_channel, channel)
+                              : NULL;
+    long long v = s ? config_setting_get_int64(s) : 0;
+    return v >= 60 ? (int)v : c->abandon_s;
 }
 
 const char *gw_config_snippet(const struct gw_config *c, const char *lang, const char *name)

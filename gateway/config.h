@@ -116,6 +116,7 @@ struct gw_config {
     int position_interval_s;  /* minimum interval between position updates */
     int counsellor_timeout_s; /* an active conversation unanswered this long is requeued */
     int abandon_s;            /* seeker silent this long: closed as abandoned (default) */
+    config_setting_t *abandon_channel; /* group: channel name -> seconds (overrides) */
     const char **outcomes;
     int noutcomes;
     int wait_window; /* recent conversations the wait estimate averages */
@@ -141,6 +142,8 @@ const struct gw_counsellor_conf *gw_config_counsellor(const struct gw_config *c,
 const struct gw_partner_conf *gw_config_partner(const struct gw_config *c, const char *domain);
 /* 1 when jid serves queue q. */
 int gw_queue_has_counsellor(const struct gw_queue_conf *q, const char *bare_jid);
+/* Seconds of silence after which a conversation on `channel` is closed as abandoned. */
+int gw_config_abandon_s(const struct gw_config *c, const char *channel);
 /* The snippet `name` in lang (falls back to en, then any); NULL when none. */
 const char *gw_config_snippet(const struct gw_config *c, const char *lang, const char *name);
 

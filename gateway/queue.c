@@ -548,7 +548,7 @@ void gw_queue_sweep(struct gw_core *c)
 {
     int64_t now = gw_now_ms(c);
     int64_t unanswered = (int64_t)c->cfg->counsellor_timeout_s * 1000;
-    int64_t abandon = (int64_t)c->cfg->abandon_s * 1000;
+    int64_t abandon;
     struct gw_conv *cv, *tmp;
     TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp)
     {
@@ -564,7 +564,8 @@ void gw_queue_sweep(struct gw_core *c)
                                                    gw_counsellor_lang(c, cv->row.counsellor),
                                                    "conversation_requeued"));
             gw_queue_requeue(c, cv, "counsellor_left_requeued");
-        } else if (now - cv->row.last_seeker_at > abandon &&
+        } else if (now - cv->row.last_seeker_at >
+                       (abandon = (int64_t)gw_config_abandon_s(c->cfg, cv->channel) * 1000) &&
                    now - cv->row.last_counsellor_at > abandon) {
             gw_conv_finish(c, cv, CS_ABANDONED, NULL, "closed_abandoned", "abandoned");
         } else if (cv->state == CS_QUEUED && qc && qc->max_wait_s &&

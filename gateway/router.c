@@ -222,6 +222,12 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
     json_t *meta = in->meta_json ? json_loads(in->meta_json, 0, NULL) : NULL;
     json_t *fields = json_object_get(meta, "fields");
     int robot = json_is_true(json_object_get(meta, "auto"));
+    /* A seeker may let counsellors see their earlier conversations (!history), e.g. by a
+     * pre-chat checkbox; the channel passes it as "allow_history". */
+    int allow_history = json_is_true(json_object_get(meta, "allow_history")) ||
+                        json_is_true(json_object_get(fields, "allow_history"));
+    if (allow_history && !sk.history_ok)
+        gw_store_seeker_history_ok(c->store, sid, 1);
     char *conv_meta = NULL;
     if (json_is_object(fields) || robot) {
         json_t *cm = json_object();

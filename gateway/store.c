@@ -928,6 +928,43 @@ int gw_store_feedback(struct gw_store *s, int64_t conv_id, int rating, const cha
     return step_done(s, st);
 }
 
+int gw_store_stats(struct gw_store *s, int64_t since_ms,
+                   int (*cb)(void *arg, const char *group, const char *key, const char *what,
+                             long long n, double avg_wait_ms, double avg_handle_ms),
+                   void *arg)
+{
+    /* Reports: per queue and channel, per partner and direction (role 1 = we escalated,
+     * role 2 = we served for them), and the escalation events per partner. */
+    static const char *const q[] = {
+        "SELECT 'queue', queue, state, count(*), avg(assigned_at - queued_at),"
+        " avg(closed_at - assigned_at) FROM conversations WHERE created >= ?1"
+        " GROUP BY queue, state ORDER BY queue, state",
+        "SELECT 'partner', partner, CASE role WHEN 1 THEN 'sent' ELSE 'received' END, count(*),"
+        " avg(assigned_at - queued_at), avg(closed_at - assigned_at) FROM conversations"
+        " WHERE partner IS NOT NULL AND role > 0 AND created >= ?1 GROUP BY partner, role",
+        "SELECT 'partner', CASE kind WHEN 'escalation-received' THEN actor ELSE detail END, kind,"
+        " count(*), NULL, NULL FROM events WHERE kind IN ('escalate-sent', 'escalated',"
+        " 'escalate-failed', 'escalation-received') AND at >= ?1 GROUP BY 2, 3",
+    };
+    int n = 0;
+    for (size_t i = 0; i < sizeof q / sizeof *q; i++) {
+        sqlite3_stmt *x;
+        if (sqlite3_prepare_v2(s->db, q[i], -1, &x, NULL) != SQLITE_OK)
+            return GW_EIO;
+        sqlite3_bind_int64(x, 1, since_ms);
+        while (sqlite3_step(x) == SQLITE_ROW) {
+            n++;
+            if (cb(arg, (const char *)sqlite3_column_text(x, 0),
+                   (const char *)sqlite3_column_text(x, 1), (const char *)sqlite3_column_text(x, 2),
+                   sqlite3_column_int64(x, 3), sqlite3_column_double(x, 4),
+                   sqlite3_column_double(x, 5)))
+                break;
+        }
+        sqlite3_finalize(x);
+    }
+    return n;
+}
+
 int64_t gw_store_retention(struct gw_store *s, int64_t cutoff_ms)
 {
     sqlite3_stmt *st = prep(s, S_RET_MSG, 1);

@@ -158,6 +158,12 @@ int gw_store_event(struct gw_store *s, int64_t conv_id, int64_t at, const char *
                    const char *actor, const char *detail);
 /* Feedback from a seeker. */
 int gw_store_feedback(struct gw_store *s, int64_t conv_id, int rating, const char *comment);
+/* Statistics since since_ms for reports: rows of (group "queue"|"partner", key, what, count,
+ * mean wait ms, mean handle ms); means are 0 when unknown.  Returns rows or GW_EIO. */
+int gw_store_stats(struct gw_store *s, int64_t since_ms,
+                   int (*cb)(void *arg, const char *group, const char *key, const char *what,
+                             long long n, double avg_wait_ms, double avg_handle_ms),
+                   void *arg);
 /* Delete the messages of conversations closed before cutoff_ms (retention); returns the
  * number deleted or GW_EIO.  Conversation rows (statistics) are kept. */
 int64_t gw_store_retention(struct gw_store *s, int64_t cutoff_ms);

@@ -264,3 +264,37 @@ def test_snippets_notes_escape_and_help(gwq, client):
     command(kari, o.bare_from, "!frobnicate", "Unknown command: frobnicate")
     # the note never reached the seeker
     assert not [i for i in lb.items if "stressed" in i["body"]]
+
+
+def test_history_only_when_allowed_and_supervisor_stats(gwq, client):
+    kari, sjef = client("kari"), client("sjef")
+    sign_in(kari)
+    lb = gwq.loopback
+    # first conversation: the seeker allows counsellors to see earlier conversations
+    lb.send("+4790001110", "first time", id="hi-1", meta={"fields": {"allow_history": True}})
+    o = offer_for(kari)
+    kari.send_message(o.bare_from, "!accept")
+    kari.wait_message(lambda s: s.body == "first time")
+    command(kari, o.bare_from, "!close resolved", "closed")
+    # a second conversation of the same seeker shows the first in !history
+    lb.send("+4790001110", "back again", id="hi-2")
+    o2 = offer_for(kari)
+    kari.send_message(o2.bare_from, "!accept")
+    kari.wait_message(lambda s: s.body == "back again")
+    hist = command(kari, o2.bare_from, "!history", "— general —")
+    assert "resolved" in hist.body
+    # another seeker who did not allow it: nothing is shown
+    lb.send("+4790001111", "private", id="hi-3")
+    o3 = offer_for(kari)
+    kari.send_message(o3.bare_from, "!accept")
+    kari.wait_message(lambda s: s.body == "private")
+    command(kari, o3.bare_from, "!close info", "closed")
+    lb.send("+4790001111", "private again", id="hi-4")
+    o4 = offer_for(kari)
+    kari.send_message(o4.bare_from, "!accept")
+    kari.wait_message(lambda s: s.body == "private again")
+    none = command(kari, o4.bare_from, "!history", "earlier|no previous|No earlier")
+    assert "resolved" not in none.body and "info" not in none.body
+    # the supervisor's figures count the closed conversations per queue
+    stats = command(sjef, "gw.no.test", "!stats", "queue general closed: 2")
+    assert "queue general active" in stats.body
