@@ -328,3 +328,38 @@ def test_real_client_replies_thread(mail, client, fixture):
     assert m.bare_from == jid
     for quoted in ("wrote:", "skrev", "Fra:", "Sent from my iPhone", "> "):
         assert quoted not in m.body, m.body
+
+
+def test_mta_pipe_with_skagerrak_inject(prosody, tmp_state, client):
+    """Delivery by pipe (tools/skagerrak-inject): the MTA's exit codes mean what they say."""
+    import subprocess
+    port = harness.free_port()
+    token = os.path.join(tmp_state, "inject.token")
+    with open(token, "w") as f:
+        f.write("inject-Secret-42\n")
+    plugins = ('email = { address = "%s"; smtp_url = "smtp://127.0.0.1:9"; '
+               'inject_token_file = "%s"; };' % (SERVICE, token))
+    g = harness.Gateway(None, gw.config_text(prosody, tmp_state, port, plugins=plugins), tmp_state)
+    g.start()
+    g.wait_log(r"component gw\.no\.test online", timeout=15)
+    try:
+        kari = client("kari")
+        sign_in(kari)
+        tool = os.path.join(harness.build_dir(), "skagerrak-inject")
+        url = "http://127.0.0.1:%d/email/inject" % port
+        _, raw = seeker_mail(PER, "Via pipe", "Kom denne fram?\n")
+        p = subprocess.run([tool, "-u", url, "-t", token], input=raw, capture_output=True)
+        assert p.returncode == 0, p.stderr
+        accept(kari, "Kom denne fram?")
+        # the same message again (the MTA retried): stored once
+        p = subprocess.run([tool, "-u", url, "-t", token], input=raw, capture_output=True)
+        assert p.returncode == 0
+        assert kari.no_message(lambda s: s.body and "Kom denne fram?" in s.body, within=1.0)
+        # wrong token -> 77 (EX_NOPERM); gateway down -> 75 (EX_TEMPFAIL): the MTA keeps it
+        bad = os.path.join(tmp_state, "bad.token")
+        open(bad, "w").write("nope\n")
+        assert subprocess.run([tool, "-u", url, "-t", bad], input=raw).returncode == 77
+        assert subprocess.run([tool, "-u", "http://127.0.0.1:9/email/inject", "-t", token],
+                              input=raw, capture_output=True).returncode == 75
+    finally:
+        assert g.stop() == 0
