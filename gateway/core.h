@@ -85,6 +85,13 @@ struct gw_inflight {
     int64_t outbox_id, msg_id;
     uint64_t seq;
 };
+/* An outbox row queued during this loop turn (so the common path never scans the table). */
+struct gw_work {
+    int64_t id, msg_id;
+    int kind;
+    char target[32];
+    char *payload; /* xmpp: the stanza (owned) */
+};
 struct gw_pending {
     int64_t outbox_id, msg_id;
     int attempts;
@@ -108,6 +115,9 @@ struct gw_core {
     int nqueues;
     int64_t clock_offset_ms; /* test clock: wall = real + offset */
     int outbox_dirty;        /* new entries since the last flush */
+    int outbox_rescan;       /* read due rows from the store (start-up, reconnect, retries) */
+    struct gw_work *work;    /* rows added since the last flush, in id order */
+    size_t nwork, capwork;
     uint64_t outbox_timer;
     uint64_t sweep_timer;
     uint64_t barrier_pending;     /* barrier seq in flight */
@@ -223,6 +233,8 @@ int gw_outbox_xmpp(struct gw_core *c, int64_t msg_id, const char *xml);
 int gw_outbox_channel(struct gw_core *c, int64_t msg_id, const char *channel, int kind);
 /* Send what is due; called at the end of a loop turn and by the retry timer. */
 void gw_outbox_flush(struct gw_core *c);
+/* Free the outbox's in-memory work list (shutdown). */
+void gw_outbox_release(struct gw_core *c);
 void gw_outbox_online(struct gw_core *c);
 void gw_outbox_offline(struct gw_core *c);
 void gw_outbox_acked(void *arg, uint64_t seq);

@@ -214,6 +214,7 @@ static int start(struct gw_core *c, char *err, size_t errlen)
     /* After a crash or restart: send what was stored but not sent, now. */
     gw_store_outbox_wake_all(c->store);
     gw_store_commit(c->store);
+    c->outbox_rescan = 1;
     c->outbox_dirty = 1;
     c->sweep_timer = gw_loop_timer_add(c->loop, SWEEP_MS, sweep, c);
     return gw_xmpp_start(c->xmpp);
@@ -233,6 +234,7 @@ static void shutdown_core(struct gw_core *c)
     gw_fed_release(c);
     gw_map_free(&c->conv_by_token);
     gw_map_free(&c->conv_by_seeker);
+    gw_outbox_release(c);
     free(c->inflight);
     free(c->pending);
     gw_loop_free(&c->loop);

@@ -19,11 +19,52 @@
 
 #define FLUSH_BATCH 512
 
+/* Remember a new row for this turn's flush.  If memory runs out the row is still in the
+ * store: a rescan finds it. */
+static void work_add(struct gw_core *c, int64_t id, int64_t msg_id, const char *target,
+                     int kind, const char *payload)
+{
+    if (c->nwork == c->capwork) {
+        size_t ncap = c->capwork ? c->capwork * 2 : 64;
+        struct gw_work *nw = realloc(c->work, ncap * sizeof *nw);
+        if (!nw) {
+            c->outbox_rescan = 1;
+            return;
+        }
+        c->work = nw;
+        c->capwork = ncap;
+    }
+    struct gw_work *w = &c->work[c->nwork];
+    *w = (struct gw_work){.id = id, .msg_id = msg_id, .kind = kind};
+    snprintf(w->target, sizeof w->target, "%s", target);
+    if (payload && !(w->payload = strdup(payload))) {
+        c->outbox_rescan = 1;
+        return;
+    }
+    c->nwork++;
+}
+
+static void work_clear(struct gw_core *c)
+{
+    for (size_t i = 0; i < c->nwork; i++)
+        free(c->work[i].payload);
+    c->nwork = 0;
+}
+
+void gw_outbox_release(struct gw_core *c)
+{
+    work_clear(c);
+    free(c->work);
+    c->work = NULL;
+    c->capwork = 0;
+}
+
 int gw_outbox_xmpp(struct gw_core *c, int64_t msg_id, const char *xml)
 {
     int64_t id = gw_store_outbox_add(c->store, msg_id, "xmpp", 0, xml, 0);
     if (id < 0)
         return (int)id;
+    work_add(c, id, msg_id, "xmpp", 0, xml);
     c->outbox_dirty = 1;
     return GW_OK;
 }
@@ -33,6 +74,7 @@ int gw_outbox_channel(struct gw_core *c, int64_t msg_id, const char *channel, in
     int64_t id = gw_store_outbox_add(c->store, msg_id, channel, kind, NULL, 0);
     if (id < 0)
         return (int)id;
+    work_add(c, id, msg_id, channel, kind, NULL);
     c->outbox_dirty = 1;
     return GW_OK;
 }
@@ -182,7 +224,8 @@ static int copy_msg(void *arg, const struct gw_msg_row *r)
     return 1;
 }
 
-/* Deliver one channel row.  Returns 1 when the row is finished (delete it). */
+/* Deliver one channel row.  Returns 1 when the row is finished (delete it), 2 when it was
+ * rescheduled (retry timer), 0 when it waits for deliver_done(). */
 static int deliver_row(struct gw_core *c, const struct gw_outbox_row *r)
 {
     struct gw_msg_row mr;
@@ -255,7 +298,7 @@ static int deliver_row(struct gw_core *c, const struct gw_outbox_row *r)
         if (r->attempts == 0)
             GW_WARN("outbox: %s delivery of message %lld deferred: %s", r->target,
                     (long long)r->msg_id, err[0] ? err : "try again later");
-        return 0;
+        return 2;
     }
     GW_WARN("outbox: %s refused message %lld: %s", r->target, (long long)r->msg_id, err);
     gw_outbox_report(c, r->msg_id, GW_DLR_FAILED, err[0] ? err : "refused");
@@ -265,6 +308,7 @@ static int deliver_row(struct gw_core *c, const struct gw_outbox_row *r)
 struct flush_ctx {
     struct gw_core *c;
     int sent_xmpp;
+    int deferred; /* a row was rescheduled: arm the retry timer */
     int64_t last_id;
 };
 
@@ -293,8 +337,11 @@ static int flush_one(void *arg, const struct gw_outbox_row *r)
     }
     if (pending_find(c, 0, r->id))
         return 0;
-    if (deliver_row(c, r))
+    int rc = deliver_row(c, r);
+    if (rc == 1)
         gw_store_outbox_done(c->store, r->id);
+    else if (rc == 2)
+        f->deferred = 1;
     return 0;
 }
 
@@ -302,6 +349,7 @@ static void retry_timer(void *arg)
 {
     struct gw_core *c = arg;
     c->outbox_timer = 0;
+    c->outbox_rescan = 1;
     c->outbox_dirty = 1;
 }
 
@@ -313,11 +361,26 @@ void gw_outbox_flush(struct gw_core *c)
     /* Store first, then send. */
     gw_store_commit(c->store);
     int64_t now = gw_now_ms(c);
-    struct flush_ctx f = {c, 0, 0};
-    int n;
-    do {
-        n = gw_store_outbox_due(c->store, now, f.last_id, FLUSH_BATCH, flush_one, &f);
-    } while (n == FLUSH_BATCH);
+    struct flush_ctx f = {c, 0, 0, 0};
+    if (c->outbox_rescan) {
+        /* Start-up, reconnect, or a retry is due: everything due comes from the store. */
+        c->outbox_rescan = 0;
+        work_clear(c);
+        int n;
+        do {
+            n = gw_store_outbox_due(c->store, now, f.last_id, FLUSH_BATCH, flush_one, &f);
+        } while (n == FLUSH_BATCH);
+    } else {
+        /* The common path: only what this turn added, already in memory. */
+        for (size_t i = 0; i < c->nwork; i++) {
+            struct gw_work *w = &c->work[i];
+            struct gw_outbox_row r = {.id = w->id, .msg_id = w->msg_id, .kind = w->kind,
+                                      .payload = w->payload, .attempts = 0, .next_at = 0};
+            snprintf(r.target, sizeof r.target, "%s", w->target);
+            flush_one(&f, &r);
+        }
+        work_clear(c);
+    }
     if (f.sent_xmpp) {
         uint64_t seq = gw_xmpp_barrier(c->xmpp);
         for (size_t i = c->ninflight; i-- > 0 && c->inflight[i].seq == 0;)
@@ -325,11 +388,11 @@ void gw_outbox_flush(struct gw_core *c)
     }
     gw_store_commit(c->store);
     /* Wake up for the next retry (rows with next_at in the future). */
-    int64_t next = gw_store_outbox_next(c->store);
-    if (next > now && !c->outbox_timer)
-        c->outbox_timer = gw_loop_timer_add(c->loop, (uint64_t)(next - now), retry_timer, c);
-    if (c->outbox_dirty) /* delivering queued more (receipts, failures) */
-        return;
+    if (f.deferred && !c->outbox_timer) {
+        int64_t next = gw_store_outbox_next(c->store);
+        if (next > now)
+            c->outbox_timer = gw_loop_timer_add(c->loop, (uint64_t)(next - now), retry_timer, c);
+    }
 }
 
 void gw_outbox_acked(void *arg, uint64_t seq)
@@ -350,6 +413,7 @@ void gw_outbox_online(struct gw_core *c)
 {
     c->xmpp_sent_upto = 0;
     c->ninflight = 0;
+    c->outbox_rescan = 1; /* everything unconfirmed goes again */
     c->outbox_dirty = 1;
 }
 
@@ -383,11 +447,11 @@ void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const
         gw_store_msg_state(c->store, msg_id, "sent", ref, NULL);
         gw_store_outbox_done(c->store, oid);
     } else if (status == GW_EAGAIN) {
-        gw_store_outbox_retry(c->store, oid, gw_now_ms(c) + backoff_ms(attempts),
+        int64_t wait = backoff_ms(attempts);
+        gw_store_outbox_retry(c->store, oid, gw_now_ms(c) + wait,
                               reason ? reason : "temporary failure");
         if (!c->outbox_timer)
-            c->outbox_timer =
-                gw_loop_timer_add(c->loop, (uint64_t)backoff_ms(attempts), retry_timer, c);
+            c->outbox_timer = gw_loop_timer_add(c->loop, (uint64_t)wait, retry_timer, c);
     } else {
         gw_store_outbox_done(c->store, oid);
         gw_outbox_report(c, msg_id, GW_DLR_FAILED, reason ? reason : "refused");
