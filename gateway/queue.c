@@ -340,29 +340,55 @@ static void offer_expired(void *arg)
     gw_queue_dispatch(c, cv->row.queue);
 }
 
-/* The ready counsellor of queue qc with the fewest open conversations and room left,
- * skipping those who declined cv this round. */
-static const char *pick_counsellor(struct gw_core *c, const struct gw_queue_conf *qc,
-                                   const struct gw_conv *cv)
+/* One counsellor of a queue as dispatch sees it.  Built once per dispatch with a single
+ * pass over the open conversations, so offering costs O(conversations + counsellors), not a
+ * walk of every conversation for every counsellor. */
+struct slot {
+    const char *jid;
+    int load;    /* active + offered */
+    int offered; /* has an offer pending (one at a time) */
+    int cap;
+    int ready;
+};
+
+static struct slot *slots_for(struct gw_core *c, const struct gw_queue_conf *qc)
 {
-    const char *best = NULL;
-    int best_load = 1 << 30;
+    struct slot *sl = calloc((size_t)qc->ncounsellors + 1, sizeof *sl);
+    if (!sl)
+        return NULL;
     for (int i = 0; i < qc->ncounsellors; i++) {
-        const char *j = qc->counsellors[i];
-        if (!gw_counsellor_ready(c, j, qc->id) || declined_by(cv, j))
+        sl[i].jid = qc->counsellors[i];
+        sl[i].cap = capacity_of(c, sl[i].jid);
+        sl[i].ready = gw_counsellor_ready(c, sl[i].jid, qc->id);
+    }
+    struct gw_conv *o;
+    TAILQ_FOREACH(o, &c->convs, all)
+    {
+        const char *who = o->state == CS_ACTIVE    ? o->row.counsellor
+                          : o->state == CS_OFFERED ? o->offered_to
+                                                   : NULL;
+        if (!who || !*who)
             continue;
-        int load = gw_counsellor_load(c, j);
-        int busy_offer = 0;
-        struct gw_conv *o;
-        TAILQ_FOREACH(o, &c->convs, all)
-        if (o->state == CS_OFFERED && o->offered_to && !strcmp(o->offered_to, j))
-            busy_offer = 1;
-        if (busy_offer || load >= capacity_of(c, j))
+        for (int i = 0; i < qc->ncounsellors; i++)
+            if (!strcmp(sl[i].jid, who)) {
+                sl[i].load++;
+                sl[i].offered |= o->state == CS_OFFERED;
+                break;
+            }
+    }
+    return sl;
+}
+
+/* The ready counsellor with the fewest open conversations and room left, skipping those
+ * who declined cv this round.  Returns an index into sl or -1. */
+static int pick_counsellor(const struct slot *sl, int n, const struct gw_conv *cv)
+{
+    int best = -1;
+    for (int i = 0; i < n; i++) {
+        if (!sl[i].ready || sl[i].offered || sl[i].load >= sl[i].cap || declined_by(cv, sl[i].jid))
             continue;
-        if (load < best_load) {
-            best = j;
-            best_load = load;
-        }
+        if (best < 0 || sl[i].load < sl[best].load)
+            best = i;
     }
     return best;
 }
@@ -373,23 +399,28 @@ void gw_queue_dispatch(struct gw_core *c, const char *queue)
     const struct gw_queue_conf *qc = gw_config_queue(c->cfg, queue);
     if (!q)
         return;
-    if (qc && qc->mode == GW_ASSIGN_OFFER &&
+    if (qc && qc->mode == GW_ASSIGN_OFFER && q->nwaiting &&
         (!qc->hours || gw_hours_is_open(qc->hours, (time_t)(gw_now_ms(c) / 1000)))) {
+        struct slot *sl = slots_for(c, qc);
         struct gw_conv *cv;
-        TAILQ_FOREACH(cv, &q->waiting, qlink)
-        {
-            if (cv->state != CS_QUEUED || cv->fed_busy || cv->esc_partner)
-                continue;
-            const char *j = pick_counsellor(c, qc, cv);
-            if (!j && cv->declined) { /* everyone declined: start a new round */
-                free(cv->declined);
-                cv->declined = NULL;
-                j = pick_counsellor(c, qc, cv);
+        if (sl)
+            TAILQ_FOREACH(cv, &q->waiting, qlink)
+            {
+                if (cv->state != CS_QUEUED || cv->fed_busy || cv->esc_partner)
+                    continue;
+                int k = pick_counsellor(sl, qc->ncounsellors, cv);
+                if (k < 0 && cv->declined) { /* everyone declined: start a new round */
+                    free(cv->declined);
+                    cv->declined = NULL;
+                    k = pick_counsellor(sl, qc->ncounsellors, cv);
+                }
+                if (k < 0)
+                    break; /* FIFO: nobody free for the head means nobody for later ones */
+                make_offer(c, cv, sl[k].jid, qc);
+                sl[k].load++;
+                sl[k].offered = 1;
             }
-            if (!j)
-                break; /* FIFO: nobody free for the head means nobody for later ones */
-            make_offer(c, cv, j, qc);
-        }
+        free(sl);
     }
     gw_queue_positions(c, q);
 }
