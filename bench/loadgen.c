@@ -328,6 +328,15 @@ static void on_readable(struct sock *s)
     if (n <= 0) {
         if (n < 0 && errno == EAGAIN)
             return;
+        if (s->kind == 1 && !s->busy) { /* idle keep-alive timed out by the server: reopen */
+            epoll_ctl(G.ep, EPOLL_CTL_DEL, s->fd, NULL);
+            close(s->fd);
+            s->fd = tcp_connect(G.hport);
+            set_nonblock(s->fd);
+            s->rlen = 0;
+            watch(s, EPOLLIN);
+            return;
+        }
         die(s->kind == 0 ? "c2s closed" : s->kind == 1 ? "http closed" : "event stream closed");
     }
     int64_t t = now_ns();

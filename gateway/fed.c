@@ -14,6 +14,7 @@
 #include "calendar.h"
 #include "core.h"
 #include "fed.h"
+#include "fed_int.h"
 #include "i18n.h"
 #include "log.h"
 #include "loop.h"
@@ -27,12 +28,12 @@ struct pend {
     char id[48];
     enum pend_kind kind;
     struct gw_core *c;
-    char conv[24];          /* our conversation token */
-    int64_t msg_id;         /* relay: the message being delivered */
-    char requester[400];    /* counsellor full JID to report to */
+    char conv[24];       /* our conversation token */
+    int64_t msg_id;      /* relay: the message being delivered */
+    char requester[400]; /* counsellor full JID to report to */
     char partner[256];
-    int overflow;           /* escalation started by overflow, not a counsellor */
-    int closing;            /* relay: a kind="closed" relay */
+    int overflow; /* escalation started by overflow, not a counsellor */
+    int closing;  /* relay: a kind="closed" relay */
     uint64_t timer;
     struct pend *next;
 };
@@ -40,7 +41,32 @@ struct pend {
 struct gw_fed {
     struct pend *pending;
     uint64_t seq;
+    int deferred; /* some relay is waiting to be retried (a partner was unreachable) */
 };
+
+/* A partner that was unreachable spoke again: resend what waits for it now, instead of
+ * after the backoff (or the 30 s answer timeout of requests lost during the outage).
+ * Relays are idempotent: the partner deduplicates them by id. */
+static void partner_back(struct gw_core *c, const char *domain)
+{
+    c->fed->deferred = 0;
+    for (struct pend **pp = &c->fed->pending; *pp;) {
+        struct pend *p = *pp;
+        if (p->kind == P_RELAY && !strcmp(p->partner, domain)) {
+            *pp = p->next;
+            gw_outbox_channel_done(c, p->msg_id, GW_EAGAIN, NULL, "resent: partner is back");
+            if (p->timer)
+                gw_loop_timer_cancel(c->loop, p->timer);
+            free(p);
+            continue;
+        }
+        pp = &p->next;
+    }
+    gw_store_outbox_wake_target(c->store, GW_FED_CHANNEL);
+    c->outbox_rescan = 1;
+    c->outbox_dirty = 1;
+    GW_INFO("federation: %s answers again; resending what waited for it", domain);
+}
 
 int gw_fed_init(struct gw_core *c)
 {
@@ -68,7 +94,7 @@ void gw_fed_release(struct gw_core *c)
     c->fed = NULL;
 }
 
-static xmpp_stanza_t *el(xmpp_ctx_t *ctx, const char *name, const char *ns)
+xmpp_stanza_t *gw_fed_i_el(xmpp_ctx_t *ctx, const char *name, const char *ns)
 {
     xmpp_stanza_t *e = xmpp_stanza_new(ctx);
     xmpp_stanza_set_name(e, name);
@@ -77,15 +103,15 @@ static xmpp_stanza_t *el(xmpp_ctx_t *ctx, const char *name, const char *ns)
     return e;
 }
 
-static void add_text(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name, const char *text)
+void gw_fed_i_add_text(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name, const char *text)
 {
-    xmpp_stanza_t *e = el(ctx, name, NULL), *t = xmpp_stanza_new(ctx);
+    xmpp_stanza_t *e = gw_fed_i_el(ctx, name, NULL), *t = xmpp_stanza_new(ctx);
     xmpp_stanza_set_text(t, text ? text : "");
     xmpp_stanza_add_child_ex(e, t, 0);
     xmpp_stanza_add_child_ex(parent, e, 0);
 }
 
-static char *child_text(xmpp_stanza_t *st, const char *name)
+char *gw_fed_i_child_text(xmpp_stanza_t *st, const char *name)
 {
     xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(st, name);
     return e ? xmpp_stanza_get_text(e) : NULL;
@@ -111,7 +137,7 @@ static void bare_of(const char *full, char *bare, size_t len)
 
 /* The display name that may cross: never a phone number or an e-mail address, whatever
  * the channel put in it (an SMS plugin with mask_numbers = false shows the full number). */
-static const char *cross_display(const char *display, char *buf, size_t len)
+const char *gw_fed_i_cross_display(const char *display, char *buf, size_t len)
 {
     const char *d = display ? display : "";
     const char *at = strchr(d, '@');
@@ -135,7 +161,8 @@ static const char *cross_display(const char *display, char *buf, size_t len)
 static const char *error_condition(xmpp_stanza_t *iq)
 {
     xmpp_stanza_t *e = iq ? xmpp_stanza_get_child_by_name(iq, "error") : NULL;
-    for (xmpp_stanza_t *k = e ? xmpp_stanza_get_children(e) : NULL; k; k = xmpp_stanza_get_next(k)) {
+    for (xmpp_stanza_t *k = e ? xmpp_stanza_get_children(e) : NULL; k;
+         k = xmpp_stanza_get_next(k)) {
         const char *ns = xmpp_stanza_get_ns(k);
         if (xmpp_stanza_is_tag(k) && ns && !strcmp(ns, "urn:ietf:params:xml:ns:xmpp-stanzas") &&
             strcmp(xmpp_stanza_get_name(k), "text"))
@@ -201,7 +228,7 @@ static const struct gw_partner_conf *find_partner(struct gw_core *c, const char 
 }
 
 /* Only the fields the agreement lets cross. */
-static char *allowed_fields(const struct gw_partner_conf *pc, const char *meta)
+char *gw_fed_i_allowed_fields(const struct gw_partner_conf *pc, const char *meta)
 {
     json_t *in = meta && *meta ? json_loads(meta, 0, NULL) : NULL, *out = json_object();
     json_t *fields = in ? json_object_get(in, "fields") : NULL;
@@ -226,7 +253,9 @@ struct tx_ctx {
 static int tx_line(void *arg, const struct gw_msg_row *m)
 {
     struct tx_ctx *t = arg;
-    const char *who = !strcmp(m->dir, "in") ? "seeker" : !strcmp(m->dir, "out") ? "counsellor" : "service";
+    const char *who = !strcmp(m->dir, "in")    ? "seeker"
+                      : !strcmp(m->dir, "out") ? "counsellor"
+                                               : "service";
     size_t need = strlen(m->body ? m->body : "") + 32;
     if (t->len + need >= t->cap) {
         size_t ncap = (t->cap + need) * 2;
@@ -236,7 +265,8 @@ static int tx_line(void *arg, const struct gw_msg_row *m)
         t->buf = nb;
         t->cap = ncap;
     }
-    t->len += (size_t)snprintf(t->buf + t->len, t->cap - t->len, "%s: %s\n", who, m->body ? m->body : "");
+    t->len +=
+        (size_t)snprintf(t->buf + t->len, t->cap - t->len, "%s: %s\n", who, m->body ? m->body : "");
     return 0;
 }
 
@@ -244,25 +274,25 @@ static void escalate_now(struct gw_core *c, struct gw_conv *cv, const struct gw_
                          const char *note, int transcript, const char *requester, int overflow)
 {
     xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
-    xmpp_stanza_t *e = el(ctx, "escalate", GW_NS_FED);
+    xmpp_stanza_t *e = gw_fed_i_el(ctx, "escalate", GW_NS_FED);
     xmpp_stanza_set_attribute(e, "conv", cv->row.token);
     xmpp_stanza_set_attribute(e, "lang", cv->row.lang);
     xmpp_stanza_set_attribute(e, "channel", cv->channel);
     if (overflow)
         xmpp_stanza_set_attribute(e, "reason", "overflow");
     char dbuf[96];
-    add_text(ctx, e, "display", cross_display(cv->display, dbuf, sizeof dbuf));
+    gw_fed_i_add_text(ctx, e, "display", gw_fed_i_cross_display(cv->display, dbuf, sizeof dbuf));
     if (note && *note)
-        add_text(ctx, e, "note", note);
-    char *fields = allowed_fields(pc, cv->row.meta);
+        gw_fed_i_add_text(ctx, e, "note", note);
+    char *fields = gw_fed_i_allowed_fields(pc, cv->row.meta);
     if (fields && strcmp(fields, "{}"))
-        add_text(ctx, e, "fields", fields);
+        gw_fed_i_add_text(ctx, e, "fields", fields);
     free(fields);
     if (transcript && pc->send_transcript) {
         struct tx_ctx t = {NULL, 0, 0};
         gw_store_msg_each(c->store, cv->row.id, 0, "in,out", tx_line, &t);
         if (t.buf) {
-            xmpp_stanza_t *tr = el(ctx, "transcript", NULL), *tt = xmpp_stanza_new(ctx);
+            xmpp_stanza_t *tr = gw_fed_i_el(ctx, "transcript", NULL), *tt = xmpp_stanza_new(ctx);
             xmpp_stanza_set_attribute(tr, "consent", "yes");
             char *safe = gw_xml_safe(t.buf, 1 << 20);
             xmpp_stanza_set_text(tt, safe ? safe : "");
@@ -372,8 +402,8 @@ int gw_fed_consent_answer(struct gw_core *c, struct gw_conv *cv, const char *bod
 }
 
 /* The partner took the conversation: it is now served there, relayed from here. */
-static void served_by_partner(struct gw_core *c, struct gw_conv *cv, const char *partner,
-                              const char *their_conv, const char *requester)
+void gw_fed_i_served_by_partner(struct gw_core *c, struct gw_conv *cv, const char *partner,
+                                const char *their_conv, const char *requester)
 {
     const struct gw_partner_conf *pc = gw_config_partner(c->cfg, partner);
     gw_queue_remove(c, cv);
@@ -415,7 +445,7 @@ int gw_fed_deliver(struct gw_core *c, const struct gw_msg *m, char *err, size_t 
     }
     static const char *const kinds[] = {"text", "auto", "typing", "closed", "transcript"};
     xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
-    xmpp_stanza_t *r = el(ctx, "relay", GW_NS_FED);
+    xmpp_stanza_t *r = gw_fed_i_el(ctx, "relay", GW_NS_FED);
     /* conv: the receiver's conversation, when known (after a take the home gateway does not
      * know the serving gateway's id until its first relay); from-conv: ours, always. */
     if (row.partner_ref[0])
@@ -428,7 +458,7 @@ int gw_fed_deliver(struct gw_core *c, const struct gw_msg *m, char *err, size_t 
     /* role 1: a seeker's message from here to the serving gateway; role 2: the counsellor's
      * (or an automatic text) back to the home gateway. */
     xmpp_stanza_set_attribute(r, "dir", row.role == 1 ? "in" : "out");
-    add_text(ctx, r, "body", m->body);
+    gw_fed_i_add_text(ctx, r, "body", m->body);
     struct pend *p = send_iq(c, "set", row.partner, r, P_RELAY);
     if (!p) {
         snprintf(err, errlen, "XMPP link down");
@@ -438,305 +468,6 @@ int gw_fed_deliver(struct gw_core *c, const struct gw_msg *m, char *err, size_t 
     p->closing = m->kind == GW_MSG_CLOSED;
     snprintf(p->conv, sizeof p->conv, "%s", row.token);
     return GW_PENDING;
-}
-
-/* --- requests from partners --- */
-
-static void iq_reply(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
-{
-    xmpp_stanza_t *r = xmpp_iq_new(gw_xmpp_ctx(c->xmpp), "result", xmpp_stanza_get_id(iq));
-    xmpp_stanza_set_to(r, xmpp_stanza_get_from(iq));
-    xmpp_stanza_set_from(r, xmpp_stanza_get_to(iq));
-    if (payload)
-        xmpp_stanza_add_child_ex(r, payload, 0);
-    gw_xmpp_send(c->xmpp, r);
-    xmpp_stanza_release(r);
-}
-
-static void refuse(struct gw_core *c, xmpp_stanza_t *iq, const char *type, const char *cond,
-                   const char *why)
-{
-    GW_WARN("federation: %s from %s refused: %s", xmpp_stanza_get_name(xmpp_stanza_get_children(iq))
-            ? xmpp_stanza_get_name(xmpp_stanza_get_children(iq)) : "iq",
-            xmpp_stanza_get_from(iq), why);
-    gw_xmpp_iq_error(c->xmpp, iq, type, cond);
-}
-
-/* Open the serving side of a conversation homed at `partner`. */
-static struct gw_conv *open_serving(struct gw_core *c, const struct gw_partner_conf *pc,
-                                    const char *their_conv, const char *lang, const char *channel,
-                                    const char *display, const char *fields, const char *queue)
-{
-    char address[400], disp[160];
-    snprintf(address, sizeof address, "%s/%s", pc->domain, their_conv);
-    snprintf(disp, sizeof disp, "%s %s", pc->name, display ? display : "");
-    (void)channel;
-    int64_t sid = gw_store_seeker_upsert(c->store, GW_FED_CHANNEL, address, disp, lang);
-    if (sid < 0)
-        return NULL;
-    struct gw_conv *cv = gw_conv_for_seeker(c, GW_FED_CHANNEL, address);
-    if (cv)
-        return cv; /* a retried request: the same conversation */
-    cv = gw_conv_open(c, sid, GW_FED_CHANNEL, address, disp, queue, lang, fields);
-    if (!cv)
-        return NULL;
-    cv->row.role = 2;
-    snprintf(cv->row.partner, sizeof cv->row.partner, "%s", pc->domain);
-    snprintf(cv->row.partner_ref, sizeof cv->row.partner_ref, "%s", their_conv);
-    gw_conv_save(c, cv);
-    return cv;
-}
-
-static int fields_allowed(const struct gw_partner_conf *pc, const char *fields)
-{
-    json_t *j = fields ? json_loads(fields, 0, NULL) : NULL;
-    if (fields && !json_is_object(j)) {
-        json_decref(j);
-        return 0;
-    }
-    const char *k;
-    json_t *v;
-    int ok = 1;
-    json_object_foreach(j, k, v) {
-        int found = 0;
-        for (int i = 0; i < pc->nfields; i++)
-            found |= !strcmp(pc->fields[i], k);
-        ok &= found;
-    }
-    json_decref(j);
-    return ok;
-}
-
-static void on_escalate(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *e,
-                        const struct gw_partner_conf *pc)
-{
-    if (!pc->accept_escalations) {
-        refuse(c, iq, "cancel", "not-allowed", "escalations from this partner are not accepted");
-        return;
-    }
-    const char *their = xmpp_stanza_get_attribute(e, "conv");
-    const char *lang = xmpp_stanza_get_attribute(e, "lang");
-    if (!their || strlen(their) >= 24 || gw_lang_index(lang) < 0) {
-        refuse(c, iq, "modify", "bad-request", "escalate needs conv and lang");
-        return;
-    }
-    char *fields = child_text(e, "fields"), *note = child_text(e, "note"),
-         *display = child_text(e, "display"), *transcript = child_text(e, "transcript");
-    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
-    if (!fields_allowed(pc, fields) || (transcript && !pc->send_transcript)) {
-        refuse(c, iq, "modify", "not-acceptable", "more data than the partner agreement allows");
-    } else {
-        struct gw_conv *cv = open_serving(c, pc, their, lang, xmpp_stanza_get_attribute(e, "channel"),
-                                          display, fields, c->cfg->default_queue);
-        if (!cv) {
-            refuse(c, iq, "wait", "internal-server-error", "storage");
-        } else {
-            int64_t now = gw_now_ms(c);
-            char text[1 << 12];
-            if (note) {
-                snprintf(text, sizeof text, "[%s] %s", pc->name, note);
-                gw_store_msg_insert(c->store, cv->row.id, "note", text, pc->domain, now, "stored", NULL, NULL);
-            }
-            if (transcript)
-                gw_store_msg_insert(c->store, cv->row.id, "note", transcript, pc->domain, now,
-                                    "stored", NULL, "{\"transcript\":true,\"consent\":true}");
-            gw_store_event(c->store, cv->row.id, now, "escalation-received", pc->domain, their);
-            if (cv->state == CS_QUEUED && !gw_queue_position(c, cv)) {
-                gw_queue_enqueue(c, cv, 0);
-                gw_queue_dispatch(c, cv->row.queue);
-            }
-            xmpp_stanza_t *a = el(ctx, "accepted", GW_NS_FED);
-            xmpp_stanza_set_attribute(a, "conv", cv->row.token);
-            iq_reply(c, iq, a);
-            GW_INFO("federation: escalation from %s accepted as %s", pc->domain, cv->row.token);
-        }
-    }
-    if (fields) xmpp_free(ctx, fields);
-    if (note) xmpp_free(ctx, note);
-    if (display) xmpp_free(ctx, display);
-    if (transcript) xmpp_free(ctx, transcript);
-}
-
-static void on_relay(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *r,
-                     const struct gw_partner_conf *pc)
-{
-    const char *conv = xmpp_stanza_get_attribute(r, "conv");
-    const char *kind = xmpp_stanza_get_attribute(r, "kind");
-    const char *rid = xmpp_stanza_get_attribute(r, "id");
-    const char *from_conv = xmpp_stanza_get_attribute(r, "from-conv");
-    struct gw_conv *cv = conv && *conv ? gw_conv_find(c, conv) : NULL;
-    if (cv && strcmp(cv->row.partner, pc->domain))
-        cv = NULL;
-    if (!cv && from_conv && *from_conv && strlen(from_conv) < 24) {
-        /* The sender does not know our id: find the conversation by theirs. */
-        char address[400];
-        snprintf(address, sizeof address, "%s/%s", pc->domain, from_conv);
-        cv = gw_conv_for_seeker(c, GW_FED_CHANNEL, address); /* serving side */
-        struct gw_conv *k;
-        TAILQ_FOREACH(k, &c->convs, all)
-            if (!cv && k->row.role == 1 && !strcmp(k->row.partner, pc->domain) &&
-                !strcmp(k->row.partner_ref, from_conv))
-                cv = k; /* home side */
-    }
-    if (!cv || strcmp(cv->row.partner, pc->domain)) {
-        refuse(c, iq, "cancel", "item-not-found", "no such federated conversation");
-        return;
-    }
-    if (!cv->row.partner_ref[0] && from_conv && *from_conv && strlen(from_conv) < sizeof cv->row.partner_ref) {
-        /* Learn the partner's id (a seeker taken from our shared queue). */
-        snprintf(cv->row.partner_ref, sizeof cv->row.partner_ref, "%s", from_conv);
-        gw_conv_save(c, cv);
-    }
-    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
-    char *body = child_text(r, "body");
-    char *safe = gw_xml_safe(body ? body : "", (size_t)c->cfg->max_body_bytes);
-    if (body)
-        xmpp_free(ctx, body);
-    /* Relays are retried by the partner's outbox: dedup by their message id. */
-    char key[320];
-    snprintf(key, sizeof key, "%s/%s", pc->domain, rid ? rid : "");
-    if (rid && gw_store_dedup_find(c->store, GW_FED_CHANNEL, key) > 0) {
-        free(safe);
-        iq_reply(c, iq, NULL);
-        return;
-    }
-    int64_t now = gw_now_ms(c);
-    int64_t mid = 0;
-    if (kind && !strcmp(kind, "closed")) {
-        free(safe);
-        iq_reply(c, iq, NULL);
-        if (cv->row.role == 2 && cv->state == CS_ACTIVE && cv->row.counsellor[0])
-            gw_conv_notify_counsellor(c, cv, cv->row.counsellor,
-                                      gw_i18n_text(c->i18n, gw_counsellor_lang(c, cv->row.counsellor),
-                                                   "seeker_ended"));
-        /* Home closes with its own closing text to the seeker; serving just closes. */
-        gw_conv_finish(c, cv, CS_CLOSED, "partner", cv->row.role == 1 ? "closed_by_service" : NULL,
-                       "partner");
-        return;
-    }
-    if (cv->row.role == 2) { /* the seeker wrote at home */
-        mid = gw_store_msg_insert(c->store, cv->row.id, "in", safe, NULL, now, "stored", NULL, NULL);
-        cv->row.last_seeker_at = now;
-        if (cv->state == CS_ACTIVE && cv->row.counsellor[0])
-            gw_router_chat(c, cv->row.token, cv->row.counsellor, safe, cv->nick, mid);
-    } else { /* the partner's counsellor (or service) wrote to our seeker */
-        int automatic = kind && !strcmp(kind, "auto");
-        mid = gw_store_msg_insert(c->store, cv->row.id, automatic ? "auto" : "out", safe,
-                                  pc->domain, now, "stored", NULL, NULL);
-        cv->row.last_counsellor_at = now;
-        if (mid > 0)
-            gw_outbox_channel(c, mid, cv->channel, automatic ? GW_MSG_AUTO : GW_MSG_TEXT);
-    }
-    free(safe);
-    if (mid > 0 && rid)
-        gw_store_dedup_add(c->store, GW_FED_CHANNEL, key, mid);
-    gw_conv_save(c, cv);
-    gw_store_commit(c->store); /* stored before the partner hears "done" */
-    iq_reply(c, iq, NULL);
-}
-
-static void on_queue_query(struct gw_core *c, xmpp_stanza_t *iq, const struct gw_partner_conf *pc)
-{
-    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
-    xmpp_stanza_t *q = el(ctx, "queue", GW_NS_FED);
-    for (int i = 0; i < c->cfg->nqueues; i++) {
-        const struct gw_queue_conf *qc = &c->cfg->queues[i];
-        int shared = 0;
-        for (int k = 0; k < qc->nshared; k++)
-            shared |= !strcmp(qc->shared_with[k], pc->domain);
-        struct gw_queue_rt *rt = gw_queue_rt(c, qc->id);
-        if (!shared || !rt)
-            continue;
-        struct gw_conv *cv;
-        TAILQ_FOREACH(cv, &rt->waiting, qlink) {
-            if (cv->state != CS_QUEUED || cv->row.role || cv->fed_busy)
-                continue;
-            xmpp_stanza_t *it = el(ctx, "item", NULL);
-            char waited[32];
-            snprintf(waited, sizeof waited, "%lld", (long long)((gw_now_ms(c) - cv->row.queued_at) / 1000));
-            xmpp_stanza_set_attribute(it, "conv", cv->row.token);
-            xmpp_stanza_set_attribute(it, "queue", qc->id);
-            xmpp_stanza_set_attribute(it, "lang", cv->row.lang);
-            xmpp_stanza_set_attribute(it, "channel", cv->channel);
-            xmpp_stanza_set_attribute(it, "waited", waited);
-            char dbuf[96];
-            xmpp_stanza_set_attribute(it, "display", cross_display(cv->display, dbuf, sizeof dbuf));
-            xmpp_stanza_add_child_ex(q, it, 0);
-        }
-    }
-    iq_reply(c, iq, q);
-}
-
-struct hist_ctx {
-    xmpp_ctx_t *ctx;
-    xmpp_stanza_t *parent;
-};
-
-static int last_out(void *arg, const struct gw_msg_row *m)
-{
-    *(int64_t *)arg = m->id;
-    return 0;
-}
-
-static int add_history(void *arg, const struct gw_msg_row *m)
-{
-    struct hist_ctx *h = arg;
-    xmpp_stanza_t *e = el(h->ctx, "message", NULL), *t = xmpp_stanza_new(h->ctx);
-    xmpp_stanza_set_attribute(e, "dir", m->dir);
-    xmpp_stanza_set_text(t, m->body ? m->body : "");
-    xmpp_stanza_add_child_ex(e, t, 0);
-    xmpp_stanza_add_child_ex(h->parent, e, 0);
-    return 0;
-}
-
-static void on_take(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *t,
-                    const struct gw_partner_conf *pc)
-{
-    struct gw_conv *cv = gw_conv_find(c, xmpp_stanza_get_attribute(t, "conv"));
-    const struct gw_queue_conf *qc = cv ? gw_config_queue(c->cfg, cv->row.queue) : NULL;
-    int shared = 0;
-    for (int k = 0; qc && k < qc->nshared; k++)
-        shared |= !strcmp(qc->shared_with[k], pc->domain);
-    if (!cv || !shared || cv->row.role) {
-        refuse(c, iq, "cancel", "item-not-found", "not a waiting seeker of a shared queue");
-        return;
-    }
-    if (cv->state != CS_QUEUED || cv->fed_busy) {
-        /* Someone (here or at another partner) was first. */
-        refuse(c, iq, "cancel", "conflict", "already taken");
-        return;
-    }
-    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
-    xmpp_stanza_t *a = el(ctx, "accepted", GW_NS_FED);
-    xmpp_stanza_set_attribute(a, "conv", cv->row.token);
-    xmpp_stanza_set_attribute(a, "lang", cv->row.lang);
-    xmpp_stanza_set_attribute(a, "channel", cv->channel);
-    char dbuf[96];
-    add_text(ctx, a, "display", cross_display(cv->display, dbuf, sizeof dbuf));
-    char *fields = allowed_fields(pc, cv->row.meta);
-    if (fields && strcmp(fields, "{}"))
-        add_text(ctx, a, "fields", fields);
-    free(fields);
-    /* A shared queue shares its conversations: what the seeker wrote while waiting. */
-    xmpp_stanza_t *h = el(ctx, "history", NULL);
-    struct hist_ctx hc = {ctx, h};
-    /* Only what the seeker wrote while waiting: nothing from before a home counsellor's last
-     * line (a requeued or transferred seeker's earlier dialogue needs consent to cross). */
-    int64_t after = 0;
-    gw_store_msg_each(c->store, cv->row.id, 0, "out", last_out, &after);
-    gw_store_msg_each(c->store, cv->row.id, after, "in", add_history, &hc);
-    xmpp_stanza_add_child_ex(a, h, 0);
-    const char *name = xmpp_stanza_get_attribute(t, "name");
-    served_by_partner(c, cv, pc->domain, xmpp_stanza_get_attribute(t, "serving-conv")
-                      ? xmpp_stanza_get_attribute(t, "serving-conv") : "", NULL);
-    if (name) {
-        const char *v[] = {"name", name, NULL};
-        char meta[200];
-        snprintf(meta, sizeof meta, "{\"type\":\"joined\",\"partner\":\"%s\"}", pc->domain);
-        gw_conv_tell(c, cv, "counsellor_joined", v, meta);
-    }
-    iq_reply(c, iq, a);
-    GW_INFO("federation: %s taken by %s (shared queue)", cv->row.token, pc->domain);
 }
 
 /* --- answers to our requests --- */
@@ -752,50 +483,66 @@ static void on_result(struct gw_core *c, struct pend *p, xmpp_stanza_t *iq, int 
         /* A refusal is final (retrying would be refused forever); unreachable, timeouts and
          * the like are retried.  A close for a conversation the partner no longer has is done. */
         const char *cond = ok ? NULL : error_condition(iq);
-        int refused = cond && (!strcmp(cond, "item-not-found") || !strcmp(cond, "forbidden") ||
-                               !strcmp(cond, "not-allowed") || !strcmp(cond, "not-acceptable") ||
-                               !strcmp(cond, "bad-request") || !strcmp(cond, "feature-not-implemented"));
+        int refused =
+            cond && (!strcmp(cond, "item-not-found") || !strcmp(cond, "forbidden") ||
+                     !strcmp(cond, "not-allowed") || !strcmp(cond, "not-acceptable") ||
+                     !strcmp(cond, "bad-request") || !strcmp(cond, "feature-not-implemented"));
         if (refused && p->closing && !strcmp(cond, "item-not-found"))
             ok = 1;
         if (refused && !ok)
             GW_WARN("federation: %s refused relay of message %lld: %s", p->partner,
                     (long long)p->msg_id, cond);
-        gw_outbox_channel_done(c, p->msg_id, ok ? GW_OK : refused ? GW_EPERM : GW_EAGAIN, NULL,
-                               ok ? NULL : refused ? "refused by the partner" : "partner did not confirm");
+        if (!ok && !refused)
+            c->fed->deferred = 1;
+        gw_outbox_channel_done(c, p->msg_id,
+                               ok        ? GW_OK
+                               : refused ? GW_EPERM
+                                         : GW_EAGAIN,
+                               NULL,
+                               ok        ? NULL
+                               : refused ? "refused by the partner"
+                                         : "partner did not confirm");
         break;
     }
     case P_ESCALATE:
         if (cv)
             cv->fed_busy = 0;
         if (ok && cv && a && xmpp_stanza_get_attribute(a, "conv")) {
-            served_by_partner(c, cv, p->partner, xmpp_stanza_get_attribute(a, "conv"), p->requester);
+            gw_fed_i_served_by_partner(c, cv, p->partner, xmpp_stanza_get_attribute(a, "conv"),
+                                       p->requester);
         } else if (cv && p->overflow) {
             cv->overflow_next++; /* try the next partner at the next sweep */
         } else {
             tell_counsellor(c, p->requester, T(c, bare, "partner_unreachable"));
             if (cv)
-                gw_store_event(c->store, cv->row.id, gw_now_ms(c), "escalate-failed", bare, p->partner);
+                gw_store_event(c->store, cv->row.id, gw_now_ms(c), "escalate-failed", bare,
+                               p->partner);
         }
         break;
     case P_QUEUE: {
         const struct gw_partner_conf *pc = gw_config_partner(c->cfg, p->partner);
         char text[4096];
         const char *v[] = {"partner", pc ? pc->name : p->partner, NULL};
-        size_t off = (size_t)gw_i18n_format(c->i18n, gw_counsellor_lang(c, bare), "fed_queue_header",
-                                            text, sizeof text, v);
+        size_t off = (size_t)gw_i18n_format(c->i18n, gw_counsellor_lang(c, bare),
+                                            "fed_queue_header", text, sizeof text, v);
         int n = 0;
-        for (xmpp_stanza_t *it = a ? xmpp_stanza_get_children(a) : NULL; it; it = xmpp_stanza_get_next(it)) {
+        for (xmpp_stanza_t *it = a ? xmpp_stanza_get_children(a) : NULL; it;
+             it = xmpp_stanza_get_next(it)) {
             if (!xmpp_stanza_is_tag(it) || off >= sizeof text)
                 continue;
             const char *waited = xmpp_stanza_get_attribute(it, "waited");
             char wbuf[64];
-            gw_fmt_wait(c, gw_counsellor_lang(c, bare), (waited ? atoll(waited) : 0) * 1000, wbuf, sizeof wbuf);
-            off += (size_t)snprintf(text + off, sizeof text - off, "\n%d. %s %s · %s · %s — %s  (!take %s:%s)",
-                                    ++n, pc ? pc->name : p->partner,
-                                    xmpp_stanza_get_attribute(it, "display") ? xmpp_stanza_get_attribute(it, "display") : "",
-                                    xmpp_stanza_get_attribute(it, "lang") ? xmpp_stanza_get_attribute(it, "lang") : "",
-                                    xmpp_stanza_get_attribute(it, "queue") ? xmpp_stanza_get_attribute(it, "queue") : "",
-                                    wbuf, p->partner, xmpp_stanza_get_attribute(it, "conv"));
+            gw_fmt_wait(c, gw_counsellor_lang(c, bare), (waited ? atoll(waited) : 0) * 1000, wbuf,
+                        sizeof wbuf);
+            off += (size_t)snprintf(
+                text + off, sizeof text - off, "\n%d. %s %s · %s · %s — %s  (!take %s:%s)", ++n,
+                pc ? pc->name : p->partner,
+                xmpp_stanza_get_attribute(it, "display") ? xmpp_stanza_get_attribute(it, "display")
+                                                         : "",
+                xmpp_stanza_get_attribute(it, "lang") ? xmpp_stanza_get_attribute(it, "lang") : "",
+                xmpp_stanza_get_attribute(it, "queue") ? xmpp_stanza_get_attribute(it, "queue")
+                                                       : "",
+                wbuf, p->partner, xmpp_stanza_get_attribute(it, "conv"));
         }
         if (ok && n)
             tell_counsellor(c, p->requester, text);
@@ -804,24 +551,27 @@ static void on_result(struct gw_core *c, struct pend *p, xmpp_stanza_t *iq, int 
     case P_TAKE: {
         const struct gw_partner_conf *pc = gw_config_partner(c->cfg, p->partner);
         if (!ok || !a || !pc) {
-            tell_counsellor(c, p->requester, T(c, bare, ok ? "partner_unreachable" : "offer_taken_by_other"));
+            tell_counsellor(c, p->requester,
+                            T(c, bare, ok ? "partner_unreachable" : "offer_taken_by_other"));
             break;
         }
-        char *display = child_text(a, "display"), *fields = child_text(a, "fields");
+        char *display = gw_fed_i_child_text(a, "display"),
+             *fields = gw_fed_i_child_text(a, "fields");
         const char *lang = xmpp_stanza_get_attribute(a, "lang");
-        struct gw_conv *sv = open_serving(c, pc, xmpp_stanza_get_attribute(a, "conv"),
-                                          gw_lang_index(lang) >= 0 ? lang : c->cfg->default_lang,
-                                          xmpp_stanza_get_attribute(a, "channel"), display, fields,
-                                          c->cfg->default_queue);
+        struct gw_conv *sv = gw_fed_i_open_serving(
+            c, pc, xmpp_stanza_get_attribute(a, "conv"),
+            gw_lang_index(lang) >= 0 ? lang : c->cfg->default_lang,
+            xmpp_stanza_get_attribute(a, "channel"), display, fields, c->cfg->default_queue);
         xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
         if (sv) {
             xmpp_stanza_t *h = xmpp_stanza_get_child_by_name(a, "history");
-            for (xmpp_stanza_t *m = h ? xmpp_stanza_get_children(h) : NULL; m; m = xmpp_stanza_get_next(m)) {
+            for (xmpp_stanza_t *m = h ? xmpp_stanza_get_children(h) : NULL; m;
+                 m = xmpp_stanza_get_next(m)) {
                 char *body = xmpp_stanza_is_tag(m) ? xmpp_stanza_get_text(m) : NULL;
                 if (body) {
                     char *safe = gw_xml_safe(body, (size_t)c->cfg->max_body_bytes);
-                    gw_store_msg_insert(c->store, sv->row.id, "in", safe ? safe : "", NULL, gw_now_ms(c),
-                                        "stored", NULL, NULL);
+                    gw_store_msg_insert(c->store, sv->row.id, "in", safe ? safe : "", NULL,
+                                        gw_now_ms(c), "stored", NULL, NULL);
                     free(safe);
                     xmpp_free(ctx, body);
                 }
@@ -832,8 +582,10 @@ static void on_result(struct gw_core *c, struct pend *p, xmpp_stanza_t *iq, int 
                 gw_queue_assign(c, sv, bare, "take");
             }
         }
-        if (display) xmpp_free(ctx, display);
-        if (fields) xmpp_free(ctx, fields);
+        if (display)
+            xmpp_free(ctx, display);
+        if (fields)
+            xmpp_free(ctx, fields);
         break;
     }
     }
@@ -845,7 +597,8 @@ static void pend_expired(void *arg)
     struct gw_core *c = p->c;
     p->timer = 0;
     pend_take(c, p->id);
-    GW_WARN("federation: no answer from %s to %s within %d s", p->partner, p->id, FED_TIMEOUT_MS / 1000);
+    GW_WARN("federation: no answer from %s to %s within %d s", p->partner, p->id,
+            FED_TIMEOUT_MS / 1000);
     on_result(c, p, NULL, 0);
     free(p);
 }
@@ -867,8 +620,13 @@ int gw_fed_iq(struct gw_core *c, xmpp_stanza_t *st)
         }
         if (!strcmp(type, "error"))
             GW_WARN("federation: %s answered %s with an error", p->partner, p->id);
-        on_result(c, p, st, !strcmp(type, "result"));
+        int ok = !strcmp(type, "result");
+        char partner[256];
+        snprintf(partner, sizeof partner, "%s", p->partner);
+        on_result(c, p, st, ok);
         pend_free(c, p);
+        if (ok && c->fed->deferred)
+            partner_back(c, partner);
         return 1;
     }
     xmpp_stanza_t *req = xmpp_stanza_get_child_by_ns(st, GW_NS_FED);
@@ -876,22 +634,25 @@ int gw_fed_iq(struct gw_core *c, xmpp_stanza_t *st)
         return 0;
     char domain[256];
     bare_of(from, domain, sizeof domain);
-    const struct gw_partner_conf *pc = strchr(domain, '@') ? NULL : gw_config_partner(c->cfg, domain);
+    const struct gw_partner_conf *pc =
+        strchr(domain, '@') ? NULL : gw_config_partner(c->cfg, domain);
     if (!pc) {
-        refuse(c, st, "auth", "forbidden", "not a configured partner");
+        gw_fed_i_refuse(c, st, "auth", "forbidden", "not a configured partner");
         return 1;
     }
+    if (c->fed->deferred)
+        partner_back(c, pc->domain);
     const char *name = xmpp_stanza_get_name(req);
     if (!strcmp(type, "set") && !strcmp(name, "escalate"))
-        on_escalate(c, st, req, pc);
+        gw_fed_i_on_escalate(c, st, req, pc);
     else if (!strcmp(type, "set") && !strcmp(name, "relay"))
-        on_relay(c, st, req, pc);
+        gw_fed_i_on_relay(c, st, req, pc);
     else if (!strcmp(type, "get") && !strcmp(name, "queue"))
-        on_queue_query(c, st, pc);
+        gw_fed_i_on_queue_query(c, st, pc);
     else if (!strcmp(type, "set") && !strcmp(name, "take"))
-        on_take(c, st, req, pc);
+        gw_fed_i_on_take(c, st, req, pc);
     else
-        refuse(c, st, "cancel", "feature-not-implemented", "unknown request");
+        gw_fed_i_refuse(c, st, "cancel", "feature-not-implemented", "unknown request");
     return 1;
 }
 
@@ -902,7 +663,8 @@ void gw_fed_cmd_queue(struct gw_core *c, const char *from_full, const char *to_l
     (void)to_local;
     xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
     for (int i = 0; i < c->cfg->npartners; i++) {
-        struct pend *p = send_iq(c, "get", c->cfg->partners[i].domain, el(ctx, "queue", GW_NS_FED), P_QUEUE);
+        struct pend *p = send_iq(c, "get", c->cfg->partners[i].domain,
+                                 gw_fed_i_el(ctx, "queue", GW_NS_FED), P_QUEUE);
         if (p)
             snprintf(p->requester, sizeof p->requester, "%s", from_full);
     }
@@ -922,7 +684,7 @@ void gw_fed_cmd_take(struct gw_core *c, const char *from_full, const char *to_lo
         return;
     }
     xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
-    xmpp_stanza_t *t = el(ctx, "take", GW_NS_FED);
+    xmpp_stanza_t *t = gw_fed_i_el(ctx, "take", GW_NS_FED);
     xmpp_stanza_set_attribute(t, "conv", colon + 1);
     xmpp_stanza_set_attribute(t, "name", gw_counsellor_name(c, bare));
     struct pend *p = send_iq(c, "set", pc->domain, t, P_TAKE);
@@ -936,16 +698,19 @@ void gw_fed_sweep(struct gw_core *c)
 {
     int64_t now = gw_now_ms(c);
     struct gw_conv *cv;
-    TAILQ_FOREACH(cv, &c->convs, all) {
+    TAILQ_FOREACH(cv, &c->convs, all)
+    {
         if (cv->state != CS_QUEUED || cv->row.role || cv->fed_busy || cv->esc_partner)
             continue;
         const struct gw_queue_conf *qc = gw_config_queue(c->cfg, cv->row.queue);
         if (!qc || !qc->noverflow || cv->overflow_next >= qc->noverflow)
             continue;
         int closed = qc->hours && !gw_hours_is_open(qc->hours, (time_t)(now / 1000));
-        if (!closed && (!qc->overflow_after_s || now - cv->row.queued_at < (int64_t)qc->overflow_after_s * 1000))
+        if (!closed && (!qc->overflow_after_s ||
+                        now - cv->row.queued_at < (int64_t)qc->overflow_after_s * 1000))
             continue;
-        const struct gw_partner_conf *pc = gw_config_partner(c->cfg, qc->overflow_to[cv->overflow_next]);
+        const struct gw_partner_conf *pc =
+            gw_config_partner(c->cfg, qc->overflow_to[cv->overflow_next]);
         if (!pc) {
             cv->overflow_next++;
             continue;

@@ -1,5 +1,6 @@
 /* http.c — libmicrohttpd (external epoll mode) on the core loop: routing, bodies, SSE streams. */
 #include "http.h"
+#include "http_int.h"
 #include "loop.h" /* after plugin_api.h (via http.h): see http.h */
 
 #include <arpa/inet.h>
@@ -21,86 +22,6 @@
 #define DEF_TIMEOUT_S 60u
 #define DEF_STREAM_BUF (256u * 1024u)
 #define DEF_CONN_MEMORY (8u * 1024u)
-#define STREAM_BUF_MIN 256u   /* first allocation of a stream buffer */
-#define STREAM_BUF_KEEP 4096u /* a drained buffer larger than this is released */
-#define STREAM_BLOCK 1024u    /* advisory block size for the content reader */
-
-struct owner;
-
-struct route {
-    TAILQ_ENTRY(route) entry;
-    struct owner *owner;
-    char *method;  /* NULL = any */
-    char *pattern; /* full path, without a trailing '*' */
-    size_t plen;
-    bool prefix;
-    gw_http_handler fn;
-    void *arg;
-};
-TAILQ_HEAD(route_list, route);
-
-TAILQ_HEAD(stream_list, gw_http_stream);
-
-/* Owners (plugins) are kept until the server is freed: streams and routes point at them,
- * and there are only a handful. */
-struct owner {
-    TAILQ_ENTRY(owner) entry;
-    char *name;       /* NULL for core routes */
-    size_t mount_len; /* strlen("/<name>"), 0 for core */
-    struct stream_list streams;
-};
-TAILQ_HEAD(owner_list, owner);
-
-struct gw_http {
-    struct gw_loop *loop;
-    struct MHD_Daemon *d;
-    int epfd;
-    int port;
-    size_t max_body, max_stream_buf;
-    uint64_t timer_id;       /* loop timer for MHD's next deadline, 0 = none */
-    uint64_t timer_deadline; /* monotonic ms */
-    uint64_t kick_id;        /* 0 ms loop timer: run MHD after resumes, 0 = none */
-    struct route_list routes;
-    struct owner_list owners;
-    size_t nstreams;
-    void (*log)(void *arg, int level, const char *msg);
-    void *log_arg;
-    char *start_err; /* while starting: MHD's complaint goes to the caller's err instead */
-    size_t start_errlen;
-};
-
-struct gw_http_req {
-    struct gw_http *h;
-    struct MHD_Connection *conn;
-    const char *method, *url; /* owned by MHD, live as long as the request */
-    struct owner *owner;      /* of the route that took the request */
-    size_t mount_len;
-    char *body;
-    size_t body_len, body_cap;
-    char *peer;
-    bool too_big, answered, in_handler;
-    struct gw_http_stream *stream;
-};
-
-/* A stream is referenced by its request (dropped when MHD reports completion) and by its
- * MHD response (dropped in the response's free callback); whichever comes last frees it. */
-struct gw_http_stream {
-    TAILQ_ENTRY(gw_http_stream) entry;
-    struct gw_http *h;
-    struct owner *owner;
-    struct MHD_Connection *conn; /* NULL once the request completed */
-    char *buf;
-    size_t len, off, cap;
-    gw_stream_closed_cb closed;
-    void *arg;
-    int fd; /* socket watched for hang-up while idle, -1 = not watched */
-    unsigned refs : 2;
-    bool suspended : 1;
-    bool finishing : 1;   /* no more writes; end the response once the buffer drained */
-    bool client_gone : 1; /* end the response with an error */
-    bool closed_done : 1; /* closed callback delivered (or never owed) */
-    bool listed : 1;      /* on owner->streams */
-};
 
 /* ---- logging ---- */
 
@@ -113,8 +34,7 @@ static void default_log(void *arg, int level, const char *msg)
     fprintf(stderr, "http: %s: %s\n", level >= 0 && level <= 3 ? names[level] : "?", msg);
 }
 
-__attribute__((format(printf, 3, 4))) static void hlog(struct gw_http *h, int level,
-                                                       const char *fmt, ...)
+void gw_http_i_hlog(struct gw_http *h, int level, const char *fmt, ...)
 {
     char buf[512];
     va_list ap;
@@ -183,7 +103,7 @@ static void on_kick(void *arg)
     mhd_run(h);
 }
 
-static void mhd_kick(struct gw_http *h)
+void gw_http_i_mhd_kick(struct gw_http *h)
 {
     if (!h->kick_id)
         h->kick_id = gw_loop_timer_add(h->loop, 0, on_kick, h);
@@ -221,9 +141,9 @@ static long mhd_timeout_hook(void *arg)
 static struct owner *owner_get(struct gw_http *h, const char *name, bool create)
 {
     struct owner *o;
-    TAILQ_FOREACH (o, &h->owners, entry)
-        if ((!name && !o->name) || (name && o->name && strcmp(name, o->name) == 0))
-            return o;
+    TAILQ_FOREACH(o, &h->owners, entry)
+    if ((!name && !o->name) || (name && o->name && strcmp(name, o->name) == 0))
+        return o;
     if (!create)
         return NULL;
     o = calloc(1, sizeof(*o));
@@ -262,12 +182,13 @@ int gw_http_route(struct gw_http *h, const char *owner, const char *method, cons
     if (memchr(path, '*', len))
         return GW_EINVAL;
     char full[1024];
-    int n = snprintf(full, sizeof(full), "%s%s%.*s", owner ? "/" : "", owner ? owner : "",
-                     (int)len, path);
+    int n = snprintf(full, sizeof(full), "%s%s%.*s", owner ? "/" : "", owner ? owner : "", (int)len,
+                     path);
     if (n < 0 || (size_t)n >= sizeof(full))
         return GW_EINVAL;
     struct route *r;
-    TAILQ_FOREACH (r, &h->routes, entry) {
+    TAILQ_FOREACH(r, &h->routes, entry)
+    {
         if (r->prefix == prefix && strcmp(r->pattern, full) == 0 &&
             ((!r->method && !method) || (r->method && method && strcmp(r->method, method) == 0)))
             return GW_EDUP;
@@ -308,7 +229,8 @@ static struct route *route_find(struct gw_http *h, const char *path, const char 
     bool best_exact = false, found = false;
     struct route *r, *hit = NULL;
     /* First pass: the best pattern. */
-    TAILQ_FOREACH (r, &h->routes, entry) {
+    TAILQ_FOREACH(r, &h->routes, entry)
+    {
         bool ok = r->prefix ? strncmp(path, r->pattern, r->plen) == 0
                             : (plen == r->plen && strcmp(path, r->pattern) == 0);
         if (!ok)
@@ -326,7 +248,8 @@ static struct route *route_find(struct gw_http *h, const char *path, const char 
         return NULL;
     /* Second pass: among routes with that pattern, the one taking the method. */
     size_t used = 0;
-    TAILQ_FOREACH (r, &h->routes, entry) {
+    TAILQ_FOREACH(r, &h->routes, entry)
+    {
         if (r->plen != best_len || r->prefix == best_exact ||
             strncmp(path, r->pattern, r->plen) != 0)
             continue;
@@ -340,6 +263,27 @@ static struct route *route_find(struct gw_http *h, const char *path, const char 
         }
     }
     return hit;
+}
+
+void gw_http_unroute_owner(struct gw_http *h, const char *owner)
+{
+    if (!h)
+        return;
+    struct route *r, *next;
+    for (r = TAILQ_FIRST(&h->routes); r; r = next) {
+        next = TAILQ_NEXT(r, entry);
+        if ((!owner && !r->owner->name) ||
+            (owner && r->owner->name && strcmp(owner, r->owner->name) == 0)) {
+            TAILQ_REMOVE(&h->routes, r, entry);
+            route_free(r);
+        }
+    }
+    struct owner *o = owner_get(h, owner, false);
+    if (!o)
+        return;
+    struct gw_http_stream *s;
+    while ((s = TAILQ_FIRST(&o->streams)))
+        gw_http_stream_close(s); /* takes s off the list */
 }
 
 /* ---- responses ---- */
@@ -358,8 +302,8 @@ static bool header_ok(const char *name, const char *value)
 }
 
 /* Add the handler's headers plus ours.  Returns false on a bad header. */
-static bool add_headers(struct MHD_Response *resp, const char *content_type,
-                        const char *const *headers)
+bool gw_http_i_add_headers(struct MHD_Response *resp, const char *content_type,
+                           const char *const *headers)
 {
     bool own_cache = false;
     if (content_type && (!header_ok("Content-Type", content_type) ||
@@ -381,11 +325,12 @@ static bool add_headers(struct MHD_Response *resp, const char *content_type,
 
 static enum MHD_Result queue_plain(struct gw_http_req *r, unsigned status, const char *allow)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!resp)
         return MHD_NO;
     const char *hdr[] = {"Allow", allow, NULL};
-    add_headers(resp, NULL, allow ? hdr : NULL);
+    gw_http_i_add_headers(resp, NULL, allow ? hdr : NULL);
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     r->answered = true;
@@ -401,9 +346,10 @@ int gw_http_req_respond(struct gw_http_req *r, int status, const char *content_t
         MHD_create_response_from_buffer(len, (void *)(len ? body : ""), MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return GW_ENOMEM;
-    if (!add_headers(resp, content_type, headers)) {
+    if (!gw_http_i_add_headers(resp, content_type, headers)) {
         MHD_destroy_response(resp);
-        hlog(r->h, GW_LOG_WARN, "%s %s: handler set an invalid header", r->method, r->url);
+        gw_http_i_hlog(r->h, GW_LOG_WARN, "%s %s: handler set an invalid header", r->method,
+                       r->url);
         return GW_EINVAL;
     }
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
@@ -468,225 +414,6 @@ const char *gw_http_req_peer(struct gw_http_req *r)
     return r->peer ? r->peer : "";
 }
 
-/* ---- streams ---- */
-
-static void stream_unwatch(struct gw_http_stream *s)
-{
-    if (s->fd >= 0) {
-        gw_loop_fd_del(s->h->loop, s->fd);
-        s->fd = -1;
-    }
-}
-
-static void stream_resume(struct gw_http_stream *s)
-{
-    if (s->suspended && s->conn) {
-        s->suspended = false;
-        MHD_resume_connection(s->conn);
-        mhd_kick(s->h);
-    }
-}
-
-/* Run the closed callback once and take the stream off its owner's list. */
-static void stream_deliver_closed(struct gw_http_stream *s)
-{
-    if (s->listed) {
-        TAILQ_REMOVE(&s->owner->streams, s, entry);
-        s->listed = false;
-        s->h->nstreams--;
-    }
-    if (s->closed_done)
-        return;
-    s->closed_done = true;
-    s->finishing = true;
-    if (s->closed)
-        s->closed(s->arg, s);
-}
-
-static void stream_unref(struct gw_http_stream *s)
-{
-    if (--s->refs > 0)
-        return;
-    free(s->buf);
-    free(s);
-}
-
-/* MHD asks for body bytes.  With nothing queued the connection is suspended (returning 0
- * alone would make MHD ask again on every MHD_run: a busy loop); a write resumes it. */
-static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    (void)pos;
-    struct gw_http_stream *s = cls;
-    if (s->client_gone)
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    if (s->len > s->off) {
-        size_t n = s->len - s->off;
-        if (n > max)
-            n = max;
-        memcpy(buf, s->buf + s->off, n);
-        s->off += n;
-        if (s->off == s->len) {
-            s->off = s->len = 0;
-            if (s->cap > STREAM_BUF_KEEP) { /* a burst is over: give the memory back */
-                free(s->buf);
-                s->buf = NULL;
-                s->cap = 0;
-            }
-        }
-        return (ssize_t)n;
-    }
-    if (s->finishing || !s->conn)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    MHD_suspend_connection(s->conn);
-    s->suspended = true;
-    return 0;
-}
-
-/* The response is being destroyed (connection done with it). */
-static void stream_response_free(void *cls)
-{
-    struct gw_http_stream *s = cls;
-    stream_unwatch(s);
-    stream_deliver_closed(s);
-    stream_unref(s);
-}
-
-/* The client's socket while a stream is open: the client never sends anything after its
- * request, so readability means EOF or an error (a suspended connection is invisible to
- * MHD, which would otherwise only notice at the next write). */
-static void on_stream_sock(void *arg, int fd, unsigned events)
-{
-    struct gw_http_stream *s = arg;
-    char c;
-    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0) {
-        /* Pipelined bytes: leave them to MHD; keep only hang-up/error reports. */
-        gw_loop_fd_mod(s->h->loop, fd, 0);
-        return;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) &&
-        !(events & (GW_EV_ERROR | GW_EV_HUP)))
-        return;
-    s->client_gone = true;
-    stream_unwatch(s);
-    stream_resume(s); /* the reader now ends the response with an error; MHD cleans up */
-}
-
-struct gw_http_stream *gw_http_stream_open(struct gw_http_req *r, const char *content_type,
-                                           const char *const *headers, gw_stream_closed_cb closed,
-                                           void *arg)
-{
-    if (!r || r->answered || !r->in_handler)
-        return NULL;
-    struct gw_http_stream *s = calloc(1, sizeof(*s));
-    if (!s)
-        return NULL;
-    s->h = r->h;
-    s->fd = -1;
-    s->refs = 1;           /* the response's */
-    s->closed_done = true; /* nothing owed until the response is queued */
-    struct MHD_Response *resp = MHD_create_response_from_callback(
-        MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_reader, s, stream_response_free);
-    if (!resp) {
-        free(s);
-        return NULL;
-    }
-    if (!add_headers(resp, content_type, headers)) {
-        hlog(r->h, GW_LOG_WARN, "%s %s: stream with an invalid header", r->method, r->url);
-        MHD_destroy_response(resp); /* frees s */
-        return NULL;
-    }
-    s->conn = r->conn;
-    s->refs = 2; /* and the request's, dropped on completion */
-    if (MHD_queue_response(r->conn, MHD_HTTP_OK, resp) != MHD_YES) {
-        s->conn = NULL;
-        s->refs = 1;
-        MHD_destroy_response(resp);
-        return NULL;
-    }
-    MHD_destroy_response(resp); /* the connection holds it now */
-    r->answered = true;
-    r->stream = s;
-    s->closed = closed;
-    s->arg = arg;
-    s->closed_done = false;
-    s->owner = r->owner; /* owners outlive routes and streams */
-    TAILQ_INSERT_TAIL(&s->owner->streams, s, entry);
-    s->listed = true;
-    r->h->nstreams++;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci && gw_loop_fd_add(r->h->loop, ci->connect_fd, GW_EV_READ, on_stream_sock, s) == 0)
-        s->fd = ci->connect_fd;
-    return s;
-}
-
-int gw_http_stream_write(struct gw_http_stream *s, const char *data, size_t len)
-{
-    if (!s || s->client_gone || s->finishing || !s->conn)
-        return GW_EIO;
-    if (len == 0)
-        return GW_OK;
-    size_t pending = s->len - s->off;
-    if (len > s->h->max_stream_buf || pending > s->h->max_stream_buf - len)
-        return GW_ELIMIT;
-    if (s->off > 0 && s->len + len > s->cap) { /* compact before growing */
-        memmove(s->buf, s->buf + s->off, pending);
-        s->len = pending;
-        s->off = 0;
-    }
-    if (s->len + len > s->cap) {
-        size_t cap = s->cap ? s->cap : STREAM_BUF_MIN;
-        while (cap < s->len + len)
-            cap *= 2;
-        char *nb = realloc(s->buf, cap);
-        if (!nb)
-            return GW_ENOMEM;
-        s->buf = nb;
-        s->cap = cap;
-    }
-    memcpy(s->buf + s->len, data, len);
-    s->len += len;
-    stream_resume(s);
-    return GW_OK;
-}
-
-void gw_http_stream_close(struct gw_http_stream *s)
-{
-    if (!s || s->closed_done)
-        return;
-    s->finishing = true;
-    stream_unwatch(s);
-    stream_resume(s);
-    stream_deliver_closed(s);
-}
-
-size_t gw_http_stream_count(const struct gw_http *h)
-{
-    return h->nstreams;
-}
-
-void gw_http_unroute_owner(struct gw_http *h, const char *owner)
-{
-    if (!h)
-        return;
-    struct route *r, *next;
-    for (r = TAILQ_FIRST(&h->routes); r; r = next) {
-        next = TAILQ_NEXT(r, entry);
-        if ((!owner && !r->owner->name) ||
-            (owner && r->owner->name && strcmp(owner, r->owner->name) == 0)) {
-            TAILQ_REMOVE(&h->routes, r, entry);
-            route_free(r);
-        }
-    }
-    struct owner *o = owner_get(h, owner, false);
-    if (!o)
-        return;
-    struct gw_http_stream *s;
-    while ((s = TAILQ_FIRST(&o->streams)))
-        gw_http_stream_close(s); /* takes s off the list */
-}
-
 /* ---- MHD callbacks ---- */
 
 /* 400 for targets we will not route: not absolute, control characters, dot segments. */
@@ -724,7 +451,7 @@ static enum MHD_Result dispatch(struct gw_http_req *r)
     r->body = NULL;
     r->body_len = r->body_cap = 0;
     if (!r->answered) {
-        hlog(h, GW_LOG_ERROR, "%s %s: handler did not answer", r->method, r->url);
+        gw_http_i_hlog(h, GW_LOG_ERROR, "%s %s: handler did not answer", r->method, r->url);
         return queue_plain(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
     return MHD_YES;
@@ -817,11 +544,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     *req_cls = NULL;
     struct gw_http_stream *s = r->stream;
     if (s) {
-        stream_unwatch(s); /* before MHD closes the socket and its number is reused */
+        gw_http_i_stream_unwatch(s); /* before MHD closes the socket and its number is reused */
         s->conn = NULL;
         s->suspended = false;
-        stream_deliver_closed(s);
-        stream_unref(s);
+        gw_http_i_stream_deliver_closed(s);
+        gw_http_i_stream_unref(s);
     }
     free(r->body);
     free(r->peer);
@@ -936,7 +663,8 @@ void gw_http_free(struct gw_http **hp)
     /* End every stream (closed callbacks run now) and resume the suspended ones: MHD must
      * not be stopped with suspended connections. */
     struct owner *o;
-    TAILQ_FOREACH (o, &h->owners, entry) {
+    TAILQ_FOREACH(o, &h->owners, entry)
+    {
         struct gw_http_stream *s;
         while ((s = TAILQ_FIRST(&o->streams)))
             gw_http_stream_close(s);

@@ -147,6 +147,8 @@ int gw_store_outbox_due(struct gw_store *s, int64_t now, int64_t after_id, int l
 int gw_store_outbox_done(struct gw_store *s, int64_t id);
 /* Make every entry due now (start-up: a restart retries at once, whatever the backoff). */
 int gw_store_outbox_wake_all(struct gw_store *s);
+/* Make the entries of one target due now (a partner that was unreachable answers again). */
+int gw_store_outbox_wake_target(struct gw_store *s, const char *target);
 int gw_store_outbox_retry(struct gw_store *s, int64_t id, int64_t next_at, const char *error);
 /* Earliest next_at of any entry, or -1 when empty. */
 int64_t gw_store_outbox_next(struct gw_store *s);
