@@ -119,6 +119,7 @@ struct gw_core {
     struct gw_work *work;    /* rows added since the last flush, in id order */
     size_t nwork, capwork;
     uint64_t outbox_timer;
+    int64_t outbox_timer_at;        /* when it fires (unix ms) */
     uint64_t sweep_timer;
     uint64_t barrier_pending;     /* barrier seq in flight */
     struct gw_inflight *inflight; /* xmpp outbox rows sent, waiting for their barrier */

@@ -353,6 +353,18 @@ static void retry_timer(void *arg)
     c->outbox_dirty = 1;
 }
 
+/* Make sure the retry timer fires by `due` (unix ms): an earlier row re-arms it. */
+static void arm_retry(struct gw_core *c, int64_t due)
+{
+    int64_t now = gw_now_ms(c);
+    if (c->outbox_timer && c->outbox_timer_at <= due)
+        return;
+    if (c->outbox_timer)
+        gw_loop_timer_cancel(c->loop, c->outbox_timer);
+    c->outbox_timer_at = due;
+    c->outbox_timer = gw_loop_timer_add(c->loop, (uint64_t)(due > now ? due - now : 0), retry_timer, c);
+}
+
 void gw_outbox_flush(struct gw_core *c)
 {
     if (!c->outbox_dirty)
@@ -362,6 +374,7 @@ void gw_outbox_flush(struct gw_core *c)
     gw_store_commit(c->store);
     int64_t now = gw_now_ms(c);
     struct flush_ctx f = {c, 0, 0, 0};
+    int rescanned = c->outbox_rescan;
     if (c->outbox_rescan) {
         /* Start-up, reconnect, or a retry is due: everything due comes from the store. */
         c->outbox_rescan = 0;
@@ -388,10 +401,12 @@ void gw_outbox_flush(struct gw_core *c)
     }
     gw_store_commit(c->store);
     /* Wake up for the next retry (rows with next_at in the future). */
-    if (f.deferred && !c->outbox_timer) {
+    /* After a rescan, rows may remain that are due later (their own backoff): keep a timer
+     * for the earliest, or they would wait for the next unrelated event. */
+    if (f.deferred || rescanned) {
         int64_t next = gw_store_outbox_next(c->store);
         if (next > now)
-            c->outbox_timer = gw_loop_timer_add(c->loop, (uint64_t)(next - now), retry_timer, c);
+            arm_retry(c, next);
     }
 }
 
@@ -415,6 +430,8 @@ void gw_outbox_online(struct gw_core *c)
     c->ninflight = 0;
     c->outbox_rescan = 1; /* everything unconfirmed goes again */
     c->outbox_dirty = 1;
+    /* What waited because the link was down goes now, not after its backoff. */
+    gw_store_outbox_wake_all(c->store);
 }
 
 void gw_outbox_offline(struct gw_core *c)
@@ -450,8 +467,7 @@ void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const
         int64_t wait = backoff_ms(attempts);
         gw_store_outbox_retry(c->store, oid, gw_now_ms(c) + wait,
                               reason ? reason : "temporary failure");
-        if (!c->outbox_timer)
-            c->outbox_timer = gw_loop_timer_add(c->loop, (uint64_t)wait, retry_timer, c);
+        arm_retry(c, gw_now_ms(c) + wait);
     } else {
         gw_store_outbox_done(c->store, oid);
         gw_outbox_report(c, msg_id, GW_DLR_FAILED, reason ? reason : "refused");
