@@ -156,6 +156,7 @@ static void conv_release(struct gw_core *c, struct gw_conv *cv)
         gw_loop_timer_cancel(c->loop, cv->offer_timer);
     free(cv->offered_to);
     free(cv->declined);
+    free(cv->reply_ref);
     free(cv->esc_partner);
     free(cv->esc_note);
     free(cv->esc_requester);

@@ -54,6 +54,8 @@ struct gw_conv {
     char *esc_requester;        /* full JID of the counsellor who asked */
     int overflow_next;          /* next overflow_to partner to try (0 = first) */
     int quiet;                   /* opened by a robot (auto-reply): no automatic texts */
+    char *reply_ref;             /* channel ref of the seeker's latest message (cache) */
+    int reply_ref_known;         /* reply_ref is loaded (may be NULL: none) */
     int fed_busy;               /* an escalation/overflow request is in flight */
     TAILQ_ENTRY(gw_conv) qlink; /* waiting list of its queue (queued/offered) */
     TAILQ_ENTRY(gw_conv) all;   /* every open conversation */

@@ -211,14 +211,14 @@ int gw_outbox_report(struct gw_core *c, int64_t msg_id, enum gw_dlr state, const
 }
 
 struct build_ctx {
-    struct gw_core *c;
-    struct gw_msg *m;
+    int64_t conv_id;
     char *body, *meta;
 };
 
 static int copy_msg(void *arg, const struct gw_msg_row *r)
 {
     struct build_ctx *b = arg;
+    b->conv_id = r->conv_id;
     b->body = strdup(r->body ? r->body : "");
     b->meta = r->meta ? strdup(r->meta) : NULL;
     return 1;
@@ -228,28 +228,37 @@ static int copy_msg(void *arg, const struct gw_msg_row *r)
  * rescheduled (retry timer), 0 when it waits for deliver_done(). */
 static int deliver_row(struct gw_core *c, const struct gw_outbox_row *r)
 {
-    struct gw_msg_row mr;
-    if (gw_store_msg_get(c->store, r->msg_id, &mr) < 0)
+    struct build_ctx b = {0, NULL, NULL};
+    if (gw_store_msg_full(c->store, r->msg_id, copy_msg, &b) < 0)
         return 1; /* message gone (erased): nothing to send */
-    struct gw_conv *cv = gw_conv_by_id(c, mr.conv_id);
+    struct gw_conv *cv = gw_conv_by_id(c, b.conv_id);
     struct gw_conv_row crow;
     struct gw_seeker_row sk;
-    struct build_ctx b = {c, NULL, NULL, NULL};
-    gw_store_msg_full(c->store, r->msg_id, copy_msg, &b);
     char reply_ref[256] = "", token[24] = "", address[256] = "", lang[4] = "", queue[64] = "";
     if (cv) {
         snprintf(token, sizeof token, "%s", cv->row.token);
         snprintf(address, sizeof address, "%s", cv->address);
         snprintf(lang, sizeof lang, "%s", cv->row.lang);
         snprintf(queue, sizeof queue, "%s", cv->row.queue);
-    } else if (gw_store_conv_by_id(c->store, mr.conv_id, &crow) == GW_OK &&
+    } else if (gw_store_conv_by_id(c->store, b.conv_id, &crow) == GW_OK &&
                gw_store_seeker_get(c->store, crow.seeker_id, &sk) == GW_OK) {
         snprintf(token, sizeof token, "%s", crow.token);
         snprintf(address, sizeof address, "%s", sk.address);
         snprintf(lang, sizeof lang, "%s", crow.lang);
         snprintf(queue, sizeof queue, "%s", crow.queue);
     }
-    gw_store_last_inbound_ref(c->store, mr.conv_id, reply_ref, sizeof reply_ref);
+    /* The seeker's latest channel ref (email threading): kept on the open conversation, so
+     * a delivery does not search the conversation's history. */
+    if (cv && cv->reply_ref_known)
+        snprintf(reply_ref, sizeof reply_ref, "%s", cv->reply_ref ? cv->reply_ref : "");
+    else {
+        gw_store_last_inbound_ref(c->store, b.conv_id, reply_ref, sizeof reply_ref);
+        if (cv) {
+            free(cv->reply_ref);
+            cv->reply_ref = reply_ref[0] ? strdup(reply_ref) : NULL;
+            cv->reply_ref_known = 1;
+        }
+    }
     struct gw_msg m = {.id = r->msg_id,
                        .kind = (enum gw_msg_kind)r->kind,
                        .conv = token,

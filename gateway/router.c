@@ -278,9 +278,12 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
         if (in->channel_msg_id) {
             gw_store_dedup_add(c->store, channel, in->channel_msg_id, mid);
             gw_store_msg_set_ref(c->store, mid, in->channel_msg_id);
+            free(cv->reply_ref);
+            cv->reply_ref = strdup(in->channel_msg_id);
+            cv->reply_ref_known = cv->reply_ref != NULL;
         }
         cv->row.last_seeker_at = now;
-        gw_conv_save(c, cv);
+        gw_store_conv_touch(c->store, &cv->row);
     }
     out->msg_id = mid;
     snprintf(out->conv, sizeof out->conv, "%s", cv->row.token);
@@ -464,7 +467,7 @@ void gw_router_xmpp_message(void *arg, xmpp_stanza_t *st)
         return;
     }
     cv->row.last_counsellor_at = now;
-    gw_conv_save(c, cv);
+    gw_store_conv_touch(c->store, &cv->row);
     gw_outbox_channel(c, mid, cv->channel, GW_MSG_TEXT);
 }
 

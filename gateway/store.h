@@ -70,6 +70,8 @@ int64_t gw_store_conv_insert(struct gw_store *s, const struct gw_conv_row *c);
 /* Persist the mutable fields (state, counsellor, queue, times, outcome, transfers, lang,
  * partner fields) of an existing row. */
 int gw_store_conv_update(struct gw_store *s, const struct gw_conv_row *c);
+/* Persist only last_seeker_at and last_counsellor_at (the per-message update). */
+int gw_store_conv_touch(struct gw_store *s, const struct gw_conv_row *c);
 int gw_store_conv_by_token(struct gw_store *s, const char *token, struct gw_conv_row *out);
 int gw_store_conv_by_id(struct gw_store *s, int64_t id, struct gw_conv_row *out);
 /* Call cb for every conversation not closed (start-up).  cb returns non-zero to stop. */

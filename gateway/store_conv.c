@@ -143,6 +143,15 @@ int64_t gw_store_conv_insert(struct gw_store *s, const struct gw_conv_row *c)
     return sqlite3_last_insert_rowid(s->db);
 }
 
+int gw_store_conv_touch(struct gw_store *s, const struct gw_conv_row *c)
+{
+    sqlite3_stmt *st = gw_store_i_prep(s, S_CONV_TOUCH, 1);
+    sqlite3_bind_int64(st, 1, c->id);
+    sqlite3_bind_int64(st, 2, c->last_seeker_at);
+    sqlite3_bind_int64(st, 3, c->last_counsellor_at);
+    return gw_store_i_step_done(s, st);
+}
+
 int gw_store_conv_update(struct gw_store *s, const struct gw_conv_row *c)
 {
     sqlite3_stmt *st = gw_store_i_prep(s, S_CONV_UPD, 1);

@@ -25,6 +25,7 @@ enum stmt {
     S_SEEKER_HIST,
     S_CONV_INS,
     S_CONV_UPD,
+    S_CONV_TOUCH,
     S_CONV_TOKEN,
     S_CONV_ID,
     S_CONV_OPEN,
@@ -86,6 +87,8 @@ static const char *const gw_store_i_sql[S_COUNT_MAX] = {
                    " priority=?8, queued_at=?10, assigned_at=?11, closed_at=?12,"
                    " last_seeker_at=?13, last_counsellor_at=?14, outcome=?15, transfers=?16,"
                    " meta=?17, partner=?18, partner_ref=?19, role=?20 WHERE id=?1",
+    /* Only the activity times: no indexed column changes, so no index is rewritten. */
+    [S_CONV_TOUCH] = "UPDATE conversations SET last_seeker_at=?2, last_counsellor_at=?3 WHERE id=?1",
     [S_CONV_TOKEN] = "SELECT " CONV_COLS " FROM conversations WHERE token=?1",
     [S_CONV_ID] = "SELECT " CONV_COLS " FROM conversations WHERE id=?1",
     [S_CONV_OPEN] = "SELECT " CONV_COLS " FROM conversations WHERE state NOT IN"
