@@ -4,7 +4,10 @@
  * Module map:  conv.c (conversations in memory + persistence + texts to seekers),
  * queue.c (counsellor presence, assignment, positions, timeouts), router.c (inbound from
  * channels and from XMPP, disco), outbox.c (durable sending), commands.c (text commands),
- * adhoc.c (XEP-0050), host.c (plugins), main.c (start-up, signals, reload). */
+ * adhoc.c (XEP-0050), host.c + host_api.c (plugin loader, the host API table), fed.c +
+ * fed_serve.c (federation: our requests, partners' requests), store*.c (SQLite), http*.c
+ * (HTTP server, event streams), clock.c (wall/test clock), main.c (start-up, signals,
+ * reload). */
 #ifndef GW_CORE_H
 #define GW_CORE_H
 
@@ -79,6 +82,7 @@ struct gw_queue_rt {
     struct gw_conv_list waiting; /* queued + offered, in service order */
     int nwaiting;
     uint64_t position_timer;
+    int positions_all;             /* someone moved: the next update walks the whole list */
     int64_t wait_ms_cache; /* recent mean wait (-1 unknown) */
     int64_t handle_ms_cache;
 };

@@ -25,6 +25,7 @@ int gw_queues_init(struct gw_core *c)
         q->core = c;
         snprintf(q->id, sizeof q->id, "%s", c->cfg->queues[i].id);
         TAILQ_INIT(&q->waiting);
+        q->positions_all = 1;
         q->wait_ms_cache = gw_store_wait_estimate(c->store, q->id, c->cfg->wait_window);
         q->handle_ms_cache = gw_store_handle_estimate(c->store, q->id, c->cfg->wait_window);
     }
@@ -105,14 +106,17 @@ void gw_queue_enqueue(struct gw_core *c, struct gw_conv *cv, int front)
             return;
     }
     cv->front = front;
+    /* Search from the tail: a new seeker belongs there (O(1)); only a requeue walks far. */
     struct gw_conv *it;
-    TAILQ_FOREACH(it, &q->waiting, qlink)
-    if (before(cv, it))
+    TAILQ_FOREACH_REVERSE(it, &q->waiting, gw_conv_list, qlink)
+    if (!before(cv, it))
         break;
     if (it)
-        TAILQ_INSERT_BEFORE(it, cv, qlink);
+        TAILQ_INSERT_AFTER(&q->waiting, it, cv, qlink);
     else
-        TAILQ_INSERT_TAIL(&q->waiting, cv, qlink);
+        TAILQ_INSERT_HEAD(&q->waiting, cv, qlink);
+    if (TAILQ_NEXT(cv, qlink))
+        q->positions_all = 1; /* everyone behind moved one place */
     q->nwaiting++;
 }
 
@@ -125,6 +129,7 @@ void gw_queue_remove(struct gw_core *c, struct gw_conv *cv)
         return;
     TAILQ_REMOVE(&q->waiting, cv, qlink);
     q->nwaiting--;
+    q->positions_all = 1;
     if (cv->offer_timer)
         gw_loop_timer_cancel(c->loop, cv->offer_timer);
     cv->offer_timer = 0;
@@ -401,7 +406,10 @@ void gw_queue_dispatch(struct gw_core *c, const char *queue)
         return;
     if (qc && qc->mode == GW_ASSIGN_OFFER && q->nwaiting &&
         (!qc->hours || gw_hours_is_open(qc->hours, (time_t)(gw_now_ms(c) / 1000)))) {
-        struct slot *sl = slots_for(c, qc);
+        int anyone = 0;
+        for (int i = 0; i < qc->ncounsellors && !anyone; i++)
+            anyone = gw_counsellor_ready(c, qc->counsellors[i], qc->id);
+        struct slot *sl = anyone ? slots_for(c, qc) : NULL; /* nobody ready: nothing to offer */
         struct gw_conv *cv;
         if (sl)
             TAILQ_FOREACH(cv, &q->waiting, qlink)
@@ -532,15 +540,48 @@ static void positions_due(void *arg)
 {
     struct gw_queue_rt *q = arg; /* timers are cancelled before the array is replaced */
     q->position_timer = 0;
+    q->positions_all = 1;
     gw_queue_positions(q->core, q);
+}
+
+/* Tell one seeker their position and the wait estimate. */
+static void tell_position(struct gw_core *c, struct gw_queue_rt *q, struct gw_conv *cv, int pos,
+                          int64_t now)
+{
+    char posb[16], wait[96], meta[160];
+    snprintf(posb, sizeof posb, "%d", pos);
+    int64_t est = gw_queue_wait_estimate(c, q->id, pos);
+    if (est >= 0) {
+        gw_fmt_wait(c, cv->row.lang, est, wait, sizeof wait);
+        const char *v[] = {"position", posb, "wait", wait, NULL};
+        snprintf(meta, sizeof meta, "{\"type\":\"position\",\"position\":%d,\"wait_s\":%lld}", pos,
+                 (long long)(est / 1000));
+        gw_conv_tell(c, cv, "queue_position", v, meta);
+    } else {
+        const char *v[] = {"position", posb, NULL};
+        snprintf(meta, sizeof meta, "{\"type\":\"position\",\"position\":%d,\"wait_s\":null}", pos);
+        gw_conv_tell(c, cv, "queue_position_unknown_wait", v, meta);
+    }
+    cv->last_pos = pos;
+    cv->last_pos_at = now;
 }
 
 void gw_queue_positions(struct gw_core *c, struct gw_queue_rt *q)
 {
     int64_t now = gw_now_ms(c), interval = (int64_t)c->cfg->position_interval_s * 1000;
+    struct gw_conv *cv;
+    if (!q->positions_all) {
+        /* Only arrivals at the tail since the last walk: nobody else moved. */
+        int pos = q->nwaiting;
+        for (cv = TAILQ_LAST(&q->waiting, gw_conv_list); cv && !cv->last_pos;
+             cv = TAILQ_PREV(cv, gw_conv_list, qlink), pos--)
+            if (cv->row.role != 1)
+                tell_position(c, q, cv, pos, now);
+        return;
+    }
+    q->positions_all = 0;
     int64_t soonest = -1;
     int pos = 0;
-    struct gw_conv *cv;
     TAILQ_FOREACH(cv, &q->waiting, qlink)
     {
         pos++;
@@ -553,23 +594,7 @@ void gw_queue_positions(struct gw_core *c, struct gw_queue_rt *q)
                 soonest = due;
             continue;
         }
-        char posb[16], wait[96], meta[160];
-        snprintf(posb, sizeof posb, "%d", pos);
-        int64_t est = gw_queue_wait_estimate(c, q->id, pos);
-        if (est >= 0) {
-            gw_fmt_wait(c, cv->row.lang, est, wait, sizeof wait);
-            const char *v[] = {"position", posb, "wait", wait, NULL};
-            snprintf(meta, sizeof meta, "{\"type\":\"position\",\"position\":%d,\"wait_s\":%lld}",
-                     pos, (long long)(est / 1000));
-            gw_conv_tell(c, cv, "queue_position", v, meta);
-        } else {
-            const char *v[] = {"position", posb, NULL};
-            snprintf(meta, sizeof meta, "{\"type\":\"position\",\"position\":%d,\"wait_s\":null}",
-                     pos);
-            gw_conv_tell(c, cv, "queue_position_unknown_wait", v, meta);
-        }
-        cv->last_pos = pos;
-        cv->last_pos_at = now;
+        tell_position(c, q, cv, pos, now);
     }
     if (soonest >= 0 && !q->position_timer)
         q->position_timer = gw_loop_timer_add(c->loop, (uint64_t)(soonest - now), positions_due, q);
