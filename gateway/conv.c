@@ -117,8 +117,15 @@ struct gw_conv *gw_conv_open(struct gw_core *c, int64_t seeker_id, const char *c
     cv->row.created = now;
     cv->row.queued_at = now;
     cv->row.last_seeker_at = now;
-    if (meta_json)
-        snprintf(cv->row.meta, sizeof cv->row.meta, "%s", meta_json);
+    if (meta_json) {
+        /* Cut JSON is no JSON: a form too long to keep is dropped here (every message keeps
+         * its full meta in the messages table). */
+        if (strlen(meta_json) < sizeof cv->row.meta)
+            snprintf(cv->row.meta, sizeof cv->row.meta, "%s", meta_json);
+        else
+            GW_WARN("conversation pre-chat form of %zu bytes not kept (max %zu)", strlen(meta_json),
+                    sizeof cv->row.meta - 1);
+    }
     snprintf(cv->channel, sizeof cv->channel, "%s", channel);
     snprintf(cv->address, sizeof cv->address, "%s", address);
     snprintf(cv->display, sizeof cv->display, "%s", display ? display : "");

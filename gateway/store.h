@@ -61,7 +61,7 @@ struct gw_conv_row {
     int64_t last_seeker_at, last_counsellor_at;
     char outcome[64];
     int transfers;
-    char meta[1024];      /* pre-chat fields etc. as JSON */
+    char meta[512];       /* pre-chat form as JSON ({"fields":{...}}); longer forms are not kept */
     char partner[256];    /* federation: partner domain serving or homing this conversation */
     char partner_ref[64]; /* federation: the peer's conversation token */
     int role;             /* 0 local, 1 home (served by partner), 2 serving (homed at partner) */

@@ -29,6 +29,7 @@ struct lb {
     size_t nitems, cap;
     struct lb_stream *streams;
     char mode[16];
+    int keep; /* keep delivered items for replay (tests); off for memory benchmarks */
 };
 
 static void respond_json(struct lb *lb, struct gw_http_req *r, int status, json_t *j)
@@ -188,7 +189,7 @@ static void on_event(void *arg, struct gw_http_req *r)
 static int lb_init(void **self, const config_setting_t *conf, const struct gw_host_api *api,
                    struct gw_host *h, char *err, size_t errlen)
 {
-    static const char *const known[] = {"mode", NULL};
+    static const char *const known[] = {"mode", "keep", NULL};
     (void)err;
     (void)errlen;
     if (api->cfg_known_keys(h, conf, known) < 0)
@@ -201,6 +202,7 @@ static int lb_init(void **self, const config_setting_t *conf, const struct gw_ho
     const char *mode;
     api->cfg_string(h, conf, "mode", "ok", &mode);
     snprintf(lb->mode, sizeof lb->mode, "%s", mode);
+    api->cfg_bool(h, conf, "keep", 1, &lb->keep);
     *self = lb;
     return GW_OK;
 }
@@ -257,6 +259,12 @@ static int lb_deliver(void *self, const struct gw_msg *m, char *err, size_t errl
     }
     withnl[n] = '\n';
     withnl[n + 1] = 0;
+    for (struct lb_stream *s = lb->streams; s; s = s->next)
+        lb->api->http_stream_write(s->s, withnl, n + 1);
+    if (!lb->keep) {
+        free(withnl);
+        return !strcmp(lb->mode, "pending") && m->kind != GW_MSG_TYPING ? GW_PENDING : GW_OK;
+    }
     if (lb->nitems == lb->cap) {
         size_t ncap = lb->cap ? lb->cap * 2 : 64;
         char **ni = realloc(lb->items, ncap * sizeof *ni);
@@ -268,8 +276,6 @@ static int lb_deliver(void *self, const struct gw_msg *m, char *err, size_t errl
         lb->cap = ncap;
     }
     lb->items[lb->nitems++] = withnl;
-    for (struct lb_stream *s = lb->streams; s; s = s->next)
-        lb->api->http_stream_write(s->s, withnl, n + 1);
     return !strcmp(lb->mode, "pending") && m->kind != GW_MSG_TYPING ? GW_PENDING : GW_OK;
 }
 
