@@ -81,8 +81,13 @@ class Side:
     def __init__(self, name, server, component, workdir, queues, counsellors, partners):
         self.name, self.server, self.component = name, server, component
         self.http_port = harness.free_port()
-        self.gw = harness.Gateway(None, _gw_config(server, component, workdir, self.http_port,
-                                                   queues, counsellors, partners), workdir)
+        text = _gw_config(server, component, workdir, self.http_port, queues, counsellors,
+                          partners)
+        if name == "no":  # the home side also has a real seeker channel: the web chat
+            from test_webchat_api import webchat_conf
+            text = text.replace("plugins = { loopback = { }; };",
+                                "plugins = { %s };" % webchat_conf())
+        self.gw = harness.Gateway(None, text, workdir)
         self.loopback = None
 
     def start(self):
@@ -533,3 +538,40 @@ def test_link_loss_mid_conversation(fed):
         ["seeker 0", "seeker 1", "seeker 2"]
     assert sorted(i["body"] for i in lb.items if i["conv"] == conv and i["body"].startswith("mette ")) == \
         ["mette 0", "mette 1", "mette 2"]
+
+
+@BOTH
+def test_web_seeker_escalated_and_served_across(fed):
+    """Issue 7's "done when": a no.test counsellor escalates a web chat seeker to dk.test; the
+    dk.test counsellor chats with that seeker, whose channel (the web session) stays with the
+    Norwegian gateway."""
+    from test_webchat_api import Events, Web
+    kari, mette = fed.client("kari@no.test"), fed.client("mette@dk.test")
+    sign_in(kari, "general@" + GW_NO)
+    sign_in(mette, "general@" + GW_DK)
+    web = Web(fed.no.http_port)
+    web.start(lang="nb", fields={"topic": "education"})
+    ev = Events(web)
+    ev.wait(lambda e, i, d: e == "ready", timeout=T)
+    assert web.say("Jeg vil studere i Danmark").status == 200
+    kjid = accept_offer(kari, GW_NO)
+    kari.wait_message(lambda s: s.body == "Jeg vil studere i Danmark" and s.bare_from == kjid,
+                      timeout=T)
+    kari.send_message(kjid, "!escalate gw.dk.test web seeker, wants to study in Aarhus")
+    kari.wait_message(body_has("Asking the seeker for consent"), timeout=T)
+    ev.wait(lambda e, i, d: e == "message" and (d.get("meta") or {}).get("type") == "consent_question",
+            timeout=T)
+    assert web.say("Ja").status == 200
+    ev.wait(lambda e, i, d: e == "message" and (d.get("meta") or {}).get("type") == "escalated",
+            timeout=T)
+    mjid = accept_offer(mette, GW_DK)
+    mette.wait_message(lambda s: s.bare_from == mjid and "seeker: Jeg vil studere i Danmark" in (s.body or ""),
+                       timeout=T)
+    mette.send_message(mjid, "Hej! Aarhus Universitet har gode muligheder.")
+    e, i, d = ev.wait(lambda e, i, d: e == "message" and d.get("dir") == "out", timeout=T)
+    assert d["text"] == "Hej! Aarhus Universitet har gode muligheder."
+    assert web.say("Tusen takk!").status == 200
+    mette.wait_message(lambda s: s.bare_from == mjid and s.body == "Tusen takk!", timeout=T)
+    # the seeker ends the chat on the web page: both sides close
+    assert web.req("POST", "end", {}).status in (200, 204)
+    mette.wait_message(lambda s: s.bare_from == mjid and "ended" in (s.body or "").lower(), timeout=T)
