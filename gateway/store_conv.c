@@ -212,9 +212,11 @@ int gw_store_conv_history(struct gw_store *s, int64_t seeker_id, int64_t except_
     return conv_iter(st, cb, arg);
 }
 
-int64_t gw_store_wait_estimate(struct gw_store *s, const char *queue, int window)
+/* Mean of the statement's first column over the last `window` rows of a queue, -1 when
+ * there are none (both estimates have that shape). */
+static int64_t queue_mean(struct gw_store *s, enum stmt k, const char *queue, int window)
 {
-    sqlite3_stmt *st = gw_store_i_prep(s, S_WAIT, 0);
+    sqlite3_stmt *st = gw_store_i_prep(s, k, 0);
     gw_store_i_bind_text(st, 1, queue);
     sqlite3_bind_int(st, 2, window);
     int64_t r = -1;
@@ -224,14 +226,12 @@ int64_t gw_store_wait_estimate(struct gw_store *s, const char *queue, int window
     return r;
 }
 
+int64_t gw_store_wait_estimate(struct gw_store *s, const char *queue, int window)
+{
+    return queue_mean(s, S_WAIT, queue, window);
+}
+
 int64_t gw_store_handle_estimate(struct gw_store *s, const char *queue, int window)
 {
-    sqlite3_stmt *st = gw_store_i_prep(s, S_HANDLE, 0);
-    gw_store_i_bind_text(st, 1, queue);
-    sqlite3_bind_int(st, 2, window);
-    int64_t r = -1;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 1) > 0)
-        r = (int64_t)sqlite3_column_double(st, 0);
-    sqlite3_reset(st);
-    return r;
+    return queue_mean(s, S_HANDLE, queue, window);
 }
