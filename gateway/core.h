@@ -127,6 +127,7 @@ struct gw_core {
     uint64_t outbox_timer;
     int64_t outbox_timer_at;        /* when it fires (unix ms) */
     uint64_t sweep_timer;
+    uint64_t checkpoint_timer;      /* WAL checkpoints, off the message path */
     uint64_t barrier_pending;     /* barrier seq in flight */
     struct gw_inflight *inflight; /* xmpp outbox rows sent, waiting for their barrier */
     size_t ninflight, capinflight;

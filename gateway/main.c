@@ -42,6 +42,16 @@ static void end_of_turn(void *arg)
     gw_store_commit(c->store);
 }
 
+#define CHECKPOINT_MS 1000
+
+static void checkpoint(void *arg)
+{
+    struct gw_core *c = arg;
+    gw_store_commit(c->store);
+    gw_store_checkpoint(c->store);
+    c->checkpoint_timer = gw_loop_timer_add(c->loop, CHECKPOINT_MS, checkpoint, c);
+}
+
 static void sweep(void *arg)
 {
     struct gw_core *c = arg;
@@ -217,6 +227,7 @@ static int start(struct gw_core *c, char *err, size_t errlen)
     c->outbox_rescan = 1;
     c->outbox_dirty = 1;
     c->sweep_timer = gw_loop_timer_add(c->loop, SWEEP_MS, sweep, c);
+    c->checkpoint_timer = gw_loop_timer_add(c->loop, CHECKPOINT_MS, checkpoint, c);
     return gw_xmpp_start(c->xmpp);
 }
 

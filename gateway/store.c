@@ -195,7 +195,8 @@ struct gw_store *gw_store_open(const char *path, char *err, size_t errlen)
      * crash (kill -9) without loss; only an OS crash/power cut may lose the last commits. */
     if (exec(s, "PRAGMA journal_mode=WAL", e2, sizeof e2) < 0 ||
         exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;"
-                " PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY;", e2, sizeof e2) < 0) {
+                " PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY;"
+                " PRAGMA wal_autocheckpoint=0;", e2, sizeof e2) < 0) {
         set_err(err, errlen, "%s: %s", path, e2);
         gw_store_close(&s);
         return NULL;
@@ -329,6 +330,17 @@ int gw_store_stats(struct gw_store *s, int64_t since_ms,
         sqlite3_finalize(x);
     }
     return n;
+}
+
+int gw_store_checkpoint(struct gw_store *s)
+{
+    /* PASSIVE: copies what it can without waiting for readers; never inside a commit of a
+     * message (automatic checkpoints are off: they made a commit now and then take ms). */
+    if (s->in_txn)
+        return GW_OK;
+    int log = 0, done = 0;
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    return rc == SQLITE_OK ? GW_OK : GW_EIO;
 }
 
 int64_t gw_store_retention(struct gw_store *s, int64_t cutoff_ms)

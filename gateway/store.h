@@ -168,6 +168,9 @@ int gw_store_stats(struct gw_store *s, int64_t since_ms,
                    int (*cb)(void *arg, const char *group, const char *key, const char *what,
                              long long n, double avg_wait_ms, double avg_handle_ms),
                    void *arg);
+/* Copy the write-ahead log into the database (passive).  Called from a housekeeping timer,
+ * so no message's commit pays for it.  GW_OK or GW_EIO. */
+int gw_store_checkpoint(struct gw_store *s);
 /* Delete the messages of conversations closed before cutoff_ms (retention); returns the
  * number deleted or GW_EIO.  Conversation rows (statistics) are kept. */
 int64_t gw_store_retention(struct gw_store *s, int64_t cutoff_ms);
