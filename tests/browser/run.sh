@@ -14,4 +14,6 @@ if [ "${WEBCHAT_IN_NETNS:-}" = 1 ]; then
     for f in $files; do node --test "$f" || rc=1; done
     exit $rc
 fi
-exec unshare --net sh -c 'ip link set lo up && WEBCHAT_IN_NETNS=1 exec "$0" "$@"' "$self" $files
+# As root a plain network namespace; otherwise an unprivileged user namespace owns it.
+if [ "$(id -u)" = 0 ]; then ns="--net"; else ns="--user --map-root-user --net"; fi
+exec unshare $ns sh -c 'ip link set lo up && WEBCHAT_IN_NETNS=1 exec "$0" "$@"' "$self" $files
