@@ -189,7 +189,7 @@ void gw_conv_finish(struct gw_core *c, struct gw_conv *cv, enum gw_conv_state st
     }
     if (cv->row.role == 1 && (!reason || strcmp(reason, "partner"))) {
         /* Served by a partner: tell them (durably, through the outbox). */
-        int64_t cid = gw_store_msg_insert(c->store, cv->row.id, "auto", reason ? reason : "closed",
+        int64_t cid = gw_store_msg_insert(c->store, cv->row.id, "sys", reason ? reason : "closed",
                                           NULL, now, "stored", NULL, "{\"type\":\"fed-close\"}");
         if (cid > 0)
             gw_outbox_channel(c, cid, GW_FED_CHANNEL, GW_MSG_CLOSED);

@@ -227,6 +227,8 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
 void gw_router_xmpp_message(void *arg, xmpp_stanza_t *st);
 void gw_router_xmpp_presence(void *arg, xmpp_stanza_t *st);
 int gw_router_xmpp_iq(void *arg, xmpp_stanza_t *st);
+/* Serialize a stanza into the durable XMPP outbox and release it.  msg_id may be 0. */
+int gw_router_queue_stanza(struct gw_core *c, xmpp_stanza_t *st, int64_t msg_id);
 /* Send a chat message from `from_local@domain` (NULL = the domain) to `to`. */
 int gw_router_chat(struct gw_core *c, const char *from_local, const char *to, const char *body,
                    const char *nick, int64_t msg_id);

@@ -21,8 +21,8 @@
 
 /* Remember a new row for this turn's flush.  If memory runs out the row is still in the
  * store: a rescan finds it. */
-static void work_add(struct gw_core *c, int64_t id, int64_t msg_id, const char *target,
-                     int kind, const char *payload)
+static void work_add(struct gw_core *c, int64_t id, int64_t msg_id, const char *target, int kind,
+                     const char *payload)
 {
     if (c->nwork == c->capwork) {
         size_t ncap = c->capwork ? c->capwork * 2 : 64;
@@ -156,13 +156,7 @@ static void report_failure(struct gw_core *c, const struct gw_msg_row *m, const 
         xmpp_stanza_add_child_ex(er, cond, 0);
         xmpp_stanza_add_child_ex(er, t, 0);
         xmpp_stanza_add_child_ex(e, er, 0);
-        char *buf;
-        size_t len;
-        if (xmpp_stanza_to_text(e, &buf, &len) == XMPP_EOK) {
-            gw_outbox_xmpp(c, 0, buf);
-            xmpp_free(ctx, buf);
-        }
-        xmpp_stanza_release(e);
+        gw_router_queue_stanza(c, e, 0);
     }
     /* ...and a plain line for the many that do not. */
     gw_router_chat(c, token, m->author, text, NULL, 0);
@@ -183,13 +177,7 @@ static void send_receipt(struct gw_core *c, const struct gw_msg_row *m)
     xmpp_stanza_set_ns(rc, "urn:xmpp:receipts");
     xmpp_stanza_set_attribute(rc, "id", m->stanza_id);
     xmpp_stanza_add_child_ex(r, rc, 0);
-    char *buf;
-    size_t len;
-    if (xmpp_stanza_to_text(r, &buf, &len) == XMPP_EOK) {
-        gw_outbox_xmpp(c, 0, buf);
-        xmpp_free(ctx, buf);
-    }
-    xmpp_stanza_release(r);
+    gw_router_queue_stanza(c, r, 0);
 }
 
 int gw_outbox_report(struct gw_core *c, int64_t msg_id, enum gw_dlr state, const char *reason)
@@ -371,7 +359,8 @@ static void arm_retry(struct gw_core *c, int64_t due)
     if (c->outbox_timer)
         gw_loop_timer_cancel(c->loop, c->outbox_timer);
     c->outbox_timer_at = due;
-    c->outbox_timer = gw_loop_timer_add(c->loop, (uint64_t)(due > now ? due - now : 0), retry_timer, c);
+    c->outbox_timer =
+        gw_loop_timer_add(c->loop, (uint64_t)(due > now ? due - now : 0), retry_timer, c);
 }
 
 void gw_outbox_flush(struct gw_core *c)
@@ -396,8 +385,12 @@ void gw_outbox_flush(struct gw_core *c)
         /* The common path: only what this turn added, already in memory. */
         for (size_t i = 0; i < c->nwork; i++) {
             struct gw_work *w = &c->work[i];
-            struct gw_outbox_row r = {.id = w->id, .msg_id = w->msg_id, .kind = w->kind,
-                                      .payload = w->payload, .attempts = 0, .next_at = 0};
+            struct gw_outbox_row r = {.id = w->id,
+                                      .msg_id = w->msg_id,
+                                      .kind = w->kind,
+                                      .payload = w->payload,
+                                      .attempts = 0,
+                                      .next_at = 0};
             snprintf(r.target, sizeof r.target, "%s", w->target);
             flush_one(&f, &r);
         }

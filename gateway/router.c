@@ -54,7 +54,7 @@ static void add_empty_child(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *
 }
 
 /* Serialize and queue durably. */
-static int queue_stanza(struct gw_core *c, xmpp_stanza_t *st, int64_t msg_id)
+int gw_router_queue_stanza(struct gw_core *c, xmpp_stanza_t *st, int64_t msg_id)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -91,7 +91,7 @@ int gw_router_chat(struct gw_core *c, const char *from_local, const char *to, co
         add_text_child(ctx, m, "nick", NS_NICK, nick);
     add_empty_child(ctx, m, "origin-id", NS_SID, "id", id);
     add_empty_child(ctx, m, "active", NS_CHATSTATES, NULL, NULL);
-    return queue_stanza(c, m, msg_id);
+    return gw_router_queue_stanza(c, m, msg_id);
 }
 
 /* Forward a seeker's stored message to the counsellor serving the conversation. */
@@ -122,11 +122,13 @@ void gw_router_replay_to_counsellor(struct gw_core *c, struct gw_conv *cv, const
     if (json_is_object(fields) && json_object_size(fields)) {
         /* Pre-chat fields: the first, clearly marked message, one "name: value" per line. */
         char text[1400];
-        size_t off = (size_t)snprintf(text, sizeof text, "%s",
-                                      gw_i18n_text(c->i18n, gw_counsellor_lang(c, jid), "prechat_fields"));
+        size_t off =
+            (size_t)snprintf(text, sizeof text, "%s",
+                             gw_i18n_text(c->i18n, gw_counsellor_lang(c, jid), "prechat_fields"));
         const char *k;
         json_t *v;
-        json_object_foreach(fields, k, v) {
+        json_object_foreach(fields, k, v)
+        {
             if (off >= sizeof text)
                 break;
             char *vs = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -184,12 +186,9 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
             struct gw_msg_row m;
             out->duplicate = 1;
             out->msg_id = dup;
-            if (gw_store_msg_get(c->store, dup, &m) == GW_OK) {
-                struct gw_conv *cv;
-                TAILQ_FOREACH(cv, &c->convs, all)
-                if (cv->row.id == m.conv_id)
-                    snprintf(out->conv, sizeof out->conv, "%s", cv->row.token);
-            }
+            struct gw_conv *dcv;
+            if (gw_store_msg_get(c->store, dup, &m) == GW_OK && (dcv = gw_conv_by_id(c, m.conv_id)))
+                snprintf(out->conv, sizeof out->conv, "%s", dcv->row.token);
             return GW_OK;
         }
     }
@@ -204,9 +203,16 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
         return GW_EINVAL;
     }
     const char *lang = in->lang && gw_lang_index(in->lang) >= 0 ? in->lang : c->cfg->default_lang;
-    int64_t sid = gw_store_seeker_upsert(c->store, channel, in->address, in->display, lang);
+    /* A returning seeker is one lookup; only a new one is inserted and read back. */
     struct gw_seeker_row sk;
-    if (sid < 0 || gw_store_seeker_get(c->store, sid, &sk) < 0) {
+    int64_t sid = 0;
+    if (gw_store_seeker_find(c->store, channel, in->address, &sk) == GW_OK)
+        sid = sk.id;
+    else if ((sid = gw_store_seeker_upsert(c->store, channel, in->address, in->display, lang)) <
+                 0 ||
+             gw_store_seeker_get(c->store, sid, &sk) < 0)
+        sid = -1;
+    if (sid < 0) {
         free(body);
         snprintf(err, errlen, "storage failure");
         return GW_EIO;
@@ -267,9 +273,8 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
     int64_t now = gw_now_ms(c);
     int64_t mid = 0;
     if (*body) {
-        mid =
-            gw_store_msg_insert(c->store, cv->row.id, "in", body, NULL, now, "stored", NULL,
-                                in->meta_json);
+        mid = gw_store_msg_insert(c->store, cv->row.id, "in", body, NULL, now, "stored", NULL,
+                                  in->meta_json);
         if (mid < 0) {
             free(body);
             snprintf(err, errlen, "storage failure");
@@ -504,7 +509,7 @@ void gw_router_xmpp_presence(void *arg, xmpp_stanza_t *st)
             xmpp_stanza_set_type(p, "unsubscribed");
             xmpp_stanza_set_to(p, bare);
             xmpp_stanza_set_from(p, me);
-            queue_stanza(c, p, 0);
+            gw_router_queue_stanza(c, p, 0);
         } else if (!type || strcmp(type, "unavailable")) {
             gw_xmpp_stanza_error(c->xmpp, st, "auth", "forbidden", NULL);
         }
@@ -523,13 +528,13 @@ void gw_router_xmpp_presence(void *arg, xmpp_stanza_t *st)
                 xmpp_stanza_set_from(p, me);
                 if (!seq[i] && cv)
                     add_text_child(ctx, p, "nick", NS_NICK, cv->nick);
-                queue_stanza(c, p, 0);
+                gw_router_queue_stanza(c, p, 0);
             }
         } else {
             xmpp_stanza_t *p = xmpp_presence_new(ctx);
             xmpp_stanza_set_to(p, from);
             xmpp_stanza_set_from(p, me);
-            queue_stanza(c, p, 0);
+            gw_router_queue_stanza(c, p, 0);
         }
         return;
     }
@@ -547,7 +552,7 @@ void gw_router_xmpp_presence(void *arg, xmpp_stanza_t *st)
         xmpp_stanza_t *p = xmpp_presence_new(ctx);
         xmpp_stanza_set_to(p, from);
         xmpp_stanza_set_from(p, me);
-        queue_stanza(c, p, 0);
+        gw_router_queue_stanza(c, p, 0);
     }
 }
 

@@ -86,7 +86,7 @@ int64_t gw_store_handle_estimate(struct gw_store *s, const char *queue, int wind
 int64_t gw_store_wait_estimate(struct gw_store *s, const char *queue, int window);
 
 /* Messages.  dir: "in" (seeker) "out" (counsellor) "auto" (system to seeker) "note"
- * (internal).  state: stored sent delivered failed. */
+ * (internal) "sys" (protocol bookkeeping, e.g. a close relayed to a partner; never shown).  state: stored sent delivered failed. */
 struct gw_msg_row {
     int64_t id, conv_id;
     char dir[8];

@@ -225,17 +225,7 @@ static xmpp_stanza_t *reply_iq(struct gw_xmpp *x, xmpp_stanza_t *iq, const char 
 
 void gw_xmpp_iq_error(struct gw_xmpp *x, xmpp_stanza_t *iq, const char *type, const char *condition)
 {
-    xmpp_stanza_t *r = reply_iq(x, iq, "error");
-    xmpp_stanza_t *e = xmpp_stanza_new(x->ctx);
-    xmpp_stanza_set_name(e, "error");
-    xmpp_stanza_set_type(e, type);
-    xmpp_stanza_t *c = xmpp_stanza_new(x->ctx);
-    xmpp_stanza_set_name(c, condition);
-    xmpp_stanza_set_ns(c, NS_STANZAS);
-    xmpp_stanza_add_child_ex(e, c, 0);
-    xmpp_stanza_add_child_ex(r, e, 0);
-    gw_xmpp_send(x, r);
-    xmpp_stanza_release(r);
+    gw_xmpp_stanza_error(x, iq, type, condition, NULL);
 }
 
 void gw_xmpp_stanza_error(struct gw_xmpp *x, xmpp_stanza_t *st, const char *type,
