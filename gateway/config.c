@@ -267,6 +267,7 @@ static const struct gw_cfg_key http_keys[] = {{"address", CONFIG_TYPE_STRING},
 static const struct gw_cfg_key service_keys[] = {
     {"default_lang", CONFIG_TYPE_STRING},   {"default_queue", CONFIG_TYPE_STRING},
     {"position_interval", CONFIG_TYPE_INT}, {"counsellor_timeout", CONFIG_TYPE_INT},
+    {"counsellor_grace", CONFIG_TYPE_INT},
     {"abandon_after", CONFIG_TYPE_INT},     {"abandon_after_channel", CONFIG_TYPE_GROUP},
     {"outcomes", CONFIG_TYPE_ARRAY},        {"wait_window", CONFIG_TYPE_INT},
     {"retention_days", CONFIG_TYPE_INT},    {NULL, 0}};
@@ -446,6 +447,7 @@ static void parse_sections(struct gw_config *c, struct gw_cfg_errors *e)
     c->default_queue = gw_cfg_str(e, s, "default_queue", NULL);
     c->position_interval_s = (int)gw_cfg_int(e, s, "position_interval", 60, 0, 86400);
     c->counsellor_timeout_s = (int)gw_cfg_int(e, s, "counsellor_timeout", 600, 10, 86400);
+    c->counsellor_grace_s = (int)gw_cfg_int(e, s, "counsellor_grace", 60, 0, 3600);
     c->abandon_s = (int)gw_cfg_int(e, s, "abandon_after", 3600, 60, 60 * 86400);
     /* Per channel: a web chat seeker who is silent for 15 minutes has left; an email seeker
      * answers days later.  Keys are channel names, values seconds. */

@@ -115,6 +115,7 @@ struct gw_config {
     const char *default_queue;
     int position_interval_s;  /* minimum interval between position updates */
     int counsellor_timeout_s; /* an active conversation unanswered this long is requeued */
+    int counsellor_grace_s;   /* an absent counsellor keeps their conversations this long */
     int abandon_s;            /* seeker silent this long: closed as abandoned (default) */
     config_setting_t *abandon_channel; /* group: channel name -> seconds (overrides) */
     const char **outcomes;

@@ -51,7 +51,7 @@ struct gw_conv {
     int last_pos; /* last position told to the seeker (0 = none) */
     int64_t last_pos_at;
     int front;             /* requeued: goes before others of its priority */
-    int64_t offline_since; /* assigned counsellor went offline at (ms), 0 = online */
+    int64_t held_until;    /* counsellor away: requeued at this time (ms) unless back; 0 = no */
     char *esc_partner;     /* escalation waiting for the seeker's consent answer */
     char *esc_note;
     char *esc_requester;        /* full JID of the counsellor who asked */
@@ -127,6 +127,8 @@ struct gw_core {
     uint64_t outbox_timer;
     int64_t outbox_timer_at;        /* when it fires (unix ms) */
     uint64_t sweep_timer;
+    uint64_t grace_timer; /* next check of conversations held for an absent counsellor */
+    int64_t grace_at;     /* when it fires (ms) */
     uint64_t checkpoint_timer;      /* WAL checkpoints, off the message path */
     uint64_t barrier_pending;     /* barrier seq in flight */
     struct gw_inflight *inflight; /* xmpp outbox rows sent, waiting for their barrier */
@@ -202,6 +204,10 @@ void gw_queue_presence(struct gw_core *c, const char *from_full, const char *to_
 /* Ask the server for every counsellor's presence towards their queues (after a (re)start
  * the gateway has forgotten who was signed in; subscribed servers answer a probe). */
 void gw_queue_probe_counsellors(struct gw_core *c);
+/* The component link went down: forget presence, withdraw offers (see queue.c). */
+void gw_queue_link_down(struct gw_core *c);
+/* The link is up: probe counsellors; active conversations wait for theirs to reappear. */
+void gw_queue_link_up(struct gw_core *c);
 int gw_counsellor_online(struct gw_core *c, const char *bare);
 int gw_counsellor_ready(struct gw_core *c, const char *bare, const char *queue);
 /* Open conversations assigned to bare. */

@@ -72,12 +72,13 @@ static void on_online(void *arg)
 {
     struct gw_core *c = arg;
     gw_outbox_online(c);
-    gw_queue_probe_counsellors(c);
+    gw_queue_link_up(c);
 }
 
 static void on_offline(void *arg)
 {
     gw_outbox_offline(arg);
+    gw_queue_link_down(arg);
 }
 
 static void health(void *arg, struct gw_http_req *req)

@@ -64,6 +64,9 @@ void gw_queues_release(struct gw_core *c)
     for (int i = 0; i < c->nqueues; i++)
         if (c->queues[i].position_timer)
             gw_loop_timer_cancel(c->loop, c->queues[i].position_timer);
+    if (c->grace_timer)
+        gw_loop_timer_cancel(c->loop, c->grace_timer);
+    c->grace_timer = 0;
     free(c->queues);
     c->queues = NULL;
     c->nqueues = 0;
@@ -222,24 +225,150 @@ static int capacity_of(struct gw_core *c, const char *bare)
     return k ? k->capacity : 3;
 }
 
-static void counsellor_gone(struct gw_core *c, const char *bare)
+/* A counsellor who disappears keeps their active conversations for `counsellor_grace`
+ * seconds: a phone changing networks or a server restart takes a counsellor away for
+ * moments, and handing their seeker to a stranger for that would be worse than a short wait.
+ * cv->held_until marks a conversation whose counsellor is away; grace_check() requeues
+ * those whose grace ran out.  Offers are withdrawn at once: nobody can accept them. */
+static void grace_check(void *arg);
+
+static void arm_grace(struct gw_core *c, int64_t due)
 {
-    GW_INFO("counsellor %s went offline; requeueing their conversations", bare);
+    if (c->grace_timer && c->grace_at <= due)
+        return;
+    if (c->grace_timer)
+        gw_loop_timer_cancel(c->loop, c->grace_timer);
+    int64_t now = gw_now_ms(c);
+    c->grace_timer = gw_loop_timer_add(c->loop, (uint64_t)(due > now ? due - now : 0),
+                                       grace_check, c);
+    c->grace_at = due;
+}
+
+static int64_t grace_ms(const struct gw_core *c)
+{
+    return (int64_t)c->cfg->counsellor_grace_s * 1000;
+}
+
+static void grace_check(void *arg)
+{
+    struct gw_core *c = arg;
+    c->grace_timer = 0;
+    if (!gw_xmpp_online(c->xmpp))
+        return; /* nobody can come back meanwhile; gw_queue_link_up() starts over */
+    int64_t now = gw_now_ms(c), soonest = -1;
     struct gw_conv *cv, *tmp;
     TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp)
     {
-        if (cv->state == CS_ACTIVE && strcmp(cv->row.counsellor, bare) == 0)
+        if (cv->state != CS_ACTIVE || !cv->held_until)
+            continue;
+        if (gw_counsellor_online(c, cv->row.counsellor)) {
+            cv->held_until = 0;
+        } else if (now >= cv->held_until) {
+            GW_INFO("conversation %s: counsellor %s did not come back; requeueing",
+                    cv->row.token, cv->row.counsellor);
+            cv->held_until = 0;
             gw_queue_requeue(c, cv, "counsellor_left_requeued");
-        else if (cv->state == CS_OFFERED && cv->offered_to && strcmp(cv->offered_to, bare) == 0) {
-            free(cv->offered_to);
-            cv->offered_to = NULL;
-            cv->state = CS_QUEUED;
-            if (cv->offer_timer)
-                gw_loop_timer_cancel(c->loop, cv->offer_timer);
-            cv->offer_timer = 0;
-            gw_conv_save(c, cv);
+        } else if (soonest < 0 || cv->held_until < soonest) {
+            soonest = cv->held_until;
         }
     }
+    if (soonest >= 0)
+        arm_grace(c, soonest);
+}
+
+static void withdraw_offer(struct gw_core *c, struct gw_conv *cv)
+{
+    free(cv->offered_to);
+    cv->offered_to = NULL;
+    cv->state = CS_QUEUED;
+    if (cv->offer_timer)
+        gw_loop_timer_cancel(c->loop, cv->offer_timer);
+    cv->offer_timer = 0;
+    gw_conv_save(c, cv);
+}
+
+/* Hold the active conversations of `bare` (NULL: of every local counsellor) for their
+ * counsellor for `wait` ms from now; returns how many. */
+static int hold_conversations(struct gw_core *c, const char *bare, int64_t wait)
+{
+    int n = 0;
+    int64_t now = gw_now_ms(c);
+    struct gw_conv *cv;
+    TAILQ_FOREACH(cv, &c->convs, all)
+    if (cv->state == CS_ACTIVE && cv->row.role != 1 && cv->row.counsellor[0] &&
+        (!bare || !strcmp(cv->row.counsellor, bare))) {
+        if (!cv->held_until)
+            cv->held_until = now + wait;
+        n++;
+    }
+    if (n)
+        arm_grace(c, now + wait);
+    return n;
+}
+
+static void counsellor_gone(struct gw_core *c, const char *bare)
+{
+    struct gw_conv *cv, *tmp;
+    TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp)
+    if (cv->state == CS_OFFERED && cv->offered_to && strcmp(cv->offered_to, bare) == 0)
+        withdraw_offer(c, cv);
+    if (!grace_ms(c)) {
+        GW_INFO("counsellor %s went offline; requeueing their conversations", bare);
+        TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp)
+        if (cv->state == CS_ACTIVE && strcmp(cv->row.counsellor, bare) == 0)
+            gw_queue_requeue(c, cv, "counsellor_left_requeued");
+        return;
+    }
+    int n = hold_conversations(c, bare, grace_ms(c));
+    GW_INFO("counsellor %s went offline; %d conversation(s) kept for them for %d s", bare, n,
+            c->cfg->counsellor_grace_s);
+}
+
+static void counsellor_back(struct gw_core *c, const char *bare)
+{
+    int n = 0;
+    struct gw_conv *cv;
+    TAILQ_FOREACH(cv, &c->convs, all)
+    if (cv->state == CS_ACTIVE && cv->held_until && !strcmp(cv->row.counsellor, bare)) {
+        cv->held_until = 0;
+        n++;
+    }
+    if (n)
+        GW_INFO("counsellor %s is back; keeps %d conversation(s)", bare, n);
+}
+
+/* After a lost link the server needs a moment to answer our probes even when nobody left. */
+#define LINK_GRACE_MIN_MS 10000
+
+void gw_queue_link_down(struct gw_core *c)
+{
+    /* What we knew of presence died with the link (a server restart signs everyone out,
+     * often without telling us); the probes on reconnect rebuild it. */
+    struct gw_presence *p;
+    while ((p = TAILQ_FIRST(&c->presence))) {
+        TAILQ_REMOVE(&c->presence, p, link);
+        free(p);
+    }
+    struct gw_conv *cv, *tmp;
+    TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp)
+    {
+        if (cv->state == CS_OFFERED)
+            withdraw_offer(c, cv);
+        cv->held_until = 0;
+    }
+    if (c->grace_timer)
+        gw_loop_timer_cancel(c->loop, c->grace_timer);
+    c->grace_timer = 0;
+}
+
+void gw_queue_link_up(struct gw_core *c)
+{
+    gw_queue_probe_counsellors(c);
+    int64_t wait = grace_ms(c) > LINK_GRACE_MIN_MS ? grace_ms(c) : LINK_GRACE_MIN_MS;
+    int n = hold_conversations(c, NULL, wait);
+    if (n)
+        GW_INFO("link up: %d active conversation(s) wait up to %lld s for their counsellors", n,
+                (long long)(wait / 1000));
 }
 
 void gw_queue_presence(struct gw_core *c, const char *from_full, const char *to_queue,
@@ -271,6 +400,8 @@ void gw_queue_presence(struct gw_core *c, const char *from_full, const char *to_
             TAILQ_INSERT_TAIL(&c->presence, found, link);
             GW_INFO("counsellor %s signed in to %s", bare, to_queue);
         }
+        if (!was_online)
+            counsellor_back(c, bare);
         snprintf(found->show, sizeof found->show, "%s", show ? show : "");
     }
     for (int i = 0; i < c->nqueues; i++)
@@ -449,6 +580,7 @@ int gw_queue_assign(struct gw_core *c, struct gw_conv *cv, const char *jid, cons
     gw_queue_remove(c, cv);
     int64_t now = gw_now_ms(c);
     cv->state = CS_ACTIVE;
+    cv->held_until = 0;
     snprintf(cv->row.counsellor, sizeof cv->row.counsellor, "%s", jid);
     cv->row.assigned_at = now;
     cv->row.last_counsellor_at = now;
@@ -486,6 +618,7 @@ void gw_queue_requeue(struct gw_core *c, struct gw_conv *cv, const char *key)
     snprintf(old, sizeof old, "%s", cv->row.counsellor);
     cv->state = CS_QUEUED;
     cv->row.counsellor[0] = 0;
+    cv->held_until = 0;
     cv->last_pos = 0;
     gw_conv_save(c, cv);
     gw_store_event(c->store, cv->row.id, gw_now_ms(c), "requeued", old, key);

@@ -140,10 +140,13 @@ def test_transfer_to_queue_with_note_and_close(gwq, client):
     assert closed["meta"]["reason"] == "counsellor"
 
 
-def test_requeue_when_counsellor_disconnects(gwq, client):
+def test_requeue_when_counsellor_disconnects(gateway_factory, client):
+    """A counsellor who drops out and does not come back within `counsellor_grace` loses
+    the seeker to the queue (at the front); the seeker is told."""
+    g = gateway_factory(queues=QUEUES, extra=EXTRA, service="counsellor_grace = 1;")
     kari, ola = client("kari"), client("ola")
     sign_in(kari)
-    lb = gwq.loopback
+    lb = g.loopback
     conv = lb.send("+4790001050", "hallo", id="rq-1").json()["conv"]
     o = offer_for(kari)
     kari.send_message(o.bare_from, "!accept")
@@ -151,9 +154,35 @@ def test_requeue_when_counsellor_disconnects(gwq, client):
     kari.disconnect()
     told = lb.wait_meta("requeued", conv=conv)
     assert "køen" in told["body"]
+    g.wait_log(r"counsellor kari@no.test did not come back; requeueing")
     sign_in(ola)
     o2 = ola.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10)
     assert o2.bare_from == conv + "@gw.no.test"
+
+
+def test_counsellor_back_within_grace_keeps_the_seeker(gwq, client):
+    """A phone changing networks: the counsellor disconnects and signs in again within
+    `counsellor_grace` (default 60 s) and simply goes on; the seeker is not requeued."""
+    kari = client("kari")
+    sign_in(kari)
+    lb = gwq.loopback
+    conv = lb.send("+4790001051", "hallo", id="gr-1").json()["conv"]
+    o = offer_for(kari)
+    kari.send_message(o.bare_from, "!accept")
+    kari.wait_message(lambda s: s.body == "hallo")
+    mark = gwq.mark()
+    kari.disconnect()
+    gwq.wait_log(r"counsellor kari@no.test went offline; 1 conversation\(s\) kept", since=mark)
+    kari.connect()
+    sign_in(kari)
+    gwq.wait_log(r"counsellor kari@no.test is back; keeps 1 conversation", since=mark)
+    lb.send("+4790001051", "er du der fortsatt?", id="gr-2")
+    # An ordinary message in the same conversation, not a new offer.
+    m = kari.wait_message(lambda s: s.body == "er du der fortsatt?" or "!accept" in (s.body or ""))
+    assert m.body == "er du der fortsatt?" and m.bare_from == o.bare_from
+    kari.send_message(o.bare_from, "ja, her")
+    lb.wait(lambda i: i["kind"] == "text" and i["body"] == "ja, her" and i["conv"] == conv)
+    assert not [i for i in lb.items if (i.get("meta") or {}).get("type") == "requeued"]
 
 
 @pytest.mark.parametrize("clock,queue,closed,opens", [
