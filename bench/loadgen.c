@@ -576,6 +576,8 @@ int main(int argc, char **argv)
     double cpu0[4], cpu1[4], me0 = self_cpu();
     for (int i = 0; i < np; i++)
         cpu0[i] = cpu_of(pid[i]);
+    fprintf(stderr, "loadgen: phase throughput\n"); /* run.py starts a profiler on this */
+    fflush(stderr);
     G.counting = 1;
     G.win_lo = seq;
     G.win_hi = MAXSEQ;
@@ -600,6 +602,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < np; i++)
         cpu1[i] = cpu_of(pid[i]);
     double me1 = self_cpu();
+    fprintf(stderr, "loadgen: phase end\n");
+    fflush(stderr);
     double secs = (stop - start) / 1e9;
     /* drain (not counted in the rate) so the stream ends clean */
     int64_t dl = now_ns() + 5 * 1000000000LL;

@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -96,12 +97,29 @@ def rss_kb(pid):
     return 0
 
 
-def loadgen(args):
-    r = subprocess.run([os.path.join(HERE, "loadgen")] + args, capture_output=True, text=True,
-                       timeout=900)
-    if r.returncode != 0:
-        raise RuntimeError("loadgen failed: %s\n%s" % (r.stderr, r.stdout))
-    return json.loads(r.stdout)
+def loadgen(args, on_phase=None):
+    """Runs bench/loadgen; on_phase(name) is called when it starts a phase ("throughput",
+    "end"), so a profiler can cover exactly the measured window."""
+    p = subprocess.Popen([os.path.join(HERE, "loadgen")] + args, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    err = []
+
+    def read_err():
+        for line in p.stderr:
+            err.append(line)
+            if on_phase and line.startswith("loadgen: phase "):
+                on_phase(line.split()[-1])
+    t = threading.Thread(target=read_err, daemon=True)
+    t.start()
+    try:
+        out = p.communicate(timeout=900)[0]
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise
+    t.join(10)
+    if p.returncode != 0:
+        raise RuntimeError("loadgen failed: %s\n%s" % ("".join(err), out))
+    return json.loads(out)
 
 
 def machine():
@@ -147,23 +165,30 @@ def run_pair(tmp, pr, gw_bin):
     g = Proc([gw_bin, "-f", "-c", os.path.join(wd, "skagerrak.cfg")], os.path.join(wd, "gw.log"), wd)
     try:
         g.wait_line("component gw.no.test online")
-        perf = None
-        if os.environ.get("BENCH_PERF"):  # profile the gateway over the whole loadgen run
-            perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(g.p.pid),
-                                     "-o", os.path.join(tmp, "perf.data")],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(1)
+        perf = []
+        mode = os.environ.get("BENCH_PERF")
+
+        def on_phase(name):  # profile the gateway over exactly the throughput window
+            if name == "throughput" and mode:
+                # BENCH_PERF=dwarf: call graphs through libraries built without frame pointers
+                cg = ["--call-graph", "dwarf,16384"] if mode == "dwarf" else ["-g"]
+                perf.append(subprocess.Popen(
+                    ["perf", "record", "-F", "499"] + cg + ["-p", str(g.p.pid), "-o",
+                                                            os.path.join(tmp, "perf.data")],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            elif name == "end" and perf:
+                perf[0].send_signal(2)
         res["gw"] = loadgen(common + ["mode=gw", "http=%d" % hport, "comp=gw.no.test",
-                                      "pids=%d,%d" % (g.p.pid, pr.proc.pid)])
+                                      "pids=%d,%d" % (g.p.pid, pr.proc.pid)], on_phase)
         res["gw"]["rss_kb_after"] = rss_kb(g.p.pid)
         if perf:
-            perf.send_signal(2)
-            perf.wait(60)
+            perf[0].wait(60)
             with open(os.path.join(tmp, "perf.txt"), "w") as f:
                 subprocess.run(["perf", "report", "-i", os.path.join(tmp, "perf.data"), "--stdio",
                                 "--no-children", "--percent-limit", "0.7", "-g", "none"],
                                stdout=f, stderr=subprocess.DEVNULL)
-            print("bench: gateway profile in %s" % os.path.join(tmp, "perf.txt"), flush=True)
+            print("bench: gateway profile (throughput window) in %s"
+                  % os.path.join(tmp, "perf.txt"), flush=True)
     finally:
         g.stop()
     return res

@@ -352,12 +352,66 @@ int gw_http_req_respond(struct gw_http_req *r, int status, const char *content_t
                        r->url);
         return GW_EINVAL;
     }
+    if (r->h->hold && r->h->hold(r->h->hold_arg)) {
+        struct gw_http *h = r->h;
+        if (h->nheld == h->capheld) {
+            size_t cap = h->capheld ? h->capheld * 2 : 16;
+            struct gw_http_req **n = realloc(h->held, cap * sizeof *n);
+            if (!n) {
+                MHD_destroy_response(resp);
+                return GW_ENOMEM;
+            }
+            h->held = n;
+            h->capheld = cap;
+        }
+        h->held[h->nheld++] = r;
+        r->held = resp;
+        r->held_status = (unsigned)status;
+        r->answered = true;
+        MHD_suspend_connection(r->conn); /* on_access queues it after the resume */
+        return GW_OK;
+    }
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     if (ret != MHD_YES)
         return GW_EIO;
     r->answered = true;
     return GW_OK;
+}
+
+void gw_http_set_hold(struct gw_http *h, int (*hold)(void *arg), void *arg)
+{
+    h->hold = hold;
+    h->hold_arg = arg;
+}
+
+int gw_http_in_handler(const struct gw_http *h)
+{
+    return h && h->in_handler;
+}
+
+void gw_http_release(struct gw_http *h, int committed)
+{
+    if (!h || !h->nheld)
+        return;
+    /* Resume them all, then one MHD_run(): on_access queues each kept answer. */
+    for (size_t i = 0; i < h->nheld; i++) {
+        struct gw_http_req *r = h->held[i];
+        if (!committed) {
+            MHD_destroy_response(r->held);
+            static const char msg[] = "storage failure, please retry\n";
+            r->held = MHD_create_response_from_buffer(sizeof msg - 1, (void *)msg,
+                                                      MHD_RESPMEM_PERSISTENT);
+            if (r->held)
+                gw_http_i_add_headers(r->held, "text/plain; charset=utf-8", NULL);
+            r->held_status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        }
+        MHD_resume_connection(r->conn);
+    }
+    h->nheld = 0;
+    MHD_run(h->d);
+    if (h->nheld) /* handlers that ran just now were held again: come back next turn */
+        gw_http_i_mhd_kick(h);
 }
 
 /* ---- request accessors ---- */
@@ -445,7 +499,9 @@ static enum MHD_Result dispatch(struct gw_http_req *r)
     r->owner = rt->owner;
     r->mount_len = rt->owner->mount_len;
     r->in_handler = true;
+    h->in_handler++;
     rt->fn(rt->arg, r); /* may free rt (unroute); do not touch it afterwards */
+    h->in_handler--;
     r->in_handler = false;
     free(r->body); /* the body is only valid inside the handler: do not keep it per stream */
     r->body = NULL;
@@ -525,6 +581,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_size = 0;
         return MHD_YES;
     }
+    if (r->held) { /* resumed after the commit: now the answer may go */
+        struct MHD_Response *resp = r->held;
+        r->held = NULL;
+        enum MHD_Result ret = MHD_queue_response(conn, r->held_status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
     if (r->answered)
         return MHD_YES;
     if (r->too_big)
@@ -550,6 +613,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         gw_http_i_stream_deliver_closed(s);
         gw_http_i_stream_unref(s);
     }
+    if (r->held)
+        MHD_destroy_response(r->held);
     free(r->body);
     free(r->peer);
     free(r);
@@ -669,6 +734,8 @@ void gw_http_free(struct gw_http **hp)
         while ((s = TAILQ_FIRST(&o->streams)))
             gw_http_stream_close(s);
     }
+    /* Answers still kept back: the core released what it committed before freeing us. */
+    gw_http_release(h, 0);
     gw_loop_fd_del(h->loop, h->epfd);
     gw_loop_timeout_hook_del(h->loop, mhd_timeout_hook, h);
     if (h->timer_id)
@@ -687,6 +754,7 @@ void gw_http_free(struct gw_http **hp)
         free(o->name);
         free(o);
     }
+    free(h->held);
     free(h);
     *hp = NULL;
 }

@@ -59,6 +59,18 @@ int gw_http_port(const struct gw_http *h);
 void gw_http_set_logger(struct gw_http *h, void (*log)(void *arg, int level, const char *msg),
                         void *arg);
 
+/* Group commit.  While hold(arg) returns true at the moment a handler answers, the answer is
+ * kept back and its connection suspended, until gw_http_release(): the core passes "the store
+ * has uncommitted writes", so no client is told "stored" before the commit that stores it, and
+ * the requests of one loop turn share one commit.  hold NULL turns this off (the default). */
+void gw_http_set_hold(struct gw_http *h, int (*hold)(void *arg), void *arg);
+/* Send the answers kept back: as given when `committed`, else each becomes
+ * 503 "storage failure, please retry".  Handlers of requests that arrived meanwhile may run
+ * (and be held again; the server then schedules another turn). */
+void gw_http_release(struct gw_http *h, int committed);
+/* True while a route handler runs (its answer may be held: see gw_http_set_hold). */
+int gw_http_in_handler(const struct gw_http *h);
+
 /* Add a route.  owner: a plugin name (the route lives at "/<owner><path>") or NULL for a core
  * route at the absolute `path`.  path starts with '/'; a trailing '*' matches any suffix.
  * method: "GET", "POST", ... or NULL for any.  The longest matching pattern wins (an exact

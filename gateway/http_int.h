@@ -53,6 +53,11 @@ struct gw_http {
     void *log_arg;
     char *start_err; /* while starting: MHD's complaint goes to the caller's err instead */
     size_t start_errlen;
+    int (*hold)(void *arg); /* true: responses wait for gw_http_release() (group commit) */
+    void *hold_arg;
+    struct gw_http_req **held; /* suspended requests with a response waiting */
+    size_t nheld, capheld;
+    int in_handler;            /* a route handler is running */
 };
 
 struct gw_http_req {
@@ -65,6 +70,8 @@ struct gw_http_req {
     size_t body_len, body_cap;
     char *peer;
     bool too_big, answered, in_handler;
+    struct MHD_Response *held; /* answered, waiting for the commit (see gw_http_set_hold) */
+    unsigned held_status;
     struct gw_http_stream *stream;
 };
 

@@ -39,7 +39,15 @@ static void end_of_turn(void *arg)
     /* Delivering can queue more (receipts, failure notices): drain, bounded. */
     for (int i = 0; i < 4 && c->outbox_dirty; i++)
         gw_outbox_flush(c);
-    gw_store_commit(c->store);
+    int ok = gw_store_commit(c->store) == GW_OK;
+    /* Group commit: the HTTP answers of this turn ("stored") go now that it is. */
+    gw_http_release(c->http, ok);
+}
+
+static int store_dirty(void *arg)
+{
+    struct gw_core *c = arg;
+    return gw_store_dirty(c->store);
 }
 
 #define CHECKPOINT_MS 1000
@@ -198,6 +206,7 @@ static int start(struct gw_core *c, char *err, size_t errlen)
         if (!c->http)
             return -1;
         gw_http_set_logger(c->http, http_log, c);
+        gw_http_set_hold(c->http, store_dirty, c);
         gw_http_route(c->http, NULL, "GET", "/health", health, c);
         GW_INFO("http on %s:%d", cfg->http_addr, gw_http_port(c->http));
     }
@@ -237,7 +246,7 @@ static void shutdown_core(struct gw_core *c)
     if (c->plugins)
         gw_host_stop_all(c);
     if (c->store)
-        gw_store_commit(c->store);
+        gw_http_release(c->http, gw_store_commit(c->store) == GW_OK);
     gw_xmpp_free(&c->xmpp);
     gw_http_free(&c->http);
     gw_fetch_free(&c->fetch);

@@ -9,6 +9,7 @@
 #include "core.h"
 #include "fed.h"
 #include "hashmap.h"
+#include "http.h"
 #include "i18n.h"
 #include "log.h"
 #include "xmpp.h"
@@ -306,8 +307,11 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
             gw_fed_consent_answer(c, cv, body);
     }
     free(body);
-    /* Store first, then acknowledge: the caller answers its channel after this returns. */
-    if (gw_store_commit(c->store) < 0) {
+    /* Store first, then acknowledge.  Inside an HTTP handler the answer is the
+     * acknowledgement, and the HTTP layer holds it until the end-of-turn commit (group
+     * commit: one per loop turn, not per message); elsewhere (an IMAP fetch marks the mail
+     * processed next) the caller needs it committed now. */
+    if (!gw_http_in_handler(c->http) && gw_store_commit(c->store) < 0) {
         snprintf(err, errlen, "storage failure");
         return GW_EIO;
     }

@@ -247,6 +247,11 @@ int gw_store_failed(struct gw_store *s)
     return s->failed;
 }
 
+int gw_store_dirty(const struct gw_store *s)
+{
+    return s->in_txn;
+}
+
 int gw_store_commit(struct gw_store *s)
 {
     if (!s->in_txn)

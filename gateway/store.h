@@ -22,6 +22,8 @@ int gw_store_version(struct gw_store *s);
 int gw_store_commit(struct gw_store *s);
 /* 1 when the last operation hit an I/O error (for /health). */
 int gw_store_failed(struct gw_store *s);
+/* True while writes are waiting for gw_store_commit(). */
+int gw_store_dirty(const struct gw_store *s);
 
 /* Key/value per owner.  kv_get returns malloc'd or NULL. */
 char *gw_store_kv_get(struct gw_store *s, const char *owner, const char *key);

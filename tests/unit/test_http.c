@@ -133,8 +133,22 @@ static void on_done(void *arg, void *easy, int code)
 
 enum { REQ_CHUNKED = 1, REQ_PATH_AS_IS = 2 };
 
+static struct curl_slist *request_start(struct env *e, const char *method, const char *path,
+                                        const char *body, size_t blen, const char *header,
+                                        int opts, struct resp *r);
+
 static void request(struct env *e, const char *method, const char *path, const char *body,
                     size_t blen, const char *header, int opts, struct resp *r)
+{
+    struct curl_slist *hl = request_start(e, method, path, body, blen, header, opts, r);
+    assert_true(run_until(e, &r->done, 5000));
+    curl_slist_free_all(hl);
+}
+
+/* Start a request; the caller runs the loop until r->done and frees the returned list. */
+static struct curl_slist *request_start(struct env *e, const char *method, const char *path,
+                                        const char *body, size_t blen, const char *header,
+                                        int opts, struct resp *r)
 {
     memset(r, 0, sizeof(*r));
     CURL *c = curl_easy_init();
@@ -164,8 +178,7 @@ static void request(struct env *e, const char *method, const char *path, const c
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     assert_int_equal(gw_fetch_add(e->f, c, on_done, r, NULL), GW_OK);
-    assert_true(run_until(e, &r->done, 5000));
-    curl_slist_free_all(hl);
+    return hl;
 }
 
 static void resp_free(struct resp *r)
@@ -236,6 +249,23 @@ static void h_silent(void *arg, struct gw_http_req *r)
 {
     (void)arg;
     (void)r;
+}
+
+static int handled;
+static void h_count(void *arg, struct gw_http_req *r)
+{
+    (void)arg;
+    handled++;
+    size_t blen;
+    const char *body = gw_http_req_body(r, &blen);
+    assert_int_equal(gw_http_req_respond(r, 202, "text/plain", body, blen, NULL), GW_OK);
+}
+
+static int hold_now;
+static int hold_pred(void *arg)
+{
+    (void)arg;
+    return hold_now;
 }
 
 /* ---- tests: plain requests ---- */
@@ -666,6 +696,73 @@ static void test_connection_timeout(void **state)
     assert_non_null(strstr(err, "in use"));
 }
 
+/* Group commit: answers given while hold() is true wait for gw_http_release(); a failed
+ * commit turns them into 503s. */
+static void test_hold_until_release(void **state)
+{
+    struct env *e = *state;
+    assert_int_equal(gw_http_route(e->h, NULL, "POST", "/submit", h_count, NULL), GW_OK);
+    gw_http_set_hold(e->h, hold_pred, NULL);
+    hold_now = 1;
+    handled = 0;
+    struct resp a, b;
+    struct curl_slist *la = request_start(e, "POST", "/submit", "one", 3, NULL, 0, &a);
+    struct curl_slist *lb = request_start(e, "POST", "/submit", "two", 3, NULL, 0, &b);
+    int two = 0;
+    uint64_t end = gw_loop_mono_ms() + 5000;
+    while (handled < 2 && gw_loop_mono_ms() < end)
+        gw_loop_run_once(e->l, 20);
+    assert_int_equal(handled, 2);
+    /* Both handlers answered; the answers stay on the server until released. */
+    assert_false(run_until(e, &two, 200));
+    assert_false(a.done || b.done);
+    hold_now = 0; /* "committed" */
+    gw_http_release(e->h, 1);
+    assert_true(run_until(e, &a.done, 5000));
+    assert_true(run_until(e, &b.done, 5000));
+    assert_int_equal(a.status, 202);
+    assert_int_equal(b.status, 202);
+    assert_string_equal(a.body, "one");
+    assert_string_equal(b.body, "two");
+    resp_free(&a);
+    resp_free(&b);
+    curl_slist_free_all(la);
+    curl_slist_free_all(lb);
+
+    /* Not held: straight out. */
+    request(e, "POST", "/submit", "three", 5, NULL, 0, &a);
+    assert_int_equal(a.status, 202);
+    resp_free(&a);
+
+    /* The commit failed: the client hears 503 and will retry. */
+    hold_now = 1;
+    la = request_start(e, "POST", "/submit", "four", 4, NULL, 0, &a);
+    end = gw_loop_mono_ms() + 5000;
+    while (handled < 4 && gw_loop_mono_ms() < end)
+        gw_loop_run_once(e->l, 20);
+    assert_int_equal(handled, 4);
+    hold_now = 0;
+    gw_http_release(e->h, 0);
+    assert_true(run_until(e, &a.done, 5000));
+    assert_int_equal(a.status, 503);
+    assert_non_null(strstr(a.body, "storage failure"));
+    resp_free(&a);
+    curl_slist_free_all(la);
+
+    /* Held at shutdown: teardown's gw_http_free() answers 503 rather than leak or hang. */
+    hold_now = 1;
+    la = request_start(e, "POST", "/submit", "five", 4, NULL, 0, &a);
+    end = gw_loop_mono_ms() + 5000;
+    while (handled < 5 && gw_loop_mono_ms() < end)
+        gw_loop_run_once(e->l, 20);
+    assert_int_equal(handled, 5);
+    gw_http_free(&e->h);
+    assert_true(run_until(e, &a.done, 5000));
+    assert_true(a.status == 503 || a.code != CURLE_OK);
+    resp_free(&a);
+    curl_slist_free_all(la);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -677,6 +774,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sse_close_and_unroute, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_client_gone_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hold_until_release, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
