@@ -182,7 +182,7 @@ def run_pair(tmp, pr, gw_bin):
                                       "pids=%d,%d" % (g.p.pid, pr.proc.pid)], on_phase)
         res["gw"]["rss_kb_after"] = rss_kb(g.p.pid)
         if perf:
-            perf[0].wait(60)
+            perf[0].wait(600)  # dwarf data takes a while to write
             with open(os.path.join(tmp, "perf.txt"), "w") as f:
                 subprocess.run(["perf", "report", "-i", os.path.join(tmp, "perf.data"), "--stdio",
                                 "--no-children", "--percent-limit", "0.7", "-g", "none"],

@@ -307,7 +307,30 @@ struct flush_ctx {
     int sent_xmpp;
     int deferred; /* a row was rescheduled: arm the retry timer */
     int64_t last_id;
+    /* The stanzas of one flush go to the socket as one write: one syscall, and the server
+     * reads them in one go, instead of a write per stanza. */
+    char *xbuf;
+    size_t xlen, xcap;
 };
+
+/* Append a stanza to the flush's write buffer; false when memory runs out. */
+static int xbuf_add(struct flush_ctx *f, const char *xml)
+{
+    size_t n = strlen(xml);
+    if (f->xlen + n > f->xcap) {
+        size_t cap = f->xcap ? f->xcap : 16384;
+        while (cap < f->xlen + n)
+            cap *= 2;
+        char *b = realloc(f->xbuf, cap);
+        if (!b)
+            return 0;
+        f->xbuf = b;
+        f->xcap = cap;
+    }
+    memcpy(f->xbuf + f->xlen, xml, n);
+    f->xlen += n;
+    return 1;
+}
 
 static int flush_one(void *arg, const struct gw_outbox_row *r)
 {
@@ -317,8 +340,12 @@ static int flush_one(void *arg, const struct gw_outbox_row *r)
     if (strcmp(r->target, "xmpp") == 0) {
         if (!gw_xmpp_online(c->xmpp) || r->id <= c->xmpp_sent_upto)
             return 0;
-        if (gw_xmpp_send_raw(c->xmpp, r->payload, strlen(r->payload)) < 0)
-            return 0;
+        if (!xbuf_add(f, r->payload)) { /* no memory for batching: write in order, now */
+            if (f->xlen)
+                gw_xmpp_send_raw(c->xmpp, f->xbuf, f->xlen);
+            f->xlen = 0;
+            gw_xmpp_send_raw(c->xmpp, r->payload, strlen(r->payload));
+        }
         c->xmpp_sent_upto = r->id;
         if (c->ninflight == c->capinflight) {
             size_t ncap = c->capinflight ? c->capinflight * 2 : 64;
@@ -371,7 +398,7 @@ void gw_outbox_flush(struct gw_core *c)
     /* Store first, then send. */
     gw_store_commit(c->store);
     int64_t now = gw_now_ms(c);
-    struct flush_ctx f = {c, 0, 0, 0};
+    struct flush_ctx f = {c, 0, 0, 0, NULL, 0, 0};
     int rescanned = c->outbox_rescan;
     if (c->outbox_rescan) {
         /* Start-up, reconnect, or a retry is due: everything due comes from the store. */
@@ -396,6 +423,9 @@ void gw_outbox_flush(struct gw_core *c)
         }
         work_clear(c);
     }
+    if (f.xlen)
+        gw_xmpp_send_raw(c->xmpp, f.xbuf, f.xlen);
+    free(f.xbuf);
     if (f.sent_xmpp) {
         uint64_t seq = gw_xmpp_barrier(c->xmpp);
         for (size_t i = c->ninflight; i-- > 0 && c->inflight[i].seq == 0;)

@@ -316,7 +316,7 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
         return GW_EIO;
     }
     char masked[96];
-    GW_INFO("%s: message %lld from %s stored in %s", channel, (long long)mid,
+    GW_DEBUG("%s: message %lld from %s stored in %s", channel, (long long)mid,
             gw_mask_address(in->address, masked, sizeof masked), cv->row.token);
     return GW_OK;
 }
