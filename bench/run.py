@@ -12,9 +12,13 @@ BENCH_MEM_MAX (largest memory step, default 100000), BENCH_START_MSGS (stored me
 the start-up test, default 1000000), SKAGERRAK_BUILD (default build).
 """
 
+import http.client
 import json
 import os
 import platform
+import resource
+import selectors
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,13 +34,14 @@ LAT = int(os.environ.get("BENCH_LAT", "10000"))
 TPUT_S = float(os.environ.get("BENCH_TPUT_S", "20"))
 CONVS = int(os.environ.get("BENCH_CONVS", "1000"))
 MEM_MAX = int(os.environ.get("BENCH_MEM_MAX", "100000"))
+STREAMS = int(os.environ.get("BENCH_STREAMS", "10000"))
 USERS = max(1, (CONVS + 99) // 100)  # capacity 100 each
 HCONNS = 8
 WINDOW = 256
 SECRET = "bench-secret"
 
 
-def gw_config(workdir, prosody, http_port, log_level="info", keep=True):
+def gw_config(workdir, prosody, http_port, log_level="info", keep=True, plugins=None):
     build = harness.build_dir()
     names = ", ".join('"c%d@no.test"' % i for i in range(USERS))
     couns = ",\n".join('{ jid = "c%d@no.test"; name = "C%d"; capacity = 100; lang = "en"; }'
@@ -50,11 +55,11 @@ service = { default_lang = "en"; position_interval = 0; };
 queues = ( { id = "general"; names = { nb = "Generell"; en = "General"; da = "Generel"; nn = "Generell"; };
              counsellors = [ %(names)s ]; mode = "offer"; offer_timeout = 30; } );
 counsellors = ( %(couns)s );
-plugins = { loopback = { %(keep)s }; };
-""" % dict(ll=log_level, db=os.path.join(workdir, "gw.db"),
+plugins = { %(plugins)s };
+""" % dict(plugins=plugins or "loopback = { %s };" % ("" if keep else "keep = false;"),
+           ll=log_level, db=os.path.join(workdir, "gw.db"),
            i18n=os.path.join(harness.REPO_ROOT, "conf", "i18n"), b=os.path.abspath(build),
-           cp=prosody.component_port, sec=SECRET, hp=http_port, names=names, couns=couns,
-           keep="" if keep else "keep = false;")
+           cp=prosody.component_port, sec=SECRET, hp=http_port, names=names, couns=couns)
 
 
 class Proc:
@@ -237,6 +242,72 @@ def run_memory(tmp, pr, gw_bin, budget_s):
     return out
 
 
+def run_streams(tmp, pr, gw_bin, n):
+    """n web chat seekers, each with a session (POST /webchat/session opens its conversation)
+    and an open event stream (GET /webchat/events, read until its first event)."""
+    wd = os.path.join(tmp, "streams")
+    os.makedirs(wd, exist_ok=True)
+    hport = harness.free_port()
+    with open(os.path.join(wd, "skagerrak.cfg"), "w") as f:
+        f.write(gw_config(wd, pr, hport, log_level="warn", plugins=(
+            "webchat = { rate_ip = 0; rate_ip_sessions = 0; rate_session = 0; };")))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 1000), hard))
+    g = Proc([gw_bin, "-f", "-c", os.path.join(wd, "skagerrak.cfg")], os.path.join(wd, "gw.log"), wd)
+    out = {"streams": n}
+    socks = []
+    try:
+        harness.wait_port(hport, proc=g.p, what="gateway")
+        time.sleep(0.5)
+        out["rss_kb_empty"] = rss_kb(g.p.pid)
+        conn = http.client.HTTPConnection("127.0.0.1", hport, timeout=30)
+        tokens = []
+        t0 = time.monotonic()
+        for _ in range(n):
+            conn.request("POST", "/webchat/session", b'{"lang":"en"}',
+                         {"Content-Type": "application/json"})
+            r = conn.getresponse()
+            body = r.read()
+            if r.status != 201:
+                raise RuntimeError("POST /webchat/session: %d %s" % (r.status, body[:200]))
+            tokens.append(json.loads(body)["token"])
+        conn.close()
+        out["sessions_s"] = time.monotonic() - t0
+        time.sleep(0.5)
+        out["rss_kb_sessions"] = rss_kb(g.p.pid)
+        sel = selectors.DefaultSelector()
+        t0 = time.monotonic()
+        for tok in tokens:
+            s = socket.create_connection(("127.0.0.1", hport), timeout=30)
+            s.sendall(("GET /webchat/events?token=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       "Accept: text/event-stream\r\n\r\n" % tok).encode())
+            s.setblocking(False)
+            socks.append(s)
+            sel.register(s, selectors.EVENT_READ, bytearray())
+        waiting, deadline = len(socks), time.monotonic() + 120
+        while waiting and time.monotonic() < deadline:
+            for key, _ in sel.select(1.0):
+                try:
+                    data = key.fileobj.recv(65536)
+                except BlockingIOError:
+                    continue
+                key.data.extend(data)
+                if b"event: hello" in key.data or not data:
+                    sel.unregister(key.fileobj)
+                    waiting -= 1
+        if waiting:
+            raise RuntimeError("%d of %d event streams never said hello" % (waiting, n))
+        out["streams_s"] = time.monotonic() - t0
+        time.sleep(0.5)
+        out["rss_kb_streams"] = rss_kb(g.p.pid)
+    finally:
+        for s in socks:
+            s.close()
+        g.stop()
+    return out
+
+
 def run_startup(tmp, pr, gw_bin, nmsg=1000000, nconv=10000, nopen=1000):
     wd = os.path.join(tmp, "start")
     os.makedirs(wd, exist_ok=True)
@@ -303,12 +374,13 @@ def ratio(a, b):
     return round(a / b, 3) if b else None
 
 
-def summarise(pair, mem, start, mach, wall):
+def summarise(pair, mem, streams, start, mach, wall):
     zw, gw = pair["zw"], pair["gw"]
     R = {"machine": mach, "config": {"latency_messages_per_direction": LAT, "throughput_s": TPUT_S,
                                      "conversations": CONVS, "counsellor_accounts": USERS,
                                      "http_connections": HCONNS, "c2s_window": WINDOW},
-         "figures": [], "raw": {"pair": pair, "memory": mem, "startup": start},
+         "figures": [], "raw": {"pair": pair, "memory": mem, "streams": streams,
+                                "startup": start},
          "wall_s": round(wall, 1)}
     F = R["figures"]
 
@@ -366,6 +438,20 @@ def summarise(pair, mem, start, mach, wall):
     if "skipped" in mem:
         add("RSS with 100000 open conversations", None, "KiB", None, "<= 4096 B/conv", None,
             "not measured: " + mem["skipped"])
+    if streams:
+        n = streams["streams"]
+        add("RSS with %d web chat seekers, streams open" % n, streams["rss_kb_streams"], "KiB",
+            None, None, None, "VmRSS: %d sessions created by POST /webchat/session (each opens "
+            "its conversation, queued), then one GET /webchat/events each, read to its first "
+            "event; sessions took %.1f s, streams %.1f s"
+            % (n, streams["sessions_s"], streams["streams_s"]))
+        add("bytes per web chat seeker (session + conversation + stream)",
+            round((streams["rss_kb_streams"] - streams["rss_kb_empty"]) * 1024 / n), "B", None,
+            None, None, "(RSS with streams - RSS of the empty gateway) / seekers")
+        add("bytes per open event stream",
+            round((streams["rss_kb_streams"] - streams["rss_kb_sessions"]) * 1024 / n), "B",
+            None, None, None, "(RSS with streams - RSS with the same sessions, no streams) / "
+            "streams: libmicrohttpd's connection + memory pool, our stream state")
     add("start-up with 1,000,000 stored messages", round(start["started_s"], 3), "s", None,
         "< 1 s", start["started_s"] < 1.0,
         "spawn -> 'started' log line, best of 3 warm starts (file in page cache); %d conversations "
@@ -407,13 +493,15 @@ def main():
         print("bench: latency + throughput done (%.0f s)" % (time.monotonic() - t0), flush=True)
         mem = run_memory(tmp, pr, gw_bin, budget_s=240)
         print("bench: memory done (%.0f s)" % (time.monotonic() - t0), flush=True)
+        streams = run_streams(tmp, pr, gw_bin, STREAMS) if STREAMS else None
+        print("bench: web chat streams done (%.0f s)" % (time.monotonic() - t0), flush=True)
         with open(os.path.join(tmp, "partial.json"), "w") as f:
-            json.dump({"pair": pair, "memory": mem}, f, indent=1)
+            json.dump({"pair": pair, "memory": mem, "streams": streams}, f, indent=1)
         start = run_startup(tmp, pr, gw_bin,
                             nmsg=int(os.environ.get("BENCH_START_MSGS", "1000000")))
     finally:
         pr.stop()
-    R = summarise(pair, mem, start, mach, time.monotonic() - t0)
+    R = summarise(pair, mem, streams, start, mach, time.monotonic() - t0)
     R["workdir"] = tmp
     out = os.path.join(HERE, "results.json")
     with open(out + ".tmp", "w") as f:
