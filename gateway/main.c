@@ -40,7 +40,9 @@ static void end_of_turn(void *arg)
     for (int i = 0; i < 4 && c->outbox_dirty; i++)
         gw_outbox_flush(c);
     int ok = gw_store_commit(c->store) == GW_OK;
-    /* Group commit: the HTTP answers of this turn ("stored") go now that it is. */
+    /* The stanzas first (a seeker's message is on its way to the counsellor before the
+     * seeker's HTTP client hears "stored"), then the held HTTP answers (group commit). */
+    gw_xmpp_flush(c->xmpp);
     gw_http_release(c->http, ok);
 }
 

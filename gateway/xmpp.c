@@ -71,7 +71,8 @@ static void on_fd(void *arg, int fd, unsigned events)
     drive(arg);
 }
 
-/* End of every loop turn: push queued output, keep write interest only while needed. */
+/* End of every loop turn (and gw_xmpp_flush): push queued output, keep write interest only
+ * while needed. */
 static void end_of_turn(void *arg)
 {
     struct gw_xmpp *x = arg;
@@ -490,6 +491,12 @@ int gw_xmpp_send(struct gw_xmpp *x, xmpp_stanza_t *st)
     xmpp_send_raw(x->conn, buf, len);
     xmpp_free(x->ctx, buf);
     return GW_OK;
+}
+
+void gw_xmpp_flush(struct gw_xmpp *x)
+{
+    if (x)
+        end_of_turn(x);
 }
 
 int gw_xmpp_send_raw(struct gw_xmpp *x, const char *xml, size_t len)

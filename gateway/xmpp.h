@@ -48,6 +48,8 @@ const char *gw_xmpp_state(const struct gw_xmpp *x);
  * the outbox). */
 int gw_xmpp_send(struct gw_xmpp *x, xmpp_stanza_t *st);
 int gw_xmpp_send_raw(struct gw_xmpp *x, const char *xml, size_t len);
+/* Write what is queued now rather than at the end of the turn (NULL-safe). */
+void gw_xmpp_flush(struct gw_xmpp *x);
 /* Ask the server to confirm everything sent so far: a ping the server routes back to our
  * own domain; when it comes back, handlers->acked(seq).  Returns seq (> 0) or 0 offline. */
 uint64_t gw_xmpp_barrier(struct gw_xmpp *x);
