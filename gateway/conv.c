@@ -274,7 +274,7 @@ int gw_conv_tell(struct gw_core *c, struct gw_conv *cv, const char *key, const c
                                       "stored", NULL, meta_json);
     if (mid < 0)
         return (int)mid;
-    return gw_outbox_channel(c, mid, cv->channel, GW_MSG_AUTO);
+    return gw_outbox_channel_msg(c, mid, cv->channel, GW_MSG_AUTO, cv->row.id, text, meta_json);
 }
 
 int gw_conv_notify_counsellor(struct gw_core *c, struct gw_conv *cv, const char *jid,

@@ -97,6 +97,9 @@ struct gw_work {
     int kind;
     char target[32];
     char *payload; /* xmpp: the stanza (owned) */
+    /* channel rows queued with the message in hand (gw_outbox_channel_msg): no read-back */
+    int64_t conv_id; /* 0 = read the message from the store */
+    char *body, *meta;
 };
 struct gw_pending {
     int64_t outbox_id, msg_id;
@@ -247,6 +250,10 @@ void gw_router_replay_to_counsellor(struct gw_core *c, struct gw_conv *cv, const
 int gw_outbox_xmpp(struct gw_core *c, int64_t msg_id, const char *xml);
 /* Queue a stored message for its channel plugin. */
 int gw_outbox_channel(struct gw_core *c, int64_t msg_id, const char *channel, int kind);
+/* The same, by a caller that has just stored the message (conversation, body, meta may be
+ * NULL): a delivery within this turn then reads nothing back from the store. */
+int gw_outbox_channel_msg(struct gw_core *c, int64_t msg_id, const char *channel, int kind,
+                          int64_t conv_id, const char *body, const char *meta);
 /* Send what is due; called at the end of a loop turn and by the retry timer. */
 void gw_outbox_flush(struct gw_core *c);
 /* Free the outbox's in-memory work list (shutdown). */

@@ -21,15 +21,15 @@
 
 /* Remember a new row for this turn's flush.  If memory runs out the row is still in the
  * store: a rescan finds it. */
-static void work_add(struct gw_core *c, int64_t id, int64_t msg_id, const char *target, int kind,
-                     const char *payload)
+static struct gw_work *work_add(struct gw_core *c, int64_t id, int64_t msg_id, const char *target,
+                                int kind, const char *payload)
 {
     if (c->nwork == c->capwork) {
         size_t ncap = c->capwork ? c->capwork * 2 : 64;
         struct gw_work *nw = realloc(c->work, ncap * sizeof *nw);
         if (!nw) {
             c->outbox_rescan = 1;
-            return;
+            return NULL;
         }
         c->work = nw;
         c->capwork = ncap;
@@ -39,15 +39,19 @@ static void work_add(struct gw_core *c, int64_t id, int64_t msg_id, const char *
     snprintf(w->target, sizeof w->target, "%s", target);
     if (payload && !(w->payload = strdup(payload))) {
         c->outbox_rescan = 1;
-        return;
+        return NULL;
     }
     c->nwork++;
+    return w;
 }
 
 static void work_clear(struct gw_core *c)
 {
-    for (size_t i = 0; i < c->nwork; i++)
+    for (size_t i = 0; i < c->nwork; i++) {
         free(c->work[i].payload);
+        free(c->work[i].body);
+        free(c->work[i].meta);
+    }
     c->nwork = 0;
 }
 
@@ -69,14 +73,25 @@ int gw_outbox_xmpp(struct gw_core *c, int64_t msg_id, const char *xml)
     return GW_OK;
 }
 
-int gw_outbox_channel(struct gw_core *c, int64_t msg_id, const char *channel, int kind)
+int gw_outbox_channel_msg(struct gw_core *c, int64_t msg_id, const char *channel, int kind,
+                          int64_t conv_id, const char *body, const char *meta)
 {
     int64_t id = gw_store_outbox_add(c->store, msg_id, channel, kind, NULL, 0);
     if (id < 0)
         return (int)id;
-    work_add(c, id, msg_id, channel, kind, NULL);
+    struct gw_work *w = work_add(c, id, msg_id, channel, kind, NULL);
+    if (w && conv_id > 0) {
+        w->body = strdup(body ? body : "");
+        w->meta = meta ? strdup(meta) : NULL;
+        w->conv_id = (w->body && (!meta || w->meta)) ? conv_id : 0; /* else: read back */
+    }
     c->outbox_dirty = 1;
     return GW_OK;
+}
+
+int gw_outbox_channel(struct gw_core *c, int64_t msg_id, const char *channel, int kind)
+{
+    return gw_outbox_channel_msg(c, msg_id, channel, kind, 0, NULL, NULL);
 }
 
 static int64_t backoff_ms(int attempts)
@@ -212,12 +227,16 @@ static int copy_msg(void *arg, const struct gw_msg_row *r)
     return 1;
 }
 
-/* Deliver one channel row.  Returns 1 when the row is finished (delete it), 2 when it was
- * rescheduled (retry timer), 0 when it waits for deliver_done(). */
-static int deliver_row(struct gw_core *c, const struct gw_outbox_row *r)
+/* Deliver one channel row; `w` is its work item when the message is in hand (else NULL: read
+ * it).  Returns 1 when the row is finished (delete it), 2 when it was rescheduled (retry
+ * timer), 0 when it waits for deliver_done(). */
+static int deliver_row(struct gw_core *c, const struct gw_outbox_row *r, struct gw_work *w)
 {
     struct build_ctx b = {0, NULL, NULL};
-    if (gw_store_msg_full(c->store, r->msg_id, copy_msg, &b) < 0)
+    if (w && w->conv_id > 0) { /* ownership moves to b; work_clear() frees the NULLs */
+        b = (struct build_ctx){w->conv_id, w->body, w->meta};
+        w->body = w->meta = NULL;
+    } else if (gw_store_msg_full(c->store, r->msg_id, copy_msg, &b) < 0)
         return 1; /* message gone (erased): nothing to send */
     struct gw_conv *cv = gw_conv_by_id(c, b.conv_id);
     struct gw_conv_row crow;
@@ -307,6 +326,7 @@ struct flush_ctx {
     int sent_xmpp;
     int deferred; /* a row was rescheduled: arm the retry timer */
     int64_t last_id;
+    struct gw_work *cur; /* the work item being flushed (NULL on a store scan) */
     /* The stanzas of one flush go to the socket as one write: one syscall, and the server
      * reads them in one go, instead of a write per stanza. */
     char *xbuf;
@@ -361,7 +381,7 @@ static int flush_one(void *arg, const struct gw_outbox_row *r)
     }
     if (pending_find(c, 0, r->id))
         return 0;
-    int rc = deliver_row(c, r);
+    int rc = deliver_row(c, r, f->cur);
     if (rc == 1)
         gw_store_outbox_done(c->store, r->id);
     else if (rc == 2)
@@ -398,7 +418,7 @@ void gw_outbox_flush(struct gw_core *c)
     /* Store first, then send. */
     gw_store_commit(c->store);
     int64_t now = gw_now_ms(c);
-    struct flush_ctx f = {c, 0, 0, 0, NULL, 0, 0};
+    struct flush_ctx f = {c, 0, 0, 0, NULL, NULL, 0, 0};
     int rescanned = c->outbox_rescan;
     if (c->outbox_rescan) {
         /* Start-up, reconnect, or a retry is due: everything due comes from the store. */
@@ -419,7 +439,9 @@ void gw_outbox_flush(struct gw_core *c)
                                       .attempts = 0,
                                       .next_at = 0};
             snprintf(r.target, sizeof r.target, "%s", w->target);
+            f.cur = w;
             flush_one(&f, &r);
+            f.cur = NULL;
         }
         work_clear(c);
     }

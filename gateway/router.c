@@ -468,16 +468,18 @@ void gw_router_xmpp_message(void *arg, xmpp_stanza_t *st)
     json_decref(meta);
     int64_t mid = gw_store_msg_insert(c->store, cv->row.id, "out", safe ? safe : "", bare, now,
                                       "stored", xmpp_stanza_get_id(st), metas);
-    free(metas);
-    free(safe);
     xmpp_free(ctx, body);
     if (mid < 0) {
+        free(metas);
+        free(safe);
         gw_xmpp_stanza_error(c->xmpp, st, "wait", "internal-server-error", NULL);
         return;
     }
     cv->row.last_counsellor_at = now;
     gw_store_conv_touch(c->store, &cv->row);
-    gw_outbox_channel(c, mid, cv->channel, GW_MSG_TEXT);
+    gw_outbox_channel_msg(c, mid, cv->channel, GW_MSG_TEXT, cv->row.id, safe ? safe : "", metas);
+    free(metas);
+    free(safe);
 }
 
 void gw_router_xmpp_presence(void *arg, xmpp_stanza_t *st)
