@@ -581,10 +581,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_size = 0;
         return MHD_YES;
     }
-    if (r->held) { /* resumed after the commit: now the answer may go */
+    if (r->held_status) { /* resumed after the commit: now the answer may go */
         struct MHD_Response *resp = r->held;
+        unsigned status = r->held_status;
         r->held = NULL;
-        enum MHD_Result ret = MHD_queue_response(conn, r->held_status, resp);
+        r->held_status = 0;
+        if (!resp)
+            return MHD_NO; /* no memory for the 503: close, the client retries */
+        enum MHD_Result ret = MHD_queue_response(conn, status, resp);
         MHD_destroy_response(resp);
         return ret;
     }
