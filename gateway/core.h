@@ -136,6 +136,8 @@ struct gw_core {
     uint64_t barrier_pending;     /* barrier seq in flight */
     struct gw_inflight *inflight; /* xmpp outbox rows sent, waiting for their barrier */
     size_t ninflight, capinflight;
+    struct gw_inflight *acked; /* confirmed by the server, not yet recorded (outbox.c) */
+    size_t nacked, capacked;
     int64_t xmpp_sent_upto;     /* highest xmpp outbox id sent on this link */
     struct gw_pending *pending; /* channel deliveries that answered GW_PENDING */
     size_t npending, cappending;
@@ -261,6 +263,9 @@ void gw_outbox_release(struct gw_core *c);
 void gw_outbox_online(struct gw_core *c);
 void gw_outbox_offline(struct gw_core *c);
 void gw_outbox_acked(void *arg, uint64_t seq);
+/* Record the confirmations gw_outbox_acked() kept in memory (before any commit that is due
+ * anyway, the 1 s checkpoint timer and shutdown call this). */
+void gw_outbox_apply_acks(struct gw_core *c);
 /* A channel finished a pending delivery (plugin api deliver_done). */
 void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const char *ref,
                             const char *reason);

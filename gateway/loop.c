@@ -186,6 +186,8 @@ int gw_loop_fd_mod(struct gw_loop *l, int fd, unsigned events)
     if (fd < 0 || (size_t)fd >= l->nfds_cap || !l->fds[fd])
         return -ENOENT;
     struct fd_entry *e = l->fds[fd];
+    if (e->events == events)
+        return 0; /* callers set their interest every turn: no syscall when it stays */
     struct epoll_event ev = {.events = to_epoll(events), .data.ptr = e};
     if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
         return -errno;

@@ -57,6 +57,7 @@ static int store_dirty(void *arg)
 static void checkpoint(void *arg)
 {
     struct gw_core *c = arg;
+    gw_outbox_apply_acks(c);
     gw_store_commit(c->store);
     gw_store_checkpoint(c->store);
     c->checkpoint_timer = gw_loop_timer_add(c->loop, CHECKPOINT_MS, checkpoint, c);
@@ -247,8 +248,10 @@ static void shutdown_core(struct gw_core *c)
 {
     if (c->plugins)
         gw_host_stop_all(c);
-    if (c->store)
+    if (c->store) {
+        gw_outbox_apply_acks(c);
         gw_http_release(c->http, gw_store_commit(c->store) == GW_OK);
+    }
     gw_xmpp_free(&c->xmpp);
     gw_http_free(&c->http);
     gw_fetch_free(&c->fetch);

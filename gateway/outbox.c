@@ -57,6 +57,9 @@ static void work_clear(struct gw_core *c)
 
 void gw_outbox_release(struct gw_core *c)
 {
+    free(c->acked);
+    c->acked = NULL;
+    c->nacked = c->capacked = 0;
     work_clear(c);
     free(c->work);
     c->work = NULL;
@@ -337,9 +340,9 @@ struct flush_ctx {
 static int xbuf_add(struct flush_ctx *f, const char *xml)
 {
     size_t n = strlen(xml);
-    if (f->xlen + n > f->xcap) {
+    if (f->xlen + n + 1 > f->xcap) { /* + 1: kept NUL-terminated for libstrophe */
         size_t cap = f->xcap ? f->xcap : 16384;
-        while (cap < f->xlen + n)
+        while (cap < f->xlen + n + 1)
             cap *= 2;
         char *b = realloc(f->xbuf, cap);
         if (!b)
@@ -347,7 +350,7 @@ static int xbuf_add(struct flush_ctx *f, const char *xml)
         f->xbuf = b;
         f->xcap = cap;
     }
-    memcpy(f->xbuf + f->xlen, xml, n);
+    memcpy(f->xbuf + f->xlen, xml, n + 1);
     f->xlen += n;
     return 1;
 }
@@ -415,6 +418,9 @@ void gw_outbox_flush(struct gw_core *c)
     if (!c->outbox_dirty)
         return;
     c->outbox_dirty = 0;
+    /* Confirmations kept in memory ride along with this commit (and must be recorded before
+     * a rescan reads the rows again). */
+    gw_outbox_apply_acks(c);
     /* Store first, then send. */
     gw_store_commit(c->store);
     int64_t now = gw_now_ms(c);
@@ -445,14 +451,12 @@ void gw_outbox_flush(struct gw_core *c)
         }
         work_clear(c);
     }
-    if (f.xlen)
-        gw_xmpp_send_raw(c->xmpp, f.xbuf, f.xlen);
-    free(f.xbuf);
-    if (f.sent_xmpp) {
-        uint64_t seq = gw_xmpp_barrier(c->xmpp);
+    if (f.sent_xmpp || f.xlen) {
+        uint64_t seq = gw_xmpp_send_with_barrier(c->xmpp, f.xbuf, f.xlen);
         for (size_t i = c->ninflight; i-- > 0 && c->inflight[i].seq == 0;)
             c->inflight[i].seq = seq;
     }
+    free(f.xbuf);
     gw_store_commit(c->store);
     /* Wake up for the next retry (rows with next_at in the future). */
     /* After a rescan, rows may remain that are due later (their own backoff): keep a timer
@@ -464,18 +468,50 @@ void gw_outbox_flush(struct gw_core *c)
     }
 }
 
+/* A confirmation is bookkeeping (delete the row, mark the message sent): it need not be
+ * durable at once, only before the row could be read again.  Keeping it in memory until the
+ * next commit that happens anyway saves a transaction per message at low load; a crash in
+ * between resends the stanza (same id) after the restart, as for any unconfirmed row. */
 void gw_outbox_acked(void *arg, uint64_t seq)
 {
     struct gw_core *c = arg;
     size_t k = 0;
-    while (k < c->ninflight && c->inflight[k].seq && c->inflight[k].seq <= seq) {
-        gw_store_outbox_done(c->store, c->inflight[k].outbox_id);
-        if (c->inflight[k].msg_id)
-            gw_store_msg_state(c->store, c->inflight[k].msg_id, "sent", NULL, NULL);
+    while (k < c->ninflight && c->inflight[k].seq && c->inflight[k].seq <= seq)
         k++;
+    if (!k)
+        return;
+    if (c->nacked + k > c->capacked) {
+        size_t ncap = c->capacked ? c->capacked : 64;
+        while (ncap < c->nacked + k)
+            ncap *= 2;
+        struct gw_inflight *na = realloc(c->acked, ncap * sizeof *na);
+        if (!na) { /* no memory to defer: record now */
+            gw_outbox_apply_acks(c);
+            for (size_t i = 0; i < k; i++) {
+                gw_store_outbox_done(c->store, c->inflight[i].outbox_id);
+                if (c->inflight[i].msg_id)
+                    gw_store_msg_state(c->store, c->inflight[i].msg_id, "sent", NULL, NULL);
+            }
+            goto drop;
+        }
+        c->acked = na;
+        c->capacked = ncap;
     }
+    memcpy(c->acked + c->nacked, c->inflight, k * sizeof *c->inflight);
+    c->nacked += k;
+drop:
     memmove(c->inflight, c->inflight + k, (c->ninflight - k) * sizeof *c->inflight);
     c->ninflight -= k;
+}
+
+void gw_outbox_apply_acks(struct gw_core *c)
+{
+    for (size_t i = 0; i < c->nacked; i++) {
+        gw_store_outbox_done(c->store, c->acked[i].outbox_id);
+        if (c->acked[i].msg_id)
+            gw_store_msg_state(c->store, c->acked[i].msg_id, "sent", NULL, NULL);
+    }
+    c->nacked = 0;
 }
 
 void gw_outbox_online(struct gw_core *c)

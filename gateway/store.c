@@ -51,6 +51,19 @@ static const char *const migrations[] = {
     "  kind TEXT NOT NULL, actor TEXT, detail TEXT);"
     "CREATE INDEX events_conv ON events(conv_id);"
     "CREATE TABLE feedback(conv_id INTEGER PRIMARY KEY, rating INTEGER, comment TEXT);",
+    /* 2: the outbox without AUTOINCREMENT and without the next_at index.  Both cost a page
+     * write per commit on the path of every message; the ids come from a counter in memory
+     * (gw_store_open seeds it with max(id)), which is monotonic for the life of the process
+     * — all the XMPP sender needs — and the table holds only undelivered rows, so scanning
+     * it for due rows is cheap. */
+    "CREATE TABLE outbox_v2(id INTEGER PRIMARY KEY, msg_id INTEGER, target TEXT NOT NULL,"
+    "  kind INTEGER NOT NULL DEFAULT 0, payload TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_at INTEGER NOT NULL, last_error TEXT);"
+    "INSERT INTO outbox_v2 SELECT id, msg_id, target, kind, payload, attempts, next_at,"
+    "  last_error FROM outbox;"
+    "DROP TABLE outbox;"
+    "ALTER TABLE outbox_v2 RENAME TO outbox;"
+    "DELETE FROM sqlite_sequence WHERE name='outbox';",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof *migrations))
 
@@ -220,6 +233,12 @@ struct gw_store *gw_store_open(const char *path, char *err, size_t errlen)
             return NULL;
         }
     }
+    sqlite3_stmt *mx;
+    if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM outbox", -1, &mx, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(mx) == SQLITE_ROW)
+        s->outbox_last_id = sqlite3_column_int64(mx, 0);
+    sqlite3_finalize(mx);
     return s;
 }
 

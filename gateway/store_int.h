@@ -122,7 +122,7 @@ static const char *const gw_store_i_sql[S_COUNT_MAX] = {
     [S_DEDUP_FIND] = "SELECT msg_id FROM inbound_dedup WHERE channel=?1 AND ext_id=?2",
     [S_DEDUP_ADD] = "INSERT OR IGNORE INTO inbound_dedup(channel, ext_id, msg_id) VALUES(?1,?2,?3)",
     [S_OB_ADD] =
-        "INSERT INTO outbox(msg_id, target, kind, payload, next_at) VALUES(?1,?2,?3,?4,?5)",
+        "INSERT INTO outbox(msg_id, target, kind, payload, next_at, id) VALUES(?1,?2,?3,?4,?5,?6)",
     [S_OB_WAKE] = "UPDATE outbox SET next_at=0 WHERE next_at>0",
     [S_OB_WAKE_TARGET] = "UPDATE outbox SET next_at=0 WHERE next_at>0 AND target=?1",
     [S_OB_DUE] = "SELECT id, msg_id, target, kind, payload, attempts, next_at FROM outbox"
@@ -147,6 +147,7 @@ struct gw_store {
     int in_txn;
     int failed;
     int version;
+    int64_t outbox_last_id; /* ids of new outbox rows: never reused while we run */
 };
 
 /* Fetch statement k ready to bind: reset, bindings cleared.  With `write`, a transaction is

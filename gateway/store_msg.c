@@ -197,9 +197,10 @@ int64_t gw_store_outbox_add(struct gw_store *s, int64_t msg_id, const char *targ
     sqlite3_bind_int(st, 3, kind);
     gw_store_i_bind_text(st, 4, payload);
     sqlite3_bind_int64(st, 5, next_at);
+    sqlite3_bind_int64(st, 6, s->outbox_last_id + 1);
     if (gw_store_i_step_done(s, st) < 0)
         return GW_EIO;
-    return sqlite3_last_insert_rowid(s->db);
+    return ++s->outbox_last_id;
 }
 
 int gw_store_outbox_due(struct gw_store *s, int64_t now, int64_t after_id, int limit,
