@@ -142,8 +142,39 @@ struct gw_conv *gw_conv_open(struct gw_core *c, int64_t seeker_id, const char *c
     return cv;
 }
 
+void gw_conv_touch(struct gw_core *c, struct gw_conv *cv)
+{
+    if (cv->touched)
+        return;
+    if (c->ntouched == c->captouched) {
+        size_t ncap = c->captouched ? c->captouched * 2 : 64;
+        int64_t *n = realloc(c->touched, ncap * sizeof *n);
+        if (!n) { /* no memory to defer: write now */
+            gw_store_conv_touch(c->store, &cv->row);
+            return;
+        }
+        c->touched = n;
+        c->captouched = ncap;
+    }
+    c->touched[c->ntouched++] = cv->row.id;
+    cv->touched = 1;
+}
+
+void gw_conv_flush_touches(struct gw_core *c)
+{
+    for (size_t i = 0; i < c->ntouched; i++) {
+        struct gw_conv *cv = gw_conv_by_id(c, c->touched[i]);
+        if (cv && cv->touched) /* closed ones were saved whole and are gone */
+            gw_store_conv_touch(c->store, &cv->row);
+        if (cv)
+            cv->touched = 0;
+    }
+    c->ntouched = 0;
+}
+
 int gw_conv_save(struct gw_core *c, struct gw_conv *cv)
 {
+    cv->touched = 0; /* the whole row, activity times included */
     snprintf(cv->row.state, sizeof cv->row.state, "%s", state_names[cv->state]);
     return gw_store_conv_update(c->store, &cv->row);
 }
@@ -255,6 +286,9 @@ void gw_conv_free_all(struct gw_core *c)
         }
         conv_release(c, cv);
     }
+    free(c->touched);
+    c->touched = NULL;
+    c->ntouched = c->captouched = 0;
 }
 
 const char *gw_conv_jid(struct gw_core *c, const struct gw_conv *cv, char *buf, size_t len)

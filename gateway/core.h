@@ -57,6 +57,7 @@ struct gw_conv {
     char *esc_requester;        /* full JID of the counsellor who asked */
     int overflow_next;          /* next overflow_to partner to try (0 = first) */
     int quiet;                   /* opened by a robot (auto-reply): no automatic texts */
+    int touched;                 /* activity times changed since last written (conv.c) */
     char *reply_ref;             /* channel ref of the seeker's latest message (cache) */
     int reply_ref_known;         /* reply_ref is loaded (may be NULL: none) */
     int fed_busy;               /* an escalation/overflow request is in flight */
@@ -136,6 +137,8 @@ struct gw_core {
     uint64_t barrier_pending;     /* barrier seq in flight */
     struct gw_inflight *inflight; /* xmpp outbox rows sent, waiting for their barrier */
     size_t ninflight, capinflight;
+    int64_t *touched; /* ids of conversations whose activity times wait to be written */
+    size_t ntouched, captouched;
     struct gw_inflight *acked; /* confirmed by the server, not yet recorded (outbox.c) */
     size_t nacked, capacked;
     int64_t xmpp_sent_upto;     /* highest xmpp outbox id sent on this link */
@@ -161,6 +164,12 @@ struct gw_conv *gw_conv_find(struct gw_core *c, const char *token);
 struct gw_conv *gw_conv_by_id(struct gw_core *c, int64_t id);
 /* The open conversation of a seeker on a channel, or NULL. */
 struct gw_conv *gw_conv_for_seeker(struct gw_core *c, const char *channel, const char *address);
+/* Note new activity times (row.last_seeker_at / last_counsellor_at): written with the next
+ * gw_conv_save() or gw_conv_flush_touches(), not a statement per message.  Up to a second
+ * of activity can be lost in a crash; it only times abandonment. */
+void gw_conv_touch(struct gw_core *c, struct gw_conv *cv);
+/* Write the activity times noted since the last call (the 1 s timer and shutdown). */
+void gw_conv_flush_touches(struct gw_core *c);
 /* Open a new conversation (persisted, state queued).  NULL on failure. */
 struct gw_conv *gw_conv_open(struct gw_core *c, int64_t seeker_id, const char *channel,
                              const char *address, const char *display, const char *queue,

@@ -58,6 +58,7 @@ static void checkpoint(void *arg)
 {
     struct gw_core *c = arg;
     gw_outbox_apply_acks(c);
+    gw_conv_flush_touches(c);
     gw_store_commit(c->store);
     gw_store_checkpoint(c->store);
     c->checkpoint_timer = gw_loop_timer_add(c->loop, CHECKPOINT_MS, checkpoint, c);
@@ -250,6 +251,7 @@ static void shutdown_core(struct gw_core *c)
         gw_host_stop_all(c);
     if (c->store) {
         gw_outbox_apply_acks(c);
+        gw_conv_flush_touches(c);
         gw_http_release(c->http, gw_store_commit(c->store) == GW_OK);
     }
     gw_xmpp_free(&c->xmpp);

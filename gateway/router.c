@@ -204,25 +204,6 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
         return GW_EINVAL;
     }
     const char *lang = in->lang && gw_lang_index(in->lang) >= 0 ? in->lang : c->cfg->default_lang;
-    /* A returning seeker is one lookup; only a new one is inserted and read back. */
-    struct gw_seeker_row sk;
-    int64_t sid = 0;
-    if (gw_store_seeker_find(c->store, channel, in->address, &sk) == GW_OK)
-        sid = sk.id;
-    else if ((sid = gw_store_seeker_upsert(c->store, channel, in->address, in->display, lang)) <
-                 0 ||
-             gw_store_seeker_get(c->store, sid, &sk) < 0)
-        sid = -1;
-    if (sid < 0) {
-        free(body);
-        snprintf(err, errlen, "storage failure");
-        return GW_EIO;
-    }
-    if (sk.blocked) {
-        free(body);
-        snprintf(err, errlen, "seeker is blocked on this channel");
-        return GW_EPERM;
-    }
     /* meta_json: "fields" (pre-chat form) belong to the conversation and are shown to the
      * counsellor; "auto": true marks mail from a robot, never answered automatically; the
      * whole object is kept with the message for the record. */
@@ -233,8 +214,6 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
      * pre-chat checkbox; the channel passes it as "allow_history". */
     int allow_history = json_is_true(json_object_get(meta, "allow_history")) ||
                         json_is_true(json_object_get(fields, "allow_history"));
-    if (allow_history && !sk.history_ok)
-        gw_store_seeker_history_ok(c->store, sid, 1);
     char *conv_meta = NULL;
     if (json_is_object(fields) || robot) {
         json_t *cm = json_object();
@@ -254,6 +233,32 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
     }
     if (!cv && !in->new_conversation && !in->conv)
         cv = gw_conv_for_seeker(c, channel, in->address);
+    /* A seeker with an open conversation costs no lookup (and is not blocked: blocking closes
+     * the conversation); otherwise one lookup, and only a new seeker is inserted. */
+    struct gw_seeker_row sk = {.id = cv ? cv->row.seeker_id : 0};
+    int64_t sid = sk.id;
+    if (!cv || allow_history) {
+        if (gw_store_seeker_find(c->store, channel, in->address, &sk) == GW_OK)
+            sid = sk.id;
+        else if ((sid = gw_store_seeker_upsert(c->store, channel, in->address, in->display,
+                                               lang)) < 0 ||
+                 gw_store_seeker_get(c->store, sid, &sk) < 0)
+            sid = -1;
+    }
+    if (sid < 0) {
+        free(conv_meta);
+        free(body);
+        snprintf(err, errlen, "storage failure");
+        return GW_EIO;
+    }
+    if (sk.blocked) {
+        free(conv_meta);
+        free(body);
+        snprintf(err, errlen, "seeker is blocked on this channel");
+        return GW_EPERM;
+    }
+    if (allow_history && !sk.history_ok)
+        gw_store_seeker_history_ok(c->store, sid, 1);
     int fresh = 0;
     if (!cv) {
         const char *queue =
@@ -289,7 +294,7 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
             cv->reply_ref_known = cv->reply_ref != NULL;
         }
         cv->row.last_seeker_at = now;
-        gw_store_conv_touch(c->store, &cv->row);
+        gw_conv_touch(c, cv);
     }
     out->msg_id = mid;
     snprintf(out->conv, sizeof out->conv, "%s", cv->row.token);
@@ -476,7 +481,7 @@ void gw_router_xmpp_message(void *arg, xmpp_stanza_t *st)
         return;
     }
     cv->row.last_counsellor_at = now;
-    gw_store_conv_touch(c->store, &cv->row);
+    gw_conv_touch(c, cv);
     gw_outbox_channel_msg(c, mid, cv->channel, GW_MSG_TEXT, cv->row.id, safe ? safe : "", metas);
     free(metas);
     free(safe);
