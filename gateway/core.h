@@ -134,7 +134,8 @@ struct gw_core {
     uint64_t grace_timer; /* next check of conversations held for an absent counsellor */
     int64_t grace_at;     /* when it fires (ms) */
     uint64_t checkpoint_timer;      /* WAL checkpoints, off the message path */
-    uint64_t barrier_pending;     /* barrier seq in flight */
+    uint64_t barrier_pending;     /* barrier seq in flight, 0 = none (outbox.c) */
+    int64_t barrier_sent_at;      /* when it was sent (ms) */
     struct gw_inflight *inflight; /* xmpp outbox rows sent, waiting for their barrier */
     size_t ninflight, capinflight;
     int64_t *touched; /* ids of conversations whose activity times wait to be written */

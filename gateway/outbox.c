@@ -413,6 +413,8 @@ static void arm_retry(struct gw_core *c, int64_t due)
         gw_loop_timer_add(c->loop, (uint64_t)(due > now ? due - now : 0), retry_timer, c);
 }
 
+static void tag_barrier(struct gw_core *c, uint64_t seq);
+
 void gw_outbox_flush(struct gw_core *c)
 {
     if (!c->outbox_dirty)
@@ -452,9 +454,15 @@ void gw_outbox_flush(struct gw_core *c)
         work_clear(c);
     }
     if (f.sent_xmpp || f.xlen) {
-        uint64_t seq = gw_xmpp_send_with_barrier(c->xmpp, f.xbuf, f.xlen);
-        for (size_t i = c->ninflight; i-- > 0 && c->inflight[i].seq == 0;)
-            c->inflight[i].seq = seq;
+        /* One barrier in flight at a time: under load, rows sent meanwhile wait for the next
+         * one (sent when this one returns), so the server routes one ping per round trip
+         * rather than one per loop turn.  A barrier unanswered for 10 s is replaced. */
+        if (c->barrier_pending && now - c->barrier_sent_at < 10000) {
+            if (f.xlen)
+                gw_xmpp_send_raw(c->xmpp, f.xbuf, f.xlen);
+        } else {
+            tag_barrier(c, gw_xmpp_send_with_barrier(c->xmpp, f.xbuf, f.xlen));
+        }
     }
     free(f.xbuf);
     gw_store_commit(c->store);
@@ -468,6 +476,17 @@ void gw_outbox_flush(struct gw_core *c)
     }
 }
 
+/* Rows sent but not yet covered by a barrier get `seq` (0: the link is down, nothing sent). */
+static void tag_barrier(struct gw_core *c, uint64_t seq)
+{
+    if (!seq)
+        return;
+    for (size_t i = c->ninflight; i-- > 0 && c->inflight[i].seq == 0;)
+        c->inflight[i].seq = seq;
+    c->barrier_pending = seq;
+    c->barrier_sent_at = gw_now_ms(c);
+}
+
 /* A confirmation is bookkeeping (delete the row, mark the message sent): it need not be
  * durable at once, only before the row could be read again.  Keeping it in memory until the
  * next commit that happens anyway saves a transaction per message at low load; a crash in
@@ -479,7 +498,7 @@ void gw_outbox_acked(void *arg, uint64_t seq)
     while (k < c->ninflight && c->inflight[k].seq && c->inflight[k].seq <= seq)
         k++;
     if (!k)
-        return;
+        goto done;
     if (c->nacked + k > c->capacked) {
         size_t ncap = c->capacked ? c->capacked : 64;
         while (ncap < c->nacked + k)
@@ -502,6 +521,13 @@ void gw_outbox_acked(void *arg, uint64_t seq)
 drop:
     memmove(c->inflight, c->inflight + k, (c->ninflight - k) * sizeof *c->inflight);
     c->ninflight -= k;
+done:
+    if (seq >= c->barrier_pending) {
+        c->barrier_pending = 0;
+        /* Rows sent while that barrier was out: their own barrier now. */
+        if (c->ninflight && c->inflight[c->ninflight - 1].seq == 0)
+            tag_barrier(c, gw_xmpp_barrier(c->xmpp));
+    }
 }
 
 void gw_outbox_apply_acks(struct gw_core *c)
@@ -518,6 +544,7 @@ void gw_outbox_online(struct gw_core *c)
 {
     c->xmpp_sent_upto = 0;
     c->ninflight = 0;
+    c->barrier_pending = 0;
     c->outbox_rescan = 1; /* everything unconfirmed goes again */
     c->outbox_dirty = 1;
     /* What waited because the link was down goes now, not after its backoff. */
@@ -529,6 +556,7 @@ void gw_outbox_offline(struct gw_core *c)
     /* Unconfirmed stanzas are still in the outbox: resend them all on reconnect. */
     c->xmpp_sent_upto = 0;
     c->ninflight = 0;
+    c->barrier_pending = 0;
 }
 
 void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const char *ref,

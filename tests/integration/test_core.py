@@ -5,6 +5,9 @@ import json
 import os
 import subprocess
 
+import threading
+import time
+
 import harness
 import pytest
 
@@ -122,6 +125,45 @@ def test_message_during_xmpp_outage_is_delivered_after(gateway, client, prosody)
                           or "!accept" in (s.body or ""), timeout=15)
     assert m.body == "written while the server was down"
     assert m.bare_from == offer.bare_from
+
+
+def test_burst_arrives_in_order_and_the_outbox_drains(gateway, client):
+    """Many messages in a row: they reach the counsellor in order, and every stanza is
+    confirmed by the server (barriers, one in flight at a time), so the outbox empties."""
+    kari = client("kari")
+    sign_in(kari)
+    lb = gateway.loopback
+    lb.send("+4790000020", "start", id="b-0")
+    offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10)
+    kari.send_message(offer.bare_from, "!accept")
+    kari.wait_message(lambda s: s.body == "start", timeout=10)
+    # Six senders at once (one HTTP connection each), so stanzas leave while a barrier is
+    # still out; each sender's messages must arrive in its order.
+    senders, n = 6, 60
+
+    def send(t):
+        web = type(lb)(gateway.http_port)  # own connection, no event stream
+        for i in range(n):
+            assert web.send("+4790000020", "burst %d %d" % (t, i),
+                            id="b-%d-%d" % (t, i)).status == 200
+    threads = [threading.Thread(target=send, args=(t,)) for t in range(senders)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    got = [kari.wait_message(lambda s: (s.body or "").startswith("burst "), timeout=10).body
+           for _ in range(senders * n)]
+    for t in range(senders):
+        mine = [int(b.split()[2]) for b in got if b.split()[1] == str(t)]
+        assert mine == list(range(n))
+    url = "http://127.0.0.1:%d/health" % gateway.http_port
+    deadline = time.monotonic() + 10
+    while True:  # confirmations are recorded within a second (the checkpoint timer)
+        left = harness.http("GET", url).json()["database"]["outbox"]
+        if left == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert left == 0
 
 
 def test_kill9_after_store_before_send(gateway_factory, client, prosody):
