@@ -2,7 +2,8 @@
  *
  * Everything the core owns hangs off struct gw_core, passed explicitly (no globals).
  * Module map:  conv.c (conversations in memory + persistence + texts to seekers),
- * queue.c (counsellor presence, assignment, positions, timeouts), router.c (inbound from
+ * queue.c (waiting lists, assignment, positions, timeouts), presence.c (counsellor
+ * presence, grace after a drop-out), router.c (inbound from
  * channels and from XMPP, disco), outbox.c (durable sending), commands.c (text commands),
  * adhoc.c (XEP-0050), host.c + host_api.c (plugin loader, the host API table), fed.c +
  * fed_serve.c (federation: our requests, partners' requests), store*.c (SQLite), http*.c
@@ -198,6 +199,23 @@ const char *gw_counsellor_lang(struct gw_core *c, const char *bare_jid);
 /* Name shown to seekers for a counsellor. */
 const char *gw_counsellor_name(struct gw_core *c, const char *bare_jid);
 
+/* --- presence.c --- */
+/* A presence stanza arrived for a queue JID or the domain. */
+void gw_presence_in(struct gw_core *c, const char *from_full, const char *to_queue,
+                    const char *type, const char *show);
+/* Ask the server for every counsellor's presence towards their queues (after a (re)start
+ * the gateway has forgotten who was signed in; subscribed servers answer a probe). */
+void gw_presence_probe(struct gw_core *c);
+/* The component link went down: forget presence, withdraw offers. */
+void gw_presence_link_down(struct gw_core *c);
+/* The link is up: probe counsellors; active conversations wait for theirs to reappear. */
+void gw_presence_link_up(struct gw_core *c);
+/* Signed in to any queue / ready (available or chat) for `queue`. */
+int gw_counsellor_online(struct gw_core *c, const char *bare);
+int gw_counsellor_ready(struct gw_core *c, const char *bare, const char *queue);
+/* Free the presence list and the grace timer (shutdown). */
+void gw_presence_release(struct gw_core *c);
+
 /* --- queue.c --- */
 int gw_queues_init(struct gw_core *c); /* also after reload */
 void gw_queues_release(struct gw_core *c);
@@ -213,18 +231,6 @@ void gw_queue_dispatch(struct gw_core *c, const char *queue);
 int gw_queue_assign(struct gw_core *c, struct gw_conv *cv, const char *jid, const char *how);
 /* Put an active conversation back in its queue (front), telling the seeker `key`. */
 void gw_queue_requeue(struct gw_core *c, struct gw_conv *cv, const char *key);
-/* A presence stanza arrived for a queue JID or the domain. */
-void gw_queue_presence(struct gw_core *c, const char *from_full, const char *to_queue,
-                       const char *type, const char *show);
-/* Ask the server for every counsellor's presence towards their queues (after a (re)start
- * the gateway has forgotten who was signed in; subscribed servers answer a probe). */
-void gw_queue_probe_counsellors(struct gw_core *c);
-/* The component link went down: forget presence, withdraw offers (see queue.c). */
-void gw_queue_link_down(struct gw_core *c);
-/* The link is up: probe counsellors; active conversations wait for theirs to reappear. */
-void gw_queue_link_up(struct gw_core *c);
-int gw_counsellor_online(struct gw_core *c, const char *bare);
-int gw_counsellor_ready(struct gw_core *c, const char *bare, const char *queue);
 /* Open conversations assigned to bare. */
 int gw_counsellor_load(struct gw_core *c, const char *bare);
 /* Position (1-based) of cv in its queue, 0 if not waiting. */

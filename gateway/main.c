@@ -84,13 +84,13 @@ static void on_online(void *arg)
 {
     struct gw_core *c = arg;
     gw_outbox_online(c);
-    gw_queue_link_up(c);
+    gw_presence_link_up(c);
 }
 
 static void on_offline(void *arg)
 {
     gw_outbox_offline(arg);
-    gw_queue_link_down(arg);
+    gw_presence_link_down(arg);
 }
 
 static void health(void *arg, struct gw_http_req *req)
@@ -259,6 +259,7 @@ static void shutdown_core(struct gw_core *c)
     gw_fetch_free(&c->fetch);
     gw_conv_free_all(c);
     gw_queues_release(c);
+    gw_presence_release(c);
     gw_fed_release(c);
     gw_map_free(&c->conv_by_token);
     gw_map_free(&c->conv_by_seeker);

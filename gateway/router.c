@@ -556,7 +556,7 @@ void gw_router_xmpp_presence(void *arg, xmpp_stanza_t *st)
         return; /* presence to a conversation JID carries no meaning for us */
     xmpp_stanza_t *sh = xmpp_stanza_get_child_by_name(st, "show");
     char *show = sh ? xmpp_stanza_get_text(sh) : NULL;
-    gw_queue_presence(c, from, queue, type, show);
+    gw_presence_in(c, from, queue, type, show);
     if (show)
         xmpp_free(ctx, show);
     if (!type) { /* answer with our own presence so the client shows the queue online */
