@@ -6,6 +6,8 @@
  *   mode=gw|zw http=PORT c2s=PORT host=no.test comp=gw.no.test queue=JID users=N pass=PW
  *   convs=N lat=N tput_s=SECONDS window=N hconns=N pids=PID,PID   (measure CPU of these)
  *   open=N   (memory phase: only open N new conversations, no counsellors; prints timing)
+ *   web=1    (also measure latency through the web chat API: POST /webchat/message up,
+ *             the session's Server-Sent-Event stream down; one extra conversation)
  * Body markers: H<i> set-up, L<seq> latency seeker->counsellor, R<seq> latency
  * counsellor->seeker, S<seq>/C<seq> throughput.  Latency: one message in flight.
  * Throughput: hconns POSTs in flight seeker->counsellor and `window` stanzas in flight
@@ -29,7 +31,7 @@
 #define MAXSEQ (4 << 20)
 
 struct sock {
-    int fd, kind; /* 0 xmpp client, 1 http post, 2 event stream */
+    int fd, kind; /* 0 xmpp client, 1 http post, 2 event stream, 3 web chat SSE stream */
     int idx;
     char *r;
     size_t rlen;
@@ -58,6 +60,9 @@ static struct {
     int64_t got_seq;  /* latency phase: the seq received (-1 none) */
     int64_t recv_s2c, recv_c2s, http_ok, http_err;
     int counting;
+    int web;               /* index of the web chat conversation (G.nconvs), 0 = no web phase */
+    char web_token[128];   /* its session token */
+    char last_resp[1024];  /* body of the last HTTP response (session creation) */
     int64_t win_lo, win_hi; /* throughput counts only receipts of seqs sent inside the window */
 } G;
 
@@ -248,6 +253,30 @@ static void post(struct sock *s, int conv, char marker, int64_t seq, int fresh)
     send_buf(s, req, (size_t)rl);
 }
 
+/* POST one web chat message (gw: the session's bearer token; zw: where to send it). */
+static void post_web(struct sock *s, char marker, int64_t seq)
+{
+    char body[128], req[1024];
+    int bl = snprintf(body, sizeof body, "{\"text\":\"%c%lld\"}", marker, (long long)seq);
+    int rl;
+    if (G.zw)
+        rl = snprintf(req, sizeof req,
+                      "POST /webchat/message?to=c%d@%s&from=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+                      G.convs[G.web].cidx, G.host, G.convs[G.web].token, bl, body);
+    else
+        rl = snprintf(req, sizeof req,
+                      "POST /webchat/message HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %d\r\n\r\n%s",
+                      G.web_token, bl, body);
+    s->busy = 1;
+    s->seq = seq;
+    if (seq >= 0 && seq < MAXSEQ)
+        G.t_sent[seq] = now_ns();
+    send_buf(s, req, (size_t)rl);
+}
+
 /* A counsellor's reply into conversation conv. */
 static void reply(int conv, char marker, int64_t seq)
 {
@@ -300,7 +329,7 @@ static void on_client_message(struct sock *s, const char *st, size_t len, int64_
     snprintf(body, sizeof body, "%.*s", (int)(be - b < 255 ? be - b : 255), b);
     if (body[0] >= 'A' && body[0] <= 'Z' && body[1] >= '0' && body[1] <= '9') {
         int64_t seq = strtoll(body + 1, NULL, 10);
-        if (body[0] == 'H' && seq < G.nconvs && !G.convs[seq].token[0]) {
+        if (body[0] == 'H' && seq < G.nconvs + (G.web ? 1 : 0) && !G.convs[seq].token[0]) {
             char *at = strchr(from, '@');
             snprintf(G.convs[seq].token, sizeof G.convs[seq].token, "%.*s",
                      at ? (int)(at - from) : 0, from);
@@ -358,6 +387,19 @@ static void on_readable(struct sock *s)
         }
         if (!used && s->rlen > RB / 2)
             used = s->rlen; /* presences only: drop them */
+    } else if (s->kind == 3) { /* SSE (close-delimited): "data: {...,\"text\":\"R12\",...}" */
+        char *nl;
+        while ((nl = memchr(s->r + used, '\n', s->rlen - used))) {
+            char *line = s->r + used;
+            *nl = 0;
+            /* only the counsellor's messages ("dir":"out"); the seeker's own come back too */
+            char *b = !strncmp(line, "data: ", 6) && strstr(line, "\"dir\":\"out\"")
+                          ? strstr(line, "\"text\":\"")
+                          : NULL;
+            if (b && b[8] >= 'A' && b[8] <= 'Z' && b[9] >= '0' && b[9] <= '9')
+                arrived(b[8], strtoll(b + 9, NULL, 10), t);
+            used = (size_t)(nl + 1 - s->r);
+        }
     } else if (s->kind == 2) {
         char *nl;
         while ((nl = memchr(s->r + used, '\n', s->rlen - used))) {
@@ -378,7 +420,8 @@ static void on_readable(struct sock *s)
             size_t total = (size_t)(he + 4 - (s->r + used)) + clen;
             if (s->rlen - used < total)
                 break;
-            if (!strncmp(s->r + used, "HTTP/1.1 200", 12))
+            snprintf(G.last_resp, sizeof G.last_resp, "%.*s", (int)clen, he + 4);
+            if (!strncmp(s->r + used, "HTTP/1.1 20", 11))
                 G.http_ok++;
             else {
                 G.http_err++;
@@ -511,7 +554,9 @@ int main(int argc, char **argv)
     G.xc = calloc((size_t)G.users, sizeof *G.xc);
     for (int i = 0; i < G.users; i++)
         G.xc[i] = login(i);
-    G.convs = calloc((size_t)G.nconvs, sizeof *G.convs);
+    if (atoi(arg(argc, argv, "web", "0")))
+        G.web = G.nconvs; /* one more conversation, after the loopback ones */
+    G.convs = calloc((size_t)G.nconvs + 1, sizeof *G.convs);
     int64_t t0 = now_ns();
     if (G.zw) {
         for (int i = 0; i < G.nconvs; i++) {
@@ -562,6 +607,69 @@ int main(int argc, char **argv)
             seq++;
         }
         print_pct(dir == 0 ? "lat_s2c" : "lat_c2s", 0);
+    }
+
+    /* The same through the web chat API: a session, its event stream, its messages. */
+    if (G.web) {
+        int w = G.web;
+        if (G.zw) {
+            snprintf(G.convs[w].token, sizeof G.convs[w].token, "c%d", w);
+            G.convs[w].cidx = 0;
+            snprintf(G.web_token, sizeof G.web_token, "zw");
+        } else {
+            static const char sb[] = "{\"lang\":\"en\",\"queue\":\"general\"}";
+            char req[512];
+            int rl = snprintf(req, sizeof req,
+                              "POST /webchat/session HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                              sizeof sb - 1, sb);
+            G.hc[0]->busy = 1;
+            send_buf(G.hc[0], req, (size_t)rl);
+            int64_t dl = now_ns() + 30 * 1000000000LL;
+            while (G.hc[0]->busy && now_ns() < dl)
+                pump(100);
+            char *tk = strstr(G.last_resp, "\"token\":\"");
+            char *te = tk ? strchr(tk + 9, '"') : NULL;
+            if (!te)
+                die("web chat session not created");
+            snprintf(G.web_token, sizeof G.web_token, "%.*s", (int)(te - tk - 9), tk + 9);
+        }
+        int efd = tcp_connect(G.hport);
+        struct sock *es = sock_new(efd, 3, 0);
+        char rq[512];
+        snprintf(rq, sizeof rq,
+                 "GET /webchat/events?token=%s HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n",
+                 G.web_token); /* HTTP/1.0: close-delimited, no chunking */
+        wr(efd, rq);
+        set_nonblock(efd);
+        watch(es, EPOLLIN);
+        if (!G.zw) { /* the session's conversation is offered and accepted; map its JID */
+            post_web(G.hc[0], 'H', w);
+            int64_t dl = now_ns() + 30 * 1000000000LL;
+            while ((!G.convs[w].token[0] || G.hc[0]->busy) && now_ns() < dl)
+                pump(100);
+            if (!G.convs[w].token[0])
+                die("web chat conversation not assigned");
+        }
+        for (int dir = 0; dir < 2; dir++) {
+            for (int k = 0; k < nlat + 500; k++) {
+                if (k == 500)
+                    G.nlat = 0;
+                G.got_seq = -1;
+                if (dir == 0)
+                    post_web(G.hc[0], 'L', seq);
+                else
+                    reply(w, 'R', seq);
+                int64_t dl = now_ns() + 10 * 1000000000LL;
+                while (G.got_seq != seq || G.hc[0]->busy) {
+                    pump(1000);
+                    if (now_ns() > dl)
+                        die("web chat latency message lost (10 s)");
+                }
+                seq++;
+            }
+            print_pct(dir == 0 ? "lat_web_s2c" : "lat_web_c2s", 0);
+        }
     }
 
     /* Throughput: both directions at once for tput_s seconds. */

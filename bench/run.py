@@ -35,7 +35,7 @@ TPUT_S = float(os.environ.get("BENCH_TPUT_S", "20"))
 CONVS = int(os.environ.get("BENCH_CONVS", "1000"))
 MEM_MAX = int(os.environ.get("BENCH_MEM_MAX", "100000"))
 STREAMS = int(os.environ.get("BENCH_STREAMS", "10000"))
-USERS = max(1, (CONVS + 99) // 100)  # capacity 100 each
+USERS = (CONVS + 1 + 99) // 100  # capacity 100 each; + 1: the web chat conversation
 HCONNS = 8
 WINDOW = 256
 SECRET = "bench-secret"
@@ -149,7 +149,7 @@ def machine():
 def run_pair(tmp, pr, gw_bin):
     res = {}
     common = ["c2s=%d" % pr.c2s_port, "users=%d" % USERS, "convs=%d" % CONVS, "lat=%d" % LAT,
-              "tput_s=%g" % TPUT_S, "window=%d" % WINDOW, "hconns=%d" % HCONNS]
+              "tput_s=%g" % TPUT_S, "window=%d" % WINDOW, "hconns=%d" % HCONNS, "web=1"]
     # Zero-work reference.
     zport = harness.free_port()
     zw = Proc([os.path.join(HERE, "zerowork"), "127.0.0.1", str(pr.component_port), "zw.no.test",
@@ -166,7 +166,9 @@ def run_pair(tmp, pr, gw_bin):
     os.makedirs(wd, exist_ok=True)
     hport = harness.free_port()
     with open(os.path.join(wd, "skagerrak.cfg"), "w") as f:
-        f.write(gw_config(wd, pr, hport))
+        # the web chat too, for its latency phase (rate limits off: one seeker sends them all)
+        f.write(gw_config(wd, pr, hport, plugins=(
+            "loopback = { }; webchat = { rate_ip = 0; rate_ip_sessions = 0; rate_session = 0; };")))
     g = Proc([gw_bin, "-f", "-c", os.path.join(wd, "skagerrak.cfg")], os.path.join(wd, "gw.log"), wd)
     try:
         g.wait_line("component gw.no.test online")
@@ -399,6 +401,20 @@ def summarise(pair, mem, streams, start, mach, wall):
             add("latency %s %s" % (nm, p), v, "us", ref,
                 "<= %.1fx reference" % lim if lim else None,
                 (v <= lim * ref) if lim else None, lat_how % how)
+    web_how = ("%d messages, one in flight, after 500 warm-up; %s" % (LAT, "%s"))
+    for d, nm, how in (("lat_web_s2c", "web chat seeker->counsellor",
+                        "loadgen writes POST /webchat/message (bearer token of a session created "
+                        "by POST /webchat/session) -> counsellor client reads the <message>"),
+                       ("lat_web_c2s", "web chat counsellor->seeker",
+                        "counsellor client writes <message> -> the event reaches the session's "
+                        "GET /webchat/events stream (Server-Sent Events)")):
+        if d not in gw:
+            continue
+        for p, lim in (("p50", 1.3), ("p95", None), ("p99", 2.0)):
+            v, ref = gw[d][p + "_us"], zw[d][p + "_us"]
+            add("latency %s %s" % (nm, p), v, "us", ref,
+                "<= %.1fx reference" % lim if lim else None,
+                (v <= lim * ref) if lim else None, web_how % how)
     gt, zt = gw["tput"], zw["tput"]
     how_t = ("%.1f s, both directions at once over %d conversations: %d HTTP POSTs in flight "
              "seeker->counsellor, %d stanzas in flight counsellor->seeker; messages whose far end "

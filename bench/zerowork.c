@@ -9,6 +9,13 @@
  *   GET  /loopback/events   (HTTP/1.0) one JSON line per <message> received:
  *                           {"kind":"text","conv":LOCAL,"body":TEXT}
  *
+ * and the web chat API's shapes for the web chat latency phase:
+ *
+ *   POST /webchat/session   -> 201 {"token":"zw"}
+ *   POST /webchat/message?to=JID&from=LOCAL  {"text":TEXT}  -> <message> to JID, 200 {}
+ *   GET  /webchat/events    (HTTP/1.0) one Server-Sent Event per <message> received:
+ *                           data: {"dir":"out","text":TEXT}
+ *
  * Usage: zerowork HOST PORT DOMAIN SECRET HTTP_PORT
  * Bodies are benchmark markers (no quotes, no markup), so no escaping is done. */
 #include <arpa/inet.h>
@@ -29,7 +36,7 @@
 
 struct hconn {
     int fd;
-    int events; /* an event stream */
+    int events; /* an event stream: 1 loopback JSON lines, 2 web chat SSE */
     size_t len;
     char buf[RBUF];
 };
@@ -62,9 +69,15 @@ static void emit_event(struct zw *z, const char *conv, const char *body)
                      conv, body);
     if (n < 0 || (size_t)n >= sizeof line)
         return;
-    for (int i = 0; i < MAXC; i++)
-        if (z->c[i] && z->c[i]->events && write(z->c[i]->fd, line, (size_t)n) < 0)
-            (void)0; /* a slow reader loses lines; the benchmark reader is not slow */
+    char sse[2048];
+    int m = snprintf(sse, sizeof sse, "data: {\"dir\":\"out\",\"text\":\"%s\"}\n\n", body);
+    if (m < 0 || (size_t)m >= sizeof sse)
+        return;
+    for (int i = 0; i < MAXC; i++) /* a slow reader loses lines; the benchmark's is not slow */
+        if (z->c[i] && z->c[i]->events &&
+            write(z->c[i]->fd, z->c[i]->events == 2 ? sse : line,
+                  (size_t)(z->c[i]->events == 2 ? m : n)) < 0)
+            (void)0;
 }
 
 static int msg_handler(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
@@ -163,6 +176,14 @@ static void on_http(struct zw *z, int i)
             clen = strtoul(cl + 15, NULL, 10);
         if (h->len < hlen + clen)
             return;
+        if (!strncmp(h->buf, "GET /webchat/events", 19)) {
+            static const char ok[] = "HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
+            h->events = 2;
+            h->len = 0;
+            if (write(h->fd, ok, sizeof ok - 1) < 0)
+                close_conn(z, i);
+            return;
+        }
         if (!strncmp(h->buf, "GET /loopback/events", 20)) {
             static const char ok[] = "HTTP/1.0 200 OK\r\nContent-Type: application/x-ndjson\r\n\r\n";
             h->events = 1;
@@ -174,7 +195,26 @@ static void on_http(struct zw *z, int i)
         char body[4096], to[256], from[256], text[2048], out[4096];
         snprintf(body, sizeof body, "%.*s", (int)clen, h->buf + hlen);
         int status = 400;
-        if (!jget(body, "to", to, sizeof to) && !jget(body, "body", text, sizeof text)) {
+        const char *rbody = "{}";
+        if (!strncmp(h->buf, "POST /webchat/session", 21)) {
+            status = 201;
+            rbody = "{\"token\":\"zw\"}";
+        } else if (!strncmp(h->buf, "POST /webchat/message?", 22)) {
+            /* to and from in the query: the reference does no routing */
+            char *q = h->buf + 22, *sp = strchr(q, ' '), *amp = strchr(q, '&');
+            if (sp && amp && amp < sp && !strncmp(q, "to=", 3) && !strncmp(amp, "&from=", 6) &&
+                !jget(body, "text", text, sizeof text)) {
+                snprintf(to, sizeof to, "%.*s", (int)(amp - q - 3), q + 3);
+                snprintf(from, sizeof from, "%.*s", (int)(sp - amp - 6), amp + 6);
+                int m = snprintf(out, sizeof out,
+                                 "<message type='chat' to='%s' from='%s@%s'><body>%s</body></message>",
+                                 to, from, z->domain, text);
+                if (m > 0 && (size_t)m < sizeof out && z->online) {
+                    xmpp_send_raw(z->conn, out, (size_t)m);
+                    status = 200;
+                }
+            }
+        } else if (!jget(body, "to", to, sizeof to) && !jget(body, "body", text, sizeof text)) {
             if (jget(body, "from", from, sizeof from))
                 snprintf(from, sizeof from, "zw");
             int m = snprintf(out, sizeof out,
@@ -185,9 +225,10 @@ static void on_http(struct zw *z, int i)
                 status = 200;
             }
         }
-        char resp[128];
-        int rl = snprintf(resp, sizeof resp, "HTTP/1.1 %d %s\r\nContent-Length: 2\r\n\r\n{}",
-                          status, status == 200 ? "OK" : "Bad Request");
+        char resp[256];
+        int rl = snprintf(resp, sizeof resp, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n\r\n%s",
+                          status, status == 200 ? "OK" : status == 201 ? "Created" : "Bad Request",
+                          strlen(rbody), rbody);
         if (write(h->fd, resp, (size_t)rl) < 0) {
             close_conn(z, i);
             return;
