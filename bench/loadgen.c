@@ -29,6 +29,7 @@
 
 #define RB (1 << 20)
 #define MAXSEQ (4 << 20)
+#define ECHO_MAX 100000
 
 struct sock {
     int fd, kind; /* 0 xmpp client, 1 http post, 2 event stream, 3 web chat SSE stream */
@@ -63,6 +64,8 @@ static struct {
     int web;               /* index of the web chat conversation (G.nconvs), 0 = no web phase */
     char web_token[128];   /* its session token */
     char last_resp[1024];  /* body of the last HTTP response (session creation) */
+    int64_t *echo;         /* web chat: latency of the seeker's own message on their stream */
+    size_t necho;
     int64_t win_lo, win_hi; /* throughput counts only receipts of seqs sent inside the window */
 } G;
 
@@ -392,12 +395,16 @@ static void on_readable(struct sock *s)
         while ((nl = memchr(s->r + used, '\n', s->rlen - used))) {
             char *line = s->r + used;
             *nl = 0;
-            /* only the counsellor's messages ("dir":"out"); the seeker's own come back too */
-            char *b = !strncmp(line, "data: ", 6) && strstr(line, "\"dir\":\"out\"")
-                          ? strstr(line, "\"text\":\"")
-                          : NULL;
-            if (b && b[8] >= 'A' && b[8] <= 'Z' && b[9] >= '0' && b[9] <= '9')
-                arrived(b[8], strtoll(b + 9, NULL, 10), t);
+            /* The counsellor's messages ("dir":"out") are the latency; the seeker's own come
+             * back too (for their other tabs): timed separately, as the echo. */
+            char *b = !strncmp(line, "data: ", 6) ? strstr(line, "\"text\":\"") : NULL;
+            if (b && b[8] >= 'A' && b[8] <= 'Z' && b[9] >= '0' && b[9] <= '9') {
+                int64_t q = strtoll(b + 9, NULL, 10);
+                if (strstr(line, "\"dir\":\"out\""))
+                    arrived(b[8], q, t);
+                else if (b[8] == 'L' && q >= 0 && q < MAXSEQ && G.necho < ECHO_MAX)
+                    G.echo[G.necho++] = t - G.t_sent[q];
+            }
             used = (size_t)(nl + 1 - s->r);
         }
     } else if (s->kind == 2) {
@@ -634,6 +641,7 @@ int main(int argc, char **argv)
                 die("web chat session not created");
             snprintf(G.web_token, sizeof G.web_token, "%.*s", (int)(te - tk - 9), tk + 9);
         }
+        G.echo = calloc(ECHO_MAX, sizeof *G.echo);
         int efd = tcp_connect(G.hport);
         struct sock *es = sock_new(efd, 3, 0);
         char rq[512];
@@ -669,6 +677,12 @@ int main(int argc, char **argv)
                 seq++;
             }
             print_pct(dir == 0 ? "lat_web_s2c" : "lat_web_c2s", 0);
+            if (dir == 0) { /* the echoes of the recorded messages (warm-up ones dropped) */
+                size_t keep = G.necho > (size_t)nlat ? (size_t)nlat : G.necho;
+                memmove(G.lat, G.echo + (G.necho - keep), keep * sizeof *G.lat);
+                G.nlat = keep;
+                print_pct("lat_web_echo", 0);
+            }
         }
         /* Done with it: the reference writes every message to every stream, and throughput
          * must not count a message twice. */
@@ -676,6 +690,7 @@ int main(int argc, char **argv)
         close(es->fd);
         free(es->r);
         free(es);
+        free(G.echo);
     }
 
     /* Throughput: both directions at once for tput_s seconds. */

@@ -415,6 +415,12 @@ def summarise(pair, mem, streams, start, mach, wall):
             add("latency %s %s" % (nm, p), v, "us", ref,
                 "<= %.1fx reference" % lim if lim else None,
                 (v <= lim * ref) if lim else None, web_how % how)
+    if gw.get("lat_web_echo", {}).get("n"):
+        for p in ("p50", "p95", "p99"):
+            add("web chat: seeker's own message back on their stream %s" % p,
+                gw["lat_web_echo"][p + "_us"], "us", None, None, None,
+                "informative (no reference): POST /webchat/message -> the same text as a "
+                "\"dir\":\"in\" event on the session's stream (what the seeker's other tabs show)")
     gt, zt = gw["tput"], zw["tput"]
     how_t = ("%.1f s, both directions at once over %d conversations: %d HTTP POSTs in flight "
              "seeker->counsellor, %d stanzas in flight counsellor->seeker; messages whose far end "
