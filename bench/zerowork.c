@@ -176,19 +176,15 @@ static void on_http(struct zw *z, int i)
             clen = strtoul(cl + 15, NULL, 10);
         if (h->len < hlen + clen)
             return;
-        if (!strncmp(h->buf, "GET /webchat/events", 19)) {
-            static const char ok[] = "HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
-            h->events = 2;
+        int kind = !strncmp(h->buf, "GET /loopback/events", 20)  ? 1
+                   : !strncmp(h->buf, "GET /webchat/events", 19) ? 2
+                                                                 : 0;
+        if (kind) { /* an event stream from now on: JSON lines (1) or Server-Sent Events (2) */
+            const char *ok = kind == 1 ? "HTTP/1.0 200 OK\r\nContent-Type: application/x-ndjson\r\n\r\n"
+                                       : "HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
+            h->events = kind;
             h->len = 0;
-            if (write(h->fd, ok, sizeof ok - 1) < 0)
-                close_conn(z, i);
-            return;
-        }
-        if (!strncmp(h->buf, "GET /loopback/events", 20)) {
-            static const char ok[] = "HTTP/1.0 200 OK\r\nContent-Type: application/x-ndjson\r\n\r\n";
-            h->events = 1;
-            h->len = 0;
-            if (write(h->fd, ok, sizeof ok - 1) < 0)
+            if (write(h->fd, ok, strlen(ok)) < 0)
                 close_conn(z, i);
             return;
         }
