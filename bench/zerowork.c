@@ -154,6 +154,19 @@ static void close_conn(struct zw *z, int i)
     z->c[i] = NULL;
 }
 
+/* A chat message from LOCAL@domain to JID; the HTTP status to answer with. */
+static int send_chat(struct zw *z, const char *to, const char *from, const char *text)
+{
+    char out[4096];
+    int m = snprintf(out, sizeof out,
+                     "<message type='chat' to='%s' from='%s@%s'><body>%s</body></message>", to,
+                     from, z->domain, text);
+    if (m <= 0 || (size_t)m >= sizeof out || !z->online)
+        return 400;
+    xmpp_send_raw(z->conn, out, (size_t)m);
+    return 200;
+}
+
 static void on_http(struct zw *z, int i)
 {
     struct hconn *h = z->c[i];
@@ -188,7 +201,7 @@ static void on_http(struct zw *z, int i)
                 close_conn(z, i);
             return;
         }
-        char body[4096], to[256], from[256], text[2048], out[4096];
+        char body[4096], to[256], from[256], text[2048];
         snprintf(body, sizeof body, "%.*s", (int)clen, h->buf + hlen);
         int status = 400;
         const char *rbody = "{}";
@@ -202,24 +215,12 @@ static void on_http(struct zw *z, int i)
                 !jget(body, "text", text, sizeof text)) {
                 snprintf(to, sizeof to, "%.*s", (int)(amp - q - 3), q + 3);
                 snprintf(from, sizeof from, "%.*s", (int)(sp - amp - 6), amp + 6);
-                int m = snprintf(out, sizeof out,
-                                 "<message type='chat' to='%s' from='%s@%s'><body>%s</body></message>",
-                                 to, from, z->domain, text);
-                if (m > 0 && (size_t)m < sizeof out && z->online) {
-                    xmpp_send_raw(z->conn, out, (size_t)m);
-                    status = 200;
-                }
+                status = send_chat(z, to, from, text);
             }
         } else if (!jget(body, "to", to, sizeof to) && !jget(body, "body", text, sizeof text)) {
             if (jget(body, "from", from, sizeof from))
                 snprintf(from, sizeof from, "zw");
-            int m = snprintf(out, sizeof out,
-                             "<message type='chat' to='%s' from='%s@%s'><body>%s</body></message>",
-                             to, from, z->domain, text);
-            if (m > 0 && (size_t)m < sizeof out && z->online) {
-                xmpp_send_raw(z->conn, out, (size_t)m);
-                status = 200;
-            }
+            status = send_chat(z, to, from, text);
         }
         char resp[256];
         int rl = snprintf(resp, sizeof resp, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n\r\n%s",
