@@ -487,6 +487,32 @@ static void tag_barrier(struct gw_core *c, uint64_t seq)
     c->barrier_sent_at = gw_now_ms(c);
 }
 
+/* Delete confirmed rows and mark their messages sent. */
+static void record_acks(struct gw_core *c, const struct gw_inflight *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        gw_store_outbox_done(c->store, e[i].outbox_id);
+        if (e[i].msg_id)
+            gw_store_msg_state(c->store, e[i].msg_id, "sent", NULL, NULL);
+    }
+}
+
+/* Room for n more deferred confirmations; false when memory runs out. */
+static int acked_reserve(struct gw_core *c, size_t n)
+{
+    if (c->nacked + n <= c->capacked)
+        return 1;
+    size_t ncap = c->capacked ? c->capacked : 64;
+    while (ncap < c->nacked + n)
+        ncap *= 2;
+    struct gw_inflight *na = realloc(c->acked, ncap * sizeof *na);
+    if (!na)
+        return 0;
+    c->acked = na;
+    c->capacked = ncap;
+    return 1;
+}
+
 /* A confirmation is bookkeeping (delete the row, mark the message sent): it need not be
  * durable at once, only before the row could be read again.  Keeping it in memory until the
  * next commit that happens anyway saves a transaction per message at low load; a crash in
@@ -497,31 +523,14 @@ void gw_outbox_acked(void *arg, uint64_t seq)
     size_t k = 0;
     while (k < c->ninflight && c->inflight[k].seq && c->inflight[k].seq <= seq)
         k++;
-    if (!k)
-        goto done;
-    if (c->nacked + k > c->capacked) {
-        size_t ncap = c->capacked ? c->capacked : 64;
-        while (ncap < c->nacked + k)
-            ncap *= 2;
-        struct gw_inflight *na = realloc(c->acked, ncap * sizeof *na);
-        if (!na) { /* no memory to defer: record now */
-            gw_outbox_apply_acks(c);
-            for (size_t i = 0; i < k; i++) {
-                gw_store_outbox_done(c->store, c->inflight[i].outbox_id);
-                if (c->inflight[i].msg_id)
-                    gw_store_msg_state(c->store, c->inflight[i].msg_id, "sent", NULL, NULL);
-            }
-            goto drop;
-        }
-        c->acked = na;
-        c->capacked = ncap;
+    if (k && acked_reserve(c, k)) {
+        memcpy(c->acked + c->nacked, c->inflight, k * sizeof *c->inflight);
+        c->nacked += k;
+    } else if (k) {
+        record_acks(c, c->inflight, k); /* no memory to defer: record now */
     }
-    memcpy(c->acked + c->nacked, c->inflight, k * sizeof *c->inflight);
-    c->nacked += k;
-drop:
     memmove(c->inflight, c->inflight + k, (c->ninflight - k) * sizeof *c->inflight);
     c->ninflight -= k;
-done:
     if (seq >= c->barrier_pending) {
         c->barrier_pending = 0;
         /* Rows sent while that barrier was out: their own barrier now. */
@@ -532,11 +541,7 @@ done:
 
 void gw_outbox_apply_acks(struct gw_core *c)
 {
-    for (size_t i = 0; i < c->nacked; i++) {
-        gw_store_outbox_done(c->store, c->acked[i].outbox_id);
-        if (c->acked[i].msg_id)
-            gw_store_msg_state(c->store, c->acked[i].msg_id, "sent", NULL, NULL);
-    }
+    record_acks(c, c->acked, c->nacked);
     c->nacked = 0;
 }
 
