@@ -37,8 +37,23 @@ MEM_MAX = int(os.environ.get("BENCH_MEM_MAX", "100000"))
 STREAMS = int(os.environ.get("BENCH_STREAMS", "10000"))
 USERS = (CONVS + 1 + 99) // 100  # capacity 100 each; + 1: the web chat conversation
 HCONNS = 8
+# BENCH_PIN=1: the XMPP server alone on CPU 0, component and load generator on CPU 1.
+PIN = os.environ.get("BENCH_PIN", "0") == "1"
 WINDOW = 256
 SECRET = "bench-secret"
+
+
+def pin_cmd(role):
+    """taskset prefix for a child (BENCH_PIN=1): "server" on CPU 0, the rest on CPU 1."""
+    if not PIN or os.cpu_count() < 2:
+        return []
+    return ["taskset", "-c", "0" if role == "server" else "1"]
+
+
+def pin_pid(pid, role):
+    if PIN and os.cpu_count() >= 2:
+        subprocess.run(["taskset", "-a", "-p", "-c", "0" if role == "server" else "1", str(pid)],
+                       stdout=subprocess.DEVNULL, check=True)
 
 
 def gw_config(workdir, prosody, http_port, log_level="info", keep=True, plugins=None):
@@ -105,7 +120,7 @@ def rss_kb(pid):
 def loadgen(args, on_phase=None):
     """Runs bench/loadgen; on_phase(name) is called when it starts a phase ("throughput",
     "end"), so a profiler can cover exactly the measured window."""
-    p = subprocess.Popen([os.path.join(HERE, "loadgen")] + args, stdout=subprocess.PIPE,
+    p = subprocess.Popen(pin_cmd("load") + [os.path.join(HERE, "loadgen")] + args, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     err = []
 
@@ -188,8 +203,17 @@ def run_pair(tmp, pr, gw_bin):
         res["gw"] = loadgen(common + ["mode=gw", "http=%d" % hport, "comp=gw.no.test",
                                       "pids=%d,%d" % (g.p.pid, pr.proc.pid)], on_phase)
         res["gw"]["rss_kb_after"] = rss_kb(g.p.pid)
+        # ack barriers the gateway sent in all phases: pings the server routed for us
+        hc = http.client.HTTPConnection("127.0.0.1", hport, timeout=10)
+        hc.request("GET", "/health")
+        res["gw"]["barriers"] = json.loads(hc.getresponse().read())["xmpp"]["barriers"]
+        hc.close()
         if perf:
-            perf[0].wait(600)  # dwarf data takes a while to write
+            try:  # dwarf data takes a while to write; perf has been seen to miss the first ^C
+                perf[0].wait(300)
+            except subprocess.TimeoutExpired:
+                perf[0].send_signal(2)
+                perf[0].wait(300)
             with open(os.path.join(tmp, "perf.txt"), "w") as f:
                 subprocess.run(["perf", "report", "-i", os.path.join(tmp, "perf.data"), "--stdio",
                                 "--no-children", "--percent-limit", "0.7", "-g", "none"],

@@ -157,10 +157,18 @@ static void close_conn(struct zw *z, int i)
 /* A chat message from LOCAL@domain to JID; the HTTP status to answer with. */
 static int send_chat(struct zw *z, const char *to, const char *from, const char *text)
 {
+    /* The same stanza the gateway sends a counsellor (gateway/router.c gw_router_chat): an
+     * id, the body, the seeker's nick (XEP-0172), origin-id (XEP-0359) and <active/>
+     * (XEP-0085) -- the issue's "emits the same messages"; only the work behind it is gone. */
     char out[4096];
+    static unsigned long long seq;
+    ++seq;
     int m = snprintf(out, sizeof out,
-                     "<message type='chat' to='%s' from='%s@%s'><body>%s</body></message>", to,
-                     from, z->domain, text);
+                     "<message type='chat' to='%s' id='zw-m%llu' from='%s@%s'><body>%s</body>"
+                     "<nick xmlns='http://jabber.org/protocol/nick'>Seeker %s</nick>"
+                     "<origin-id xmlns='urn:xmpp:sid:0' id='zw-m%llu'/>"
+                     "<active xmlns='http://jabber.org/protocol/chatstates'/></message>",
+                     to, seq, from, z->domain, text, from, seq);
     if (m <= 0 || (size_t)m >= sizeof out || !z->online)
         return 400;
     xmpp_send_raw(z->conn, out, (size_t)m);

@@ -136,13 +136,16 @@ struct gw_core {
     int64_t grace_at;     /* when it fires (ms) */
     uint64_t checkpoint_timer;      /* WAL checkpoints, off the message path */
     uint64_t barrier_pending;     /* barrier seq in flight, 0 = none (outbox.c) */
+    uint64_t barrier_timer;       /* the next barrier is due (outbox.c arm_barrier) */
     int64_t barrier_sent_at;      /* when it was sent (ms) */
     struct gw_inflight *inflight; /* xmpp outbox rows sent, waiting for their barrier */
     size_t ninflight, capinflight;
     int64_t *touched; /* ids of conversations whose activity times wait to be written */
     size_t ntouched, captouched;
-    struct gw_inflight *acked; /* confirmed by the server, not yet recorded (outbox.c) */
+    struct gw_inflight *acked; /* confirmed by the server or delivered by a channel, not yet
+                                  recorded (outbox.c) */
     size_t nacked, capacked;
+    uint64_t record_timer; /* 0 ms: a channel delivery's record goes with the next turn */
     int64_t xmpp_sent_upto;     /* highest xmpp outbox id sent on this link */
     struct gw_pending *pending; /* channel deliveries that answered GW_PENDING */
     size_t npending, cappending;

@@ -100,9 +100,10 @@ static void health(void *arg, struct gw_http_req *req)
     int pok = gw_host_health(c, plugins, sizeof plugins);
     int xok = gw_xmpp_online(c->xmpp), dok = !gw_store_failed(c->store);
     snprintf(body, sizeof body,
-             "{\"ok\":%s,\"xmpp\":{\"ok\":%s,\"state\":\"%s\"},\"database\":{\"ok\":%s,"
+             "{\"ok\":%s,\"xmpp\":{\"ok\":%s,\"state\":\"%s\",\"barriers\":%llu},\"database\":{\"ok\":%s,"
              "\"schema\":%d,\"outbox\":%lld},\"conversations_open\":%zu,\"plugins\":%s}\n",
              xok && dok && pok ? "true" : "false", xok ? "true" : "false", gw_xmpp_state(c->xmpp),
+             (unsigned long long)gw_xmpp_barriers(c->xmpp),
              dok ? "true" : "false", gw_store_version(c->store),
              (long long)gw_store_outbox_count(c->store), gw_map_count(c->conv_by_token) / 2,
              plugins);

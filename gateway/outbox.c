@@ -18,6 +18,8 @@
 #include "xmpp.h"
 
 #define FLUSH_BATCH 512
+#define BARRIER_DELAY_MS 5     /* after the stanzas it confirms: see arm_barrier() */
+#define BARRIER_STUCK_MS 10000 /* a barrier unanswered this long is replaced */
 
 /* Remember a new row for this turn's flush.  If memory runs out the row is still in the
  * store: a rescan finds it. */
@@ -230,9 +232,12 @@ static int copy_msg(void *arg, const struct gw_msg_row *r)
     return 1;
 }
 
+static void defer_delivered(struct gw_core *c, int64_t outbox_id, int64_t msg_id);
+
 /* Deliver one channel row; `w` is its work item when the message is in hand (else NULL: read
  * it).  Returns 1 when the row is finished (delete it), 2 when it was rescheduled (retry
- * timer), 0 when it waits for deliver_done(). */
+ * timer), 3 when it was delivered (recorded with the next turn's commit), 0 when it waits for
+ * deliver_done(). */
 static int deliver_row(struct gw_core *c, const struct gw_outbox_row *r, struct gw_work *w)
 {
     struct build_ctx b = {0, NULL, NULL};
@@ -296,8 +301,8 @@ static int deliver_row(struct gw_core *c, const struct gw_outbox_row *r, struct 
     free(b.body);
     free(b.meta);
     if (rc == GW_OK) {
-        gw_store_msg_state(c->store, r->msg_id, "sent", NULL, NULL);
-        return 1;
+        defer_delivered(c, r->id, r->msg_id);
+        return 3;
     }
     if (rc == GW_PENDING) {
         if (c->npending == c->cappending) {
@@ -415,6 +420,30 @@ static void arm_retry(struct gw_core *c, int64_t due)
 
 static void tag_barrier(struct gw_core *c, uint64_t seq);
 
+/* Confirm what was sent since the last barrier with a new one -- unless one is in flight (it
+ * re-arms this when it returns; one unanswered for 10 s is replaced). */
+static void barrier_due(void *arg)
+{
+    struct gw_core *c = arg;
+    c->barrier_timer = 0;
+    if (!c->ninflight || c->inflight[c->ninflight - 1].seq != 0)
+        return; /* nothing new to confirm */
+    if (c->barrier_pending && gw_now_ms(c) - c->barrier_sent_at < BARRIER_STUCK_MS)
+        return;
+    tag_barrier(c, gw_xmpp_barrier(c->xmpp));
+}
+
+/* The barrier follows BARRIER_DELAY_MS after the stanzas it confirms, not in the same write:
+ * the server handles everything it reads in one go before it writes any of it out, so a
+ * ping in the same read delayed the message to the counsellor by the time the server took to
+ * answer the ping.  The delay also gathers the stanzas of many turns under one barrier.  The
+ * price: a crash re-sends (same ids) what those milliseconds left unconfirmed. */
+static void arm_barrier(struct gw_core *c)
+{
+    if (!c->barrier_timer)
+        c->barrier_timer = gw_loop_timer_add(c->loop, BARRIER_DELAY_MS, barrier_due, c);
+}
+
 void gw_outbox_flush(struct gw_core *c)
 {
     if (!c->outbox_dirty)
@@ -453,17 +482,10 @@ void gw_outbox_flush(struct gw_core *c)
         }
         work_clear(c);
     }
-    if (f.sent_xmpp || f.xlen) {
-        /* One barrier in flight at a time: under load, rows sent meanwhile wait for the next
-         * one (sent when this one returns), so the server routes one ping per round trip
-         * rather than one per loop turn.  A barrier unanswered for 10 s is replaced. */
-        if (c->barrier_pending && now - c->barrier_sent_at < 10000) {
-            if (f.xlen)
-                gw_xmpp_send_raw(c->xmpp, f.xbuf, f.xlen);
-        } else {
-            tag_barrier(c, gw_xmpp_send_with_barrier(c->xmpp, f.xbuf, f.xlen));
-        }
-    }
+    if (f.xlen)
+        gw_xmpp_send_raw(c->xmpp, f.xbuf, f.xlen);
+    if (f.sent_xmpp)
+        arm_barrier(c);
     free(f.xbuf);
     gw_store_commit(c->store);
     /* Wake up for the next retry (rows with next_at in the future). */
@@ -533,10 +555,35 @@ void gw_outbox_acked(void *arg, uint64_t seq)
     c->ninflight -= k;
     if (seq >= c->barrier_pending) {
         c->barrier_pending = 0;
-        /* Rows sent while that barrier was out: their own barrier now. */
+        /* Rows sent while that barrier was out: their own barrier. */
         if (c->ninflight && c->inflight[c->ninflight - 1].seq == 0)
-            tag_barrier(c, gw_xmpp_barrier(c->xmpp));
+            arm_barrier(c);
     }
+}
+
+static void record_soon(void *arg)
+{
+    struct gw_core *c = arg;
+    c->record_timer = 0;
+    c->outbox_dirty = 1; /* this turn's flush records them, with whatever else it commits */
+}
+
+/* A channel took a message at once: delete its row and mark it sent -- not with a commit of
+ * its own right after the delivery, but with the next loop turn's (a 0 ms timer makes sure
+ * there is one).  Under load that turn commits new messages anyway, so a turn costs one
+ * transaction instead of two; idle, it is the same one commit a moment later.  A crash in
+ * between delivers the message again, as a crash between deliver() and that second commit
+ * always could. */
+static void defer_delivered(struct gw_core *c, int64_t outbox_id, int64_t msg_id)
+{
+    struct gw_inflight e = {outbox_id, msg_id, 0};
+    if (!acked_reserve(c, 1)) {
+        record_acks(c, &e, 1); /* no memory to defer: record now */
+        return;
+    }
+    c->acked[c->nacked++] = e;
+    if (!c->record_timer)
+        c->record_timer = gw_loop_timer_add(c->loop, 0, record_soon, c);
 }
 
 void gw_outbox_apply_acks(struct gw_core *c)

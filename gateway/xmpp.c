@@ -484,6 +484,10 @@ const char *gw_xmpp_state(const struct gw_xmpp *x)
 {
     return x->statetxt;
 }
+uint64_t gw_xmpp_barriers(const struct gw_xmpp *x)
+{
+    return x->barrier_seq;
+}
 
 int gw_xmpp_send(struct gw_xmpp *x, xmpp_stanza_t *st)
 {
@@ -514,7 +518,7 @@ int gw_xmpp_send_raw(struct gw_xmpp *x, const char *xml, size_t len)
     return GW_OK;
 }
 
-uint64_t gw_xmpp_send_with_barrier(struct gw_xmpp *x, const char *xml, size_t len)
+uint64_t gw_xmpp_barrier(struct gw_xmpp *x)
 {
     if (!gw_xmpp_online(x))
         return 0;
@@ -526,26 +530,8 @@ uint64_t gw_xmpp_send_with_barrier(struct gw_xmpp *x, const char *xml, size_t le
                      (unsigned long long)seq, x->domain, x->domain);
     if (n < 0 || (size_t)n >= sizeof ping)
         return 0;
-    /* One queue entry, so libstrophe writes stanzas and barrier with one send().  The text
-     * must be NUL-terminated although a length is passed: libstrophe 0.12.2's
-     * xmpp_send_raw() copies it with strlen(). */
-    char *buf = len ? malloc(len + (size_t)n + 1) : NULL;
-    if (buf) {
-        memcpy(buf, xml, len);
-        memcpy(buf + len, ping, (size_t)n + 1);
-        xmpp_send_raw(x->conn, buf, len + (size_t)n);
-        free(buf);
-    } else {
-        if (len)
-            xmpp_send_raw(x->conn, xml, len); /* NUL-terminated: see the header */
-        xmpp_send_raw(x->conn, ping, (size_t)n);
-    }
+    xmpp_send_raw(x->conn, ping, (size_t)n); /* NUL-terminated: see the header */
     return seq;
-}
-
-uint64_t gw_xmpp_barrier(struct gw_xmpp *x)
-{
-    return gw_xmpp_send_with_barrier(x, NULL, 0);
 }
 
 void gw_xmpp_set_identity(struct gw_xmpp *x, const char *name, const char *version)

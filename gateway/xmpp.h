@@ -43,6 +43,8 @@ xmpp_ctx_t *gw_xmpp_ctx(struct gw_xmpp *x);
 const char *gw_xmpp_domain(const struct gw_xmpp *x);
 /* A short text describing the link state ("online", "connecting", "backoff 4s: reason"). */
 const char *gw_xmpp_state(const struct gw_xmpp *x);
+/* Ack barriers sent since start (each one a ping the server must route back: /health). */
+uint64_t gw_xmpp_barriers(const struct gw_xmpp *x);
 
 /* Send a stanza or ready XML.  GW_EAGAIN when offline (callers that must not lose it use
  * the outbox). */
@@ -55,10 +57,6 @@ void gw_xmpp_flush(struct gw_xmpp *x);
 /* Ask the server to confirm everything sent so far: a ping the server routes back to our
  * own domain; when it comes back, handlers->acked(seq).  Returns seq (> 0) or 0 offline. */
 uint64_t gw_xmpp_barrier(struct gw_xmpp *x);
-/* Write `xml` (len bytes of stanzas, NUL-terminated after them; len may be 0) followed by
- * a barrier, in one write.
- * Returns the barrier's seq, or 0 offline (nothing written). */
-uint64_t gw_xmpp_send_with_barrier(struct gw_xmpp *x, const char *xml, size_t len);
 /* Answer `iq` with an error (type cancel/modify/auth... condition as in RFC 6120). */
 void gw_xmpp_iq_error(struct gw_xmpp *x, xmpp_stanza_t *iq, const char *type,
                       const char *condition);

@@ -909,6 +909,20 @@ def component_handshake(port, domain, secret, host=LOOPBACK, timeout=5.0):
 
 # --------------------------------------------------------------------------- gateway
 
+def wait_outbox_empty(http_port, timeout=10.0):
+    """Waits until the gateway at http_port reports an empty outbox in GET /health: every
+    stanza confirmed by the server and every delivery recorded (confirmations are recorded
+    with the next commit, within a second).  The drain has no event a test can block on, so
+    this polls, bounded; returns the last count (0 unless it timed out)."""
+    url = "http://127.0.0.1:%d/health" % http_port
+    deadline = time.monotonic() + timeout
+    while True:
+        left = http("GET", url).json()["database"]["outbox"]
+        if left == 0 or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
 class Gateway:
     """The skagerrak daemon: writes `config_text` to <workdir>/skagerrak.cfg, runs
     `<binary> -f -c <cfg>` in workdir, its stdout+stderr go to <workdir>/skagerrak.log and
