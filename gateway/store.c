@@ -206,8 +206,7 @@ struct gw_store *gw_store_open(const char *path, char *err, size_t errlen)
     char e2[512] = "";
     /* WAL: readers never block the writer; synchronous=NORMAL in WAL survives a process
      * crash (kill -9) without loss; only an OS crash/power cut may lose the last commits. */
-    if (exec(s, "PRAGMA page_size=1024", e2, sizeof e2) < 0 ||
-        exec(s, "PRAGMA journal_mode=WAL", e2, sizeof e2) < 0 ||
+    if (exec(s, "PRAGMA journal_mode=WAL", e2, sizeof e2) < 0 ||
         exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;"
                 " PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY;"
                 " PRAGMA wal_autocheckpoint=0;", e2, sizeof e2) < 0) {
