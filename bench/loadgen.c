@@ -8,6 +8,10 @@
  *   open=N   (memory phase: only open N new conversations, no counsellors; prints timing)
  *   web=1    (also measure latency through the web chat API: POST /webchat/message up,
  *             the session's Server-Sent-Event stream down; one extra conversation)
+ *   user_prefix=c  (counsellor accounts <prefix>0..N-1)
+ *   chunks=K gate=1  (each latency phase in K pieces, and the throughput phase, each after
+ *             "loadgen: ready" on stderr and a line on stdin: run.py takes turns between
+ *             the gateway and the reference, so both see the same machine)
  * Body markers: H<i> set-up, L<seq> latency seeker->counsellor, R<seq> latency
  * counsellor->seeker, S<seq>/C<seq> throughput.  Latency: one message in flight.
  * Throughput: hconns POSTs in flight seeker->counsellor and `window` stanzas in flight
@@ -50,7 +54,9 @@ struct conv {
 static struct {
     int ep;
     int zw;
-    const char *host, *comp, *queue, *pass;
+    const char *host, *comp, *queue, *pass, *uprefix;
+    int chunks; /* latency phases in this many pieces, each after a "go" (gate=1) */
+    int gated;
     int hport, cport, users, nconvs, hconns;
     struct sock **xc, **hc, *evs;
     struct conv *convs;
@@ -184,7 +190,7 @@ static void b64(const unsigned char *in, size_t n, char *out)
 static struct sock *login(int i)
 {
     char user[32], buf[1024], cred[256], enc[400];
-    snprintf(user, sizeof user, "c%d", i);
+    snprintf(user, sizeof user, "%s%d", G.uprefix, i);
     int fd = tcp_connect(G.cport);
     struct sock *s = sock_new(fd, 0, i);
     char open_stream[256];
@@ -240,8 +246,9 @@ static void post(struct sock *s, int conv, char marker, int64_t seq, int fresh)
     char body[512], req[1024];
     int bl;
     if (G.zw)
-        bl = snprintf(body, sizeof body, "{\"to\":\"c%d@%s\",\"from\":\"%s\",\"body\":\"%c%lld\"}",
-                      G.convs[conv].cidx, G.host, G.convs[conv].token, marker, (long long)seq);
+        bl = snprintf(body, sizeof body, "{\"to\":\"%s%d@%s\",\"from\":\"%s\",\"body\":\"%c%lld\"}",
+                      G.uprefix, G.convs[conv].cidx, G.host, G.convs[conv].token, marker,
+                      (long long)seq);
     else
         bl = snprintf(body, sizeof body, "{\"address\":\"bench%d\",\"body\":\"%c%lld\"%s}", conv,
                       marker, (long long)seq, fresh ? ",\"new\":true" : "");
@@ -264,9 +271,9 @@ static void post_web(struct sock *s, char marker, int64_t seq)
     int rl;
     if (G.zw)
         rl = snprintf(req, sizeof req,
-                      "POST /webchat/message?to=c%d@%s&from=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      "POST /webchat/message?to=%s%d@%s&from=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                       "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-                      G.convs[G.web].cidx, G.host, G.convs[G.web].token, bl, body);
+                      G.uprefix, G.convs[G.web].cidx, G.host, G.convs[G.web].token, bl, body);
     else
         rl = snprintf(req, sizeof req,
                       "POST /webchat/message HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -507,15 +514,25 @@ static const char *arg(int argc, char **argv, const char *key, const char *def)
     return def;
 }
 
-/* One latency phase: nlat recorded messages (after 500 warm-up ones), one in flight, in
- * direction dir (0 seeker->counsellor, 1 back), through the loopback channel (web < 0:
- * conversations in turn) or the web chat conversation `web`. */
-static void latency_run(int dir, int web, int nlat, int64_t *seqp)
+/* gate=1: tell run.py we are ready ("loadgen: ready" on stderr) and wait for a line on
+ * stdin, so that it can take turns between the gateway and the reference. */
+static void gate(void)
+{
+    if (!G.gated)
+        return;
+    fprintf(stderr, "loadgen: ready\n");
+    fflush(stderr);
+    char line[16];
+    if (!fgets(line, sizeof line, stdin))
+        die("gate: stdin closed");
+}
+
+/* n messages, one in flight, in direction dir (0 seeker->counsellor, 1 back), through the
+ * loopback channel (web < 0: conversations in turn) or the web chat conversation `web`. */
+static void latency_send(int dir, int web, int n, int64_t *seqp)
 {
     int64_t seq = *seqp;
-    for (int k = 0; k < nlat + 500; k++) {
-        if (k == 500)
-            G.nlat = 0;
+    for (int k = 0; k < n; k++) {
         int conv = web >= 0 ? web : (int)(seq % G.nconvs);
         G.got_seq = -1;
         if (dir == 1)
@@ -533,6 +550,22 @@ static void latency_run(int dir, int web, int nlat, int64_t *seqp)
         seq++;
     }
     *seqp = seq;
+}
+
+/* One latency phase: nlat recorded messages after 500 warm-up ones, in G.chunks pieces; a
+ * piece after the first starts with 20 unrecorded messages (the caches went cold while the
+ * other component had its turn -- the same for both). */
+static void latency_run(int dir, int web, int nlat, int64_t *seqp)
+{
+    G.nlat = 0;
+    for (int c = 0; c < G.chunks; c++) {
+        gate();
+        size_t keep = G.nlat, keep_echo = G.necho;
+        latency_send(dir, web, c == 0 ? 500 : 20, seqp);
+        G.nlat = keep; /* warm-up: not recorded */
+        G.necho = keep_echo;
+        latency_send(dir, web, nlat / G.chunks + (c < nlat % G.chunks), seqp);
+    }
 }
 
 /* Latency through the web chat API: a session, its event stream, its messages. */
@@ -607,6 +640,11 @@ int main(int argc, char **argv)
     G.comp = arg(argc, argv, "comp", "gw.no.test");
     G.queue = G.zw ? NULL : arg(argc, argv, "queue", "general@gw.no.test");
     G.pass = arg(argc, argv, "pass", "pw");
+    G.uprefix = arg(argc, argv, "user_prefix", "c");
+    G.chunks = atoi(arg(argc, argv, "chunks", "1"));
+    G.gated = atoi(arg(argc, argv, "gate", "0"));
+    if (G.chunks < 1)
+        G.chunks = 1;
     G.users = atoi(arg(argc, argv, "users", "10"));
     G.nconvs = atoi(arg(argc, argv, "convs", "1000"));
     G.hconns = atoi(arg(argc, argv, "hconns", "8"));
@@ -703,6 +741,7 @@ int main(int argc, char **argv)
             break;
         p = c + 1;
     }
+    gate(); /* the throughput phases run one after the other, never at once */
     double cpu0[4], cpu1[4], me0 = self_cpu();
     for (int i = 0; i < np; i++)
         cpu0[i] = cpu_of(pid[i]);

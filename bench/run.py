@@ -40,6 +40,7 @@ HCONNS = 8
 # BENCH_PIN=1: the XMPP server alone on CPU 0, component and load generator on CPU 1.
 PIN = os.environ.get("BENCH_PIN", "0") == "1"
 WINDOW = 256
+CHUNKS = int(os.environ.get("BENCH_CHUNKS", "10"))  # latency pieces per phase, taken in turns
 SECRET = "bench-secret"
 
 
@@ -161,22 +162,86 @@ def machine():
             "prosody": pv, "loadavg_at_start": os.getloadavg()}
 
 
+class Turns:
+    """A loadgen started with gate=1: it says "loadgen: ready" on stderr at every gate and
+    goes on when run.py writes a line to its stdin."""
+
+    def __init__(self, name, args, on_phase=None):
+        self.name = name
+        self.p = subprocess.Popen(pin_cmd("load") + [os.path.join(HERE, "loadgen")] + args
+                                  + ["gate=1", "chunks=%d" % CHUNKS],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        self.err = []
+        self.cv = threading.Condition()
+        self.ready = 0
+        self.out = []
+        self.on_phase = on_phase
+        threading.Thread(target=self._read_err, daemon=True).start()
+        threading.Thread(target=lambda: self.out.append(self.p.stdout.read()),
+                         daemon=True).start()
+
+    def _read_err(self):
+        for line in self.p.stderr:
+            self.err.append(line)
+            if line.startswith("loadgen: ready"):
+                with self.cv:
+                    self.ready += 1
+                    self.cv.notify_all()
+            elif self.on_phase and line.startswith("loadgen: phase "):
+                self.on_phase(line.split()[-1])
+        with self.cv:
+            self.ready = -1  # exited
+            self.cv.notify_all()
+
+    def wait(self, n, timeout=900):
+        """Until the n-th gate is reached or the process has ended; False when it ended."""
+        with self.cv:
+            if not self.cv.wait_for(lambda: self.ready >= n or self.ready < 0, timeout):
+                self.p.kill()
+                raise RuntimeError("%s: no progress in %d s" % (self.name, timeout))
+            return self.ready >= n
+
+    def go(self):
+        self.p.stdin.write("go\n")
+        self.p.stdin.flush()
+
+    def result(self):
+        self.p.wait(60)
+        for _ in range(100):
+            if self.out:
+                break
+            time.sleep(0.05)
+        if self.p.returncode != 0 or not self.out:
+            raise RuntimeError("%s failed: %s" % (self.name, "".join(self.err)))
+        return json.loads(self.out[0])
+
+
+def take_turns(a, b):
+    """Both loadgens pass their gates alternately (a first, then b first, ...): each latency
+    piece of one is followed by the same piece of the other, and their throughput phases run
+    one after the other -- so slow minutes on a shared machine hit both alike."""
+    n, k = 1, 0
+    alive = {a: a.wait(n), b: b.wait(n)}  # set-up done
+    while any(alive.values()):
+        for t in ((a, b) if k % 2 == 0 else (b, a)):
+            if alive[t]:
+                t.go()
+                alive[t] = t.wait(n + 1)
+        n += 1
+        k += 1
+
+
 def run_pair(tmp, pr, gw_bin):
     res = {}
     common = ["c2s=%d" % pr.c2s_port, "users=%d" % USERS, "convs=%d" % CONVS, "lat=%d" % LAT,
               "tput_s=%g" % TPUT_S, "window=%d" % WINDOW, "hconns=%d" % HCONNS, "web=1"]
-    # Zero-work reference.
+    # The zero-work reference and the gateway run side by side on the same server, each with
+    # its own counsellor accounts (z0.., c0..); the load generators take turns.
     zport = harness.free_port()
-    zw = Proc([os.path.join(HERE, "zerowork"), "127.0.0.1", str(pr.component_port), "zw.no.test",
-               SECRET, str(zport)], os.path.join(tmp, "zerowork.log"))
-    try:
-        zw.wait_line("online")
-        harness.wait_port(zport)
-        res["zw"] = loadgen(common + ["mode=zw", "http=%d" % zport, "comp=zw.no.test",
-                                      "pids=%d,%d" % (zw.p.pid, pr.proc.pid)])
-    finally:
-        zw.stop()
-    # The gateway.
+    zw = Proc(pin_cmd("component") + [os.path.join(HERE, "zerowork"), "127.0.0.1",
+                                      str(pr.component_port), "zw.no.test", SECRET, str(zport)],
+              os.path.join(tmp, "zerowork.log"))
     wd = os.path.join(tmp, "gw")
     os.makedirs(wd, exist_ok=True)
     hport = harness.free_port()
@@ -184,8 +249,11 @@ def run_pair(tmp, pr, gw_bin):
         # the web chat too, for its latency phase (rate limits off: one seeker sends them all)
         f.write(gw_config(wd, pr, hport, plugins=(
             "loopback = { }; webchat = { rate_ip = 0; rate_ip_sessions = 0; rate_session = 0; };")))
-    g = Proc([gw_bin, "-f", "-c", os.path.join(wd, "skagerrak.cfg")], os.path.join(wd, "gw.log"), wd)
+    g = Proc(pin_cmd("component") + [gw_bin, "-f", "-c", os.path.join(wd, "skagerrak.cfg")],
+             os.path.join(wd, "gw.log"), wd)
     try:
+        zw.wait_line("online")
+        harness.wait_port(zport)
         g.wait_line("component gw.no.test online")
         perf = []
         mode = os.environ.get("BENCH_PERF")
@@ -200,8 +268,20 @@ def run_pair(tmp, pr, gw_bin):
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             elif name == "end" and perf:
                 perf[0].send_signal(2)
-        res["gw"] = loadgen(common + ["mode=gw", "http=%d" % hport, "comp=gw.no.test",
-                                      "pids=%d,%d" % (g.p.pid, pr.proc.pid)], on_phase)
+        lz = Turns("loadgen zw", common + ["mode=zw", "http=%d" % zport, "comp=zw.no.test",
+                                           "user_prefix=z",
+                                           "pids=%d,%d" % (zw.p.pid, pr.proc.pid)])
+        lg = Turns("loadgen gw", common + ["mode=gw", "http=%d" % hport, "comp=gw.no.test",
+                                           "pids=%d,%d" % (g.p.pid, pr.proc.pid)], on_phase)
+        try:
+            take_turns(lz, lg)
+        except Exception:
+            for t in (lz, lg):
+                if t.p.poll() is None:
+                    t.p.kill()
+            raise
+        res["zw"] = lz.result()
+        res["gw"] = lg.result()
         res["gw"]["rss_kb_after"] = rss_kb(g.p.pid)
         # ack barriers the gateway sent in all phases: pings the server routed for us
         hc = http.client.HTTPConnection("127.0.0.1", hport, timeout=10)
@@ -222,6 +302,7 @@ def run_pair(tmp, pr, gw_bin):
                   % os.path.join(tmp, "perf.txt"), flush=True)
     finally:
         g.stop()
+        zw.stop()
     return res
 
 
@@ -530,8 +611,10 @@ def main():
     pr = harness.Prosody(os.path.join(tmp, "prosody"), hosts=["no.test"],
                          components={"gw.no.test": SECRET, "zw.no.test": SECRET}, log_level="warn")
     for i in range(USERS):
-        pr.adduser("c%d@no.test" % i, "pw")
+        pr.adduser("c%d@no.test" % i, "pw")  # the gateway's counsellors
+        pr.adduser("z%d@no.test" % i, "pw")  # the reference's
     pr.start()
+    pin_pid(pr.proc.pid, "server")
     try:
         print("bench: %d counsellor accounts, %d conversations; latency %d msgs/direction, "
               "throughput %g s" % (USERS, CONVS, LAT, TPUT_S), flush=True)

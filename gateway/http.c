@@ -414,6 +414,16 @@ void gw_http_release(struct gw_http *h, int committed)
         gw_http_i_mhd_kick(h);
 }
 
+void gw_http_flush(struct gw_http *h)
+{
+    if (!h || !h->kick_id)
+        return;
+    gw_loop_timer_cancel(h->loop, h->kick_id);
+    h->kick_id = 0;
+    MHD_run(h->d); /* takes the resumed connections back */
+    MHD_run(h->d); /* writes what they have */
+}
+
 /* ---- request accessors ---- */
 
 const char *gw_http_req_method(struct gw_http_req *r)

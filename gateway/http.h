@@ -68,6 +68,10 @@ void gw_http_set_hold(struct gw_http *h, int (*hold)(void *arg), void *arg);
  * 503 "storage failure, please retry".  Handlers of requests that arrived meanwhile may run
  * (and be held again; the server then schedules another turn). */
 void gw_http_release(struct gw_http *h, int committed);
+/* Write what this turn queued on event streams now, not in the next turn: a resumed
+ * connection takes one MHD_run() to be taken back and another to be written (the core calls
+ * this at the end of each turn, after the commit; no-op when nothing was resumed). */
+void gw_http_flush(struct gw_http *h);
 /* True while a route handler runs (its answer may be held: see gw_http_set_hold). */
 int gw_http_in_handler(const struct gw_http *h);
 

@@ -44,6 +44,7 @@ static void end_of_turn(void *arg)
      * seeker's HTTP client hears "stored"), then the held HTTP answers (group commit). */
     gw_xmpp_flush(c->xmpp);
     gw_http_release(c->http, ok);
+    gw_http_flush(c->http);
 }
 
 static int store_dirty(void *arg)
