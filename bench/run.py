@@ -36,10 +36,10 @@ CONVS = int(os.environ.get("BENCH_CONVS", "1000"))
 MEM_MAX = int(os.environ.get("BENCH_MEM_MAX", "100000"))
 STREAMS = int(os.environ.get("BENCH_STREAMS", "10000"))
 USERS = (CONVS + 1 + 99) // 100  # capacity 100 each; + 1: the web chat conversation
-HCONNS = 8
+HCONNS = int(os.environ.get("BENCH_HCONNS", "8"))  # seeker POSTs in flight (throughput)
 # BENCH_PIN=1: the XMPP server alone on CPU 0, component and load generator on CPU 1.
 PIN = os.environ.get("BENCH_PIN", "0") == "1"
-WINDOW = 256
+WINDOW = int(os.environ.get("BENCH_WINDOW", "256"))  # counsellor stanzas in flight
 CHUNKS = int(os.environ.get("BENCH_CHUNKS", "10"))  # latency pieces per phase, taken in turns
 SECRET = "bench-secret"
 
