@@ -593,3 +593,19 @@ char *gw_xml_safe(const char *in, size_t max)
     out[o] = 0;
     return out;
 }
+
+char *gw_xml_escape(char *out, const char *in)
+{
+    for (const char *p = in; *p; p++) {
+        switch (*p) {
+        case '&': out = stpcpy(out, "&amp;"); break;
+        case '<': out = stpcpy(out, "&lt;"); break;
+        case '>': out = stpcpy(out, "&gt;"); break;
+        case '"': out = stpcpy(out, "&quot;"); break;
+        case '\'': out = stpcpy(out, "&apos;"); break;
+        default: *out++ = *p;
+        }
+    }
+    *out = 0;
+    return out;
+}

@@ -69,5 +69,8 @@ void gw_xmpp_set_identity(struct gw_xmpp *x, const char *name, const char *versi
 /* Strip what XML 1.0 forbids (control characters, invalid UTF-8, U+FFFE/FFFF) and cut
  * at max bytes on a character boundary.  Returns a malloc'd string (caller frees). */
 char *gw_xml_safe(const char *in, size_t max);
+/* Write `in` escaped for XML text or a double-quoted attribute (& < > " ') at `out`, which
+ * must have room for 6 * strlen(in) + 1 bytes; returns the end (NUL-terminated there). */
+char *gw_xml_escape(char *out, const char *in);
 
 #endif

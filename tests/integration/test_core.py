@@ -94,6 +94,23 @@ def test_control_characters_never_reach_the_stream(gateway, client):
     kari.wait_message(lambda s: s.body == "still here", timeout=10)
 
 
+def test_markup_characters_arrive_as_written(gateway, client):
+    """Stanzas to counsellors are written as text (gateway/router.c): what XML must escape
+    arrives exactly as the seeker wrote it, and the stream survives it."""
+    kari = client("kari")
+    sign_in(kari)
+    lb = gateway.loopback
+    text = "if a < b && c > d then \"quote\" and 'apostrophe' </body><x/>"
+    lb.send("+4790000004", "hello", id="mk-1")
+    offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10)
+    kari.send_message(offer.bare_from, "!accept")
+    kari.wait_message(lambda s: s.body == "hello", timeout=10)
+    lb.send("+4790000004", text, id="mk-2")
+    m = kari.wait_message(lambda s: (s.body or "").startswith("if a"), timeout=10)
+    assert m.body == text
+    assert m.bare_from == offer.bare_from  # the stream survived: no parse error
+
+
 def test_oversized_and_empty_bodies_refused(gateway):
     lb = gateway.loopback
     r = lb.send("+4790000002", "x" * 40000)

@@ -1,5 +1,6 @@
 /* test_xmlsafe.c — unit tests for gw_xml_safe (gateway/xmpp.c): what XML 1.0 forbids is
- * stripped and the result is cut on a character boundary. */
+ * stripped and the result is cut on a character boundary; and for gw_xml_escape, which the
+ * stanzas written as text (gw_router_chat) rely on. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -103,13 +104,32 @@ static void test_long(void **state)
     free(in);
 }
 
+static void escape_check(const char *in, const char *want)
+{
+    char out[256];
+    char *end = gw_xml_escape(out, in);
+    assert_string_equal(out, want);
+    assert_ptr_equal(end, out + strlen(want));
+}
+
+static void test_escape(void **state)
+{
+    (void)state;
+    escape_check("", "");
+    escape_check("plain æøå", "plain æøå");
+    escape_check("<b>&amp;</b>", "&lt;b&gt;&amp;amp;&lt;/b&gt;");
+    escape_check("a\"b'c", "a&quot;b&apos;c");
+    /* the worst case the callers size for: 6 bytes out per byte in */
+    escape_check("''", "&apos;&apos;");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain),       cmocka_unit_test(test_controls),
         cmocka_unit_test(test_nonchars),    cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_keeps_text),  cmocka_unit_test(test_cut),
-        cmocka_unit_test(test_long),
+        cmocka_unit_test(test_long),        cmocka_unit_test(test_escape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
