@@ -309,7 +309,11 @@ static int web_deliver(void *self, const struct gw_msg *m, char *err, size_t err
         return GW_EPERM;
     }
     struct web_session *s = web_sessions_by_conv(&x->ss, m->conv);
-    json_t *meta = m->meta_json ? json_loads(m->meta_json, 0, NULL) : NULL;
+    /* meta matters for system texts only; a counsellor's text carries the core's routing
+     * meta, which the seeker never sees: not parsed on every counsellor message. */
+    json_t *meta = m->meta_json && m->kind != GW_MSG_TEXT && m->kind != GW_MSG_TYPING
+                       ? json_loads(m->meta_json, 0, NULL)
+                       : NULL;
     if (meta && !json_is_object(meta)) {
         json_decref(meta);
         meta = NULL;
