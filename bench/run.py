@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 import harness  # noqa: E402
 
 LAT = int(os.environ.get("BENCH_LAT", "10000"))
-TPUT_S = float(os.environ.get("BENCH_TPUT_S", "20"))
+TPUT_S = float(os.environ.get("BENCH_TPUT_S", "30"))  # the issue: sustained >= 30 s
 CONVS = int(os.environ.get("BENCH_CONVS", "1000"))
 MEM_MAX = int(os.environ.get("BENCH_MEM_MAX", "100000"))
 STREAMS = int(os.environ.get("BENCH_STREAMS", "10000"))
