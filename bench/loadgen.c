@@ -9,6 +9,7 @@
  *   web=1    (also measure latency through the web chat API: POST /webchat/message up,
  *             the session's Server-Sent-Event stream down; one extra conversation)
  *   user_prefix=c  (counsellor accounts <prefix>0..N-1)
+ *   tput_dirs=both|s2c|c2s  (which directions the throughput phase drives)
  *   chunks=K gate=1  (each latency phase in K pieces, and the throughput phase, each after
  *             "loadgen: ready" on stderr and a line on stdin: run.py takes turns between
  *             the gateway and the reference, so both see the same machine)
@@ -651,6 +652,10 @@ int main(int argc, char **argv)
     int nlat = atoi(arg(argc, argv, "lat", "10000"));
     double tput_s = atof(arg(argc, argv, "tput_s", "20"));
     int window = atoi(arg(argc, argv, "window", "256"));
+    /* tput_dirs=both|s2c|c2s: which directions the throughput phase drives */
+    char dirs = arg(argc, argv, "tput_dirs", "both")[0] == 's'   ? 's'
+                : arg(argc, argv, "tput_dirs", "both")[0] == 'c' ? 'c'
+                                                                 : 'b';
     int nopen = atoi(arg(argc, argv, "open", "0"));
     int open_base = atoi(arg(argc, argv, "open_base", "0"));
     const char *pids = arg(argc, argv, "pids", "");
@@ -754,12 +759,12 @@ int main(int argc, char **argv)
     int64_t start = now_ns(), end = start + (int64_t)(tput_s * 1e9);
     int64_t sent_c2s = 0, sent_s2c = 0, next_conv = 0;
     while (now_ns() < end && seq < MAXSEQ - 100000) {
-        for (int i = 0; i < G.hconns; i++)
+        for (int i = 0; i < G.hconns && dirs != 'c'; i++)
             if (!G.hc[i]->busy && sent_s2c - G.recv_s2c < window) {
                 post(G.hc[i], (int)(next_conv++ % G.nconvs), 'S', seq++, 0);
                 sent_s2c++;
             }
-        while (sent_c2s - G.recv_c2s < window) {
+        while (dirs != 's' && sent_c2s - G.recv_c2s < window) {
             reply((int)(next_conv++ % G.nconvs), 'C', seq++);
             sent_c2s++;
         }

@@ -235,7 +235,8 @@ def take_turns(a, b):
 def run_pair(tmp, pr, gw_bin):
     res = {}
     common = ["c2s=%d" % pr.c2s_port, "users=%d" % USERS, "convs=%d" % CONVS, "lat=%d" % LAT,
-              "tput_s=%g" % TPUT_S, "window=%d" % WINDOW, "hconns=%d" % HCONNS, "web=1"]
+              "tput_s=%g" % TPUT_S, "window=%d" % WINDOW, "hconns=%d" % HCONNS, "web=1",
+              "tput_dirs=%s" % os.environ.get("BENCH_TPUT_DIRS", "both")]
     # The zero-work reference and the gateway run side by side on the same server, each with
     # its own counsellor accounts (z0.., c0..); the load generators take turns.
     zport = harness.free_port()
@@ -268,11 +269,41 @@ def run_pair(tmp, pr, gw_bin):
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             elif name == "end" and perf:
                 perf[0].send_signal(2)
+        server_perf = {}
+
+        def on_phase_server(side):
+            """BENCH_PERF_SERVER=1: perf record of Prosody over each side's throughput window
+            (perf-server-zw.data, perf-server-gw.data in the work directory)."""
+            def cb(name):
+                if not os.environ.get("BENCH_PERF_SERVER"):
+                    return
+                if name == "throughput":
+                    # BENCH_PERF_SERVER=stat: syscall counts instead of a profile
+                    cmd = (["perf", "stat", "-e", "raw_syscalls:sys_enter,"
+                            "syscalls:sys_enter_epoll_wait,syscalls:sys_enter_recvfrom,"
+                            "syscalls:sys_enter_read,syscalls:sys_enter_sendto,"
+                            "syscalls:sys_enter_write,syscalls:sys_enter_writev"]
+                           if os.environ["BENCH_PERF_SERVER"] == "stat" else
+                           ["perf", "record", "-F", "999", "-g"])
+                    if os.environ["BENCH_PERF_SERVER"] == "strace":
+                        cmd = ["strace", "-c", "-f"]
+                    server_perf[side] = subprocess.Popen(
+                        cmd + ["-p", str(pr.proc.pid), "-o",
+                               os.path.join(tmp, "perf-server-%s.data" % side)],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                elif name == "end" and side in server_perf:
+                    server_perf[side].send_signal(2)
+            return cb
+
+        def on_phase_gw(name):
+            on_phase(name)
+            on_phase_server("gw")(name)
         lz = Turns("loadgen zw", common + ["mode=zw", "http=%d" % zport, "comp=zw.no.test",
                                            "user_prefix=z",
-                                           "pids=%d,%d" % (zw.p.pid, pr.proc.pid)])
+                                           "pids=%d,%d" % (zw.p.pid, pr.proc.pid)],
+                   on_phase_server("zw"))
         lg = Turns("loadgen gw", common + ["mode=gw", "http=%d" % hport, "comp=gw.no.test",
-                                           "pids=%d,%d" % (g.p.pid, pr.proc.pid)], on_phase)
+                                           "pids=%d,%d" % (g.p.pid, pr.proc.pid)], on_phase_gw)
         try:
             take_turns(lz, lg)
         except Exception:
@@ -280,6 +311,14 @@ def run_pair(tmp, pr, gw_bin):
                 if t.p.poll() is None:
                     t.p.kill()
             raise
+        for side, sp in server_perf.items():
+            try:
+                sp.wait(120)
+            except subprocess.TimeoutExpired:
+                sp.send_signal(2)
+                sp.wait(120)
+            print("bench: Prosody profile (%s throughput window) in %s" % (
+                side, os.path.join(tmp, "perf-server-%s.data" % side)), flush=True)
         res["zw"] = lz.result()
         res["gw"] = lg.result()
         res["gw"]["rss_kb_after"] = rss_kb(g.p.pid)

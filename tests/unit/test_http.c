@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -454,7 +455,14 @@ static void raw_cb(void *arg, int fd, unsigned events)
     }
 }
 
+static void raw_open_v(struct env *e, struct raw *c, const char *path, const char *version);
+
 static void raw_open(struct env *e, struct raw *c, const char *path)
+{
+    raw_open_v(e, c, path, "1.1");
+}
+
+static void raw_open_v(struct env *e, struct raw *c, const char *path, const char *version)
 {
     memset(c, 0, sizeof(*c));
     c->e = e;
@@ -463,7 +471,9 @@ static void raw_open(struct env *e, struct raw *c, const char *path)
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     assert_int_equal(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     char req[256];
-    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n", path);
+    int n = snprintf(req, sizeof(req),
+                     "GET %s HTTP/%s\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n",
+                     path, version);
     assert_int_equal(write(c->fd, req, (size_t)n), n);
     fcntl(c->fd, F_SETFL, O_NONBLOCK);
     assert_int_equal(gw_loop_fd_add(e->l, c->fd, GW_EV_READ, raw_cb, c), 0);
@@ -573,6 +583,42 @@ static void test_sse_stream(void **state)
     busy_turns(e, 100);
     assert_int_equal(sse_tab[0].closed, 1);
     assert_int_equal(gw_http_stream_count(e->h), 0);
+}
+
+/* A burst larger than one block goes out with one gw_http_flush() (the core's end of turn),
+ * not one block per loop turn: the client has all of it without the loop running again.
+ * HTTP/1.0 (close-delimited, as the loopback channel's readers use): libmicrohttpd then sends
+ * at most one block per MHD_run(); chunked HTTP/1.1 fills more per run. */
+static void test_sse_burst_in_one_flush(void **state)
+{
+    struct env *e = *state;
+    sse_reset();
+    gw_http_route(e->h, "webchat", "GET", "/events", h_sse, NULL);
+    struct raw c;
+    raw_open_v(e, &c, "/webchat/events", "1.0");
+    assert_true(run_until(e, &sse_tab[0].opened, 2000));
+    assert_true(raw_wait(&c, "\r\n\r\n", 2000));
+    gw_loop_fd_del(e->l, c.fd); /* from now on the test reads the socket itself */
+    char ev[1000];
+    memset(ev, 'x', sizeof ev);
+    memcpy(ev, "data: ", 6);
+    for (int i = 0; i < 12; i++) { /* ~12 KB: a dozen blocks */
+        snprintf(ev + sizeof ev - 12, 12, "%04d\n\n", i);
+        assert_int_equal(gw_http_stream_write(sse_tab[0].s, ev, strlen(ev)), GW_OK);
+    }
+    gw_http_flush(e->h);
+    /* no loop turn from here: only what that flush wrote can arrive */
+    char got[32768];
+    size_t len = 0;
+    struct pollfd pfd = {.fd = c.fd, .events = POLLIN};
+    while (!memmem(got, len, "0011\n\n", 6) && poll(&pfd, 1, 1000) > 0) {
+        ssize_t n = read(c.fd, got + len, sizeof got - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    assert_non_null(memmem(got, len, "0011\n\n", 6));
+    raw_close(&c);
 }
 
 static void test_sse_close_and_unroute(void **state)
@@ -771,6 +817,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_headers_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_post_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sse_burst_in_one_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_close_and_unroute, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_client_gone_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_timeout, setup, teardown),
