@@ -326,7 +326,9 @@ class Prosody:
             "s2s_secure_auth = false",
             "allow_unencrypted_plain_auth = true",
             "allow_registration = false",
-            "network_settings = { tcp_nodelay = true }",
+            # Nagle off.  Prosody 0.12's default backend (server_epoll) reads `nagle = false`;
+            # `tcp_nodelay` is the old server_select's name and server_epoll ignores it.
+            "network_settings = { nagle = false; tcp_nodelay = true }",
             "interfaces = %s" % _lua_list(self.interfaces),
             "local_interfaces = %s" % _lua_list(self.interfaces),
             "c2s_interfaces = %s" % _lua_list(self.interfaces),
