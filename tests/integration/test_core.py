@@ -50,6 +50,16 @@ def sign_in(cl, queue="general"):
     cl.wait_presence(frm="%s@gw.no.test" % queue)
 
 
+def start_conversation(lb, kari, address, first, id):
+    """A seeker writes `first`; Kari accepts the offer and receives it.  Returns the offer
+    (its bare_from is the conversation's JID)."""
+    lb.send(address, first, id=id)
+    offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10)
+    kari.send_message(offer.bare_from, "!accept")
+    kari.wait_message(lambda s: s.body == first, timeout=10)
+    return offer
+
+
 def test_seeker_reaches_counsellor_and_back(gateway, client):
     kari = client("kari")
     sign_in(kari)
@@ -101,10 +111,7 @@ def test_markup_characters_arrive_as_written(gateway, client):
     sign_in(kari)
     lb = gateway.loopback
     text = "if a < b && c > d then \"quote\" and 'apostrophe' </body><x/>"
-    lb.send("+4790000004", "hello", id="mk-1")
-    offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10)
-    kari.send_message(offer.bare_from, "!accept")
-    kari.wait_message(lambda s: s.body == "hello", timeout=10)
+    offer = start_conversation(lb, kari, "+4790000004", "hello", "mk-1")
     lb.send("+4790000004", text, id="mk-2")
     m = kari.wait_message(lambda s: (s.body or "").startswith("if a"), timeout=10)
     assert m.body == text
@@ -123,10 +130,7 @@ def test_message_during_xmpp_outage_is_delivered_after(gateway, client, prosody)
     kari = client("kari")
     sign_in(kari)
     lb = gateway.loopback
-    lb.send("+4790000003", "first", id="o-1")
-    offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10)
-    kari.send_message(offer.bare_from, "!accept")
-    kari.wait_message(lambda s: s.body == "first", timeout=10)
+    offer = start_conversation(lb, kari, "+4790000003", "first", "o-1")
     # Everything so far confirmed by the server (else it is sent again after the restart:
     # at-least-once, same ids -- not what this test is about).
     assert harness.wait_outbox_empty(gateway.http_port) == 0
@@ -153,10 +157,7 @@ def test_burst_arrives_in_order_and_the_outbox_drains(gateway, client):
     kari = client("kari")
     sign_in(kari)
     lb = gateway.loopback
-    lb.send("+4790000020", "start", id="b-0")
-    offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10)
-    kari.send_message(offer.bare_from, "!accept")
-    kari.wait_message(lambda s: s.body == "start", timeout=10)
+    start_conversation(lb, kari, "+4790000020", "start", "b-0")
     # Six senders at once (one HTTP connection each), so stanzas leave while a barrier is
     # still out; each sender's messages must arrive in its order.
     senders, n = 6, 60
@@ -186,10 +187,7 @@ def test_kill9_after_store_before_send(gateway_factory, client, prosody):
     lb.post("/loopback/mode", {"mode": "eagain"})
     kari = client("kari")
     sign_in(kari)
-    lb.send("+4790000004", "hello", id="k9-1")
-    offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10)
-    kari.send_message(offer.bare_from, "!accept")
-    kari.wait_message(lambda s: s.body == "hello", timeout=10)
+    offer = start_conversation(lb, kari, "+4790000004", "hello", "k9-1")
     kari.send_message(offer.bare_from, "reply that must survive")
     # messages 1-5 are the seeker's and the automatic texts; Kari's reply is number 6
     g.wait_log(r"loopback delivery of message 6 deferred", timeout=10)
