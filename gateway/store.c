@@ -62,8 +62,9 @@ static const char *const migrations[] = {
     "INSERT INTO outbox_v2 SELECT id, msg_id, target, kind, payload, attempts, next_at,"
     "  last_error FROM outbox;"
     "DROP TABLE outbox;"
-    "ALTER TABLE outbox_v2 RENAME TO outbox;"
-    "DELETE FROM sqlite_sequence WHERE name='outbox';",
+    "ALTER TABLE outbox_v2 RENAME TO outbox;",
+    /* (Dropping the AUTOINCREMENT table removes its sqlite_sequence row; deleting it here as
+     * well failed on a database whose outbox had none and so no sqlite_sequence at all.) */
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof *migrations))
 

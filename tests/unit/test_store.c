@@ -673,6 +673,37 @@ static void test_migrate_outbox_v1(void **state)
     assert_null(strstr(out, "AUTOINCREMENT"));
 }
 
+/* A schema-1 database that never had an AUTOINCREMENT table, so no sqlite_sequence (a demo
+ * database from a development build had that shape): migration 2 must not depend on it. */
+static void test_migrate_outbox_without_sequence(void **state)
+{
+    struct fx *f = *state;
+    char err[256], out[256];
+    f->s = gw_store_open(f->db, err, sizeof err);
+    assert_non_null(f->s);
+    gw_store_close(&f->s);
+    sqlite3 *d;
+    assert_int_equal(sqlite3_open(f->db, &d), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(d,
+                                  "PRAGMA writable_schema=ON;"
+                                  "DELETE FROM sqlite_master WHERE name='sqlite_sequence';"
+                                  "PRAGMA writable_schema=OFF;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(d);
+    assert_int_equal(sqlite3_open(f->db, &d), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(d, "VACUUM; PRAGMA user_version=1;", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(d);
+    assert_int_equal(sql1(f->db, "SELECT count(*) FROM sqlite_master WHERE name='sqlite_sequence'",
+                          out, sizeof out), 0);
+    assert_string_equal(out, "0");
+
+    f->s = gw_store_open(f->db, err, sizeof err);
+    assert_non_null(f->s);
+    assert_int_equal(gw_store_version(f->s), 2);
+}
+
 static void test_events_feedback(void **state)
 {
     struct fx *f = *state;
@@ -740,6 +771,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dedup, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_outbox, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_outbox_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_outbox_without_sequence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_feedback, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_commit_visibility, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup_open, teardown),
