@@ -56,10 +56,29 @@ struct gw_conv *gw_conv_find(struct gw_core *c, const char *token)
     return token ? gw_map_get(c->conv_by_token, token) : NULL;
 }
 
+/* The key of a conversation's id in conv_by_token: "#" and the id in decimal (written by
+ * hand: this lookup runs for every delivery). */
+static void id_key(int64_t id, char key[24])
+{
+    char digits[21];
+    int n = 0;
+    uint64_t v = id < 0 ? 0 - (uint64_t)id : (uint64_t)id;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < 20);
+    char *p = key;
+    *p++ = '#';
+    if (id < 0)
+        *p++ = '-';
+    while (n)
+        *p++ = digits[--n];
+    *p = 0;
+}
+
 struct gw_conv *gw_conv_by_id(struct gw_core *c, int64_t id)
 {
-    char idkey[32];
-    snprintf(idkey, sizeof idkey, "#%lld", (long long)id);
+    char idkey[24];
+    id_key(id, idkey);
     return gw_map_get(c->conv_by_token, idkey);
 }
 
@@ -74,8 +93,8 @@ static void index_conv(struct gw_core *c, struct gw_conv *cv)
 {
     char key[320];
     seeker_key(cv->channel, cv->address, key, sizeof key);
-    char idkey[32];
-    snprintf(idkey, sizeof idkey, "#%lld", (long long)cv->row.id);
+    char idkey[24];
+    id_key(cv->row.id, idkey);
     gw_map_set(c->conv_by_token, cv->row.token, cv);
     gw_map_set(c->conv_by_token, idkey, cv); /* tokens never start with '#' */
     gw_map_set(c->conv_by_seeker, key, cv);
@@ -185,8 +204,8 @@ static void conv_release(struct gw_core *c, struct gw_conv *cv)
     seeker_key(cv->channel, cv->address, key, sizeof key);
     if (gw_map_get(c->conv_by_seeker, key) == cv)
         gw_map_del(c->conv_by_seeker, key);
-    char idkey[32];
-    snprintf(idkey, sizeof idkey, "#%lld", (long long)cv->row.id);
+    char idkey[24];
+    id_key(cv->row.id, idkey);
     gw_map_del(c->conv_by_token, cv->row.token);
     gw_map_del(c->conv_by_token, idkey);
     TAILQ_REMOVE(&c->convs, cv, all);

@@ -19,6 +19,24 @@
 #include "config.h"
 #include "plugin_api.h"
 #include "store.h"
+#include <string.h>
+
+/* Copy at most n bytes of src into dst (size bytes), truncating, always NUL-terminated:
+ * snprintf(dst, size, "%s", src) without the format parser, which the message path ran
+ * several times per message. */
+static inline void gw_copyn(char *dst, size_t size, const char *src, size_t n)
+{
+    if (!size)
+        return;
+    size_t len = strnlen(src, n < size - 1 ? n : size - 1);
+    memcpy(dst, src, len);
+    dst[len] = 0;
+}
+
+static inline void gw_copy(char *dst, size_t size, const char *src)
+{
+    gw_copyn(dst, size, src, size - 1);
+}
 
 /* glibc's <sys/queue.h> lacks the _SAFE variant (BSD has it). */
 #ifndef TAILQ_FOREACH_SAFE

@@ -251,16 +251,16 @@ static int deliver_row(struct gw_core *c, const struct gw_outbox_row *r, struct 
     struct gw_seeker_row sk;
     char reply_ref[256] = "", token[24] = "", address[256] = "", lang[4] = "", queue[64] = "";
     if (cv) {
-        snprintf(token, sizeof token, "%s", cv->row.token);
-        snprintf(address, sizeof address, "%s", cv->address);
-        snprintf(lang, sizeof lang, "%s", cv->row.lang);
-        snprintf(queue, sizeof queue, "%s", cv->row.queue);
+        gw_copy(token, sizeof token, cv->row.token);
+        gw_copy(address, sizeof address, cv->address);
+        gw_copy(lang, sizeof lang, cv->row.lang);
+        gw_copy(queue, sizeof queue, cv->row.queue);
     } else if (gw_store_conv_by_id(c->store, b.conv_id, &crow) == GW_OK &&
                gw_store_seeker_get(c->store, crow.seeker_id, &sk) == GW_OK) {
-        snprintf(token, sizeof token, "%s", crow.token);
-        snprintf(address, sizeof address, "%s", sk.address);
-        snprintf(lang, sizeof lang, "%s", crow.lang);
-        snprintf(queue, sizeof queue, "%s", crow.queue);
+        gw_copy(token, sizeof token, crow.token);
+        gw_copy(address, sizeof address, sk.address);
+        gw_copy(lang, sizeof lang, crow.lang);
+        gw_copy(queue, sizeof queue, crow.queue);
     }
     /* The seeker's latest channel ref (email threading): kept on the open conversation, so
      * a delivery does not search the conversation's history. */

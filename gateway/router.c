@@ -390,9 +390,9 @@ static void split_to(struct gw_core *c, const char *to, char *local, size_t len)
 
 static void bare_jid(const char *full, char *bare, size_t len)
 {
-    const char *slash = full ? strchr(full, '/') : NULL;
-    snprintf(bare, len, "%.*s", slash ? (int)(slash - full) : (int)strlen(full ? full : ""),
-             full ? full : "");
+    const char *f = full ? full : "";
+    const char *slash = strchr(f, '/');
+    gw_copyn(bare, len, f, slash ? (size_t)(slash - f) : strlen(f));
 }
 
 static void typing_to_seeker(struct gw_core *c, struct gw_conv *cv, const char *state)
