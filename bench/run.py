@@ -118,29 +118,20 @@ def rss_kb(pid):
     return 0
 
 
-def loadgen(args, on_phase=None):
-    """Runs bench/loadgen; on_phase(name) is called when it starts a phase ("throughput",
-    "end"), so a profiler can cover exactly the measured window."""
-    p = subprocess.Popen(pin_cmd("load") + [os.path.join(HERE, "loadgen")] + args, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    err = []
+def loadgen(args, on_phase=None, timeout=900):
+    """Runs bench/loadgen to the end (no gates); on_phase(name) is called when it starts a
+    phase ("throughput", "end"), so a profiler can cover exactly the measured window."""
+    return Loadgen("loadgen", args, on_phase, gated=False).result(timeout)
 
-    def read_err():
-        for line in p.stderr:
-            err.append(line)
-            if on_phase and line.startswith("loadgen: phase "):
-                on_phase(line.split()[-1])
-    t = threading.Thread(target=read_err, daemon=True)
-    t.start()
+
+def finish_perf(p, wait_s):
+    """Wait for a perf process that was sent ^C to write its data; it has been seen to miss
+    the first ^C, so after wait_s a second one follows."""
     try:
-        out = p.communicate(timeout=900)[0]
+        p.wait(wait_s)
     except subprocess.TimeoutExpired:
-        p.kill()
-        raise
-    t.join(10)
-    if p.returncode != 0:
-        raise RuntimeError("loadgen failed: %s\n%s" % ("".join(err), out))
-    return json.loads(out)
+        p.send_signal(2)
+        p.wait(wait_s)
 
 
 def machine():
@@ -162,15 +153,15 @@ def machine():
             "prosody": pv, "loadavg_at_start": os.getloadavg()}
 
 
-class Turns:
-    """A loadgen started with gate=1: it says "loadgen: ready" on stderr at every gate and
-    goes on when run.py writes a line to its stdin."""
+class Loadgen:
+    """bench/loadgen as a child.  gated: started with gate=1, it says "loadgen: ready" on
+    stderr at every gate and goes on when run.py writes a line to its stdin (take_turns)."""
 
-    def __init__(self, name, args, on_phase=None):
+    def __init__(self, name, args, on_phase=None, gated=True):
         self.name = name
+        extra = ["gate=1", "chunks=%d" % CHUNKS] if gated else []
         self.p = subprocess.Popen(pin_cmd("load") + [os.path.join(HERE, "loadgen")] + args
-                                  + ["gate=1", "chunks=%d" % CHUNKS],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  + extra, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         self.err = []
         self.cv = threading.Condition()
@@ -206,14 +197,22 @@ class Turns:
         self.p.stdin.write("go\n")
         self.p.stdin.flush()
 
-    def result(self):
-        self.p.wait(60)
-        for _ in range(100):
+    def result(self, timeout=60):
+        """Its JSON, once it has ended (within timeout seconds)."""
+        try:
+            self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            raise
+        with self.cv:  # stderr read to the end (the reader marks it), stdout likewise below
+            self.cv.wait_for(lambda: self.ready < 0, 10)
+        for _ in range(200):
             if self.out:
                 break
             time.sleep(0.05)
         if self.p.returncode != 0 or not self.out:
-            raise RuntimeError("%s failed: %s" % (self.name, "".join(self.err)))
+            raise RuntimeError("%s failed: %s\n%s" % (self.name, "".join(self.err),
+                                                      self.out[0] if self.out else ""))
         return json.loads(self.out[0])
 
 
@@ -298,11 +297,11 @@ def run_pair(tmp, pr, gw_bin):
         def on_phase_gw(name):
             on_phase(name)
             on_phase_server("gw")(name)
-        lz = Turns("loadgen zw", common + ["mode=zw", "http=%d" % zport, "comp=zw.no.test",
+        lz = Loadgen("loadgen zw", common + ["mode=zw", "http=%d" % zport, "comp=zw.no.test",
                                            "user_prefix=z",
                                            "pids=%d,%d" % (zw.p.pid, pr.proc.pid)],
                    on_phase_server("zw"))
-        lg = Turns("loadgen gw", common + ["mode=gw", "http=%d" % hport, "comp=gw.no.test",
+        lg = Loadgen("loadgen gw", common + ["mode=gw", "http=%d" % hport, "comp=gw.no.test",
                                            "pids=%d,%d" % (g.p.pid, pr.proc.pid)], on_phase_gw)
         try:
             take_turns(lz, lg)
@@ -312,11 +311,7 @@ def run_pair(tmp, pr, gw_bin):
                     t.p.kill()
             raise
         for side, sp in server_perf.items():
-            try:
-                sp.wait(120)
-            except subprocess.TimeoutExpired:
-                sp.send_signal(2)
-                sp.wait(120)
+            finish_perf(sp, 120)
             print("bench: Prosody profile (%s throughput window) in %s" % (
                 side, os.path.join(tmp, "perf-server-%s.data" % side)), flush=True)
         res["zw"] = lz.result()
@@ -328,11 +323,7 @@ def run_pair(tmp, pr, gw_bin):
         res["gw"]["barriers"] = json.loads(hc.getresponse().read())["xmpp"]["barriers"]
         hc.close()
         if perf:
-            try:  # dwarf data takes a while to write; perf has been seen to miss the first ^C
-                perf[0].wait(300)
-            except subprocess.TimeoutExpired:
-                perf[0].send_signal(2)
-                perf[0].wait(300)
+            finish_perf(perf[0], 300)  # dwarf data takes a while to write
             with open(os.path.join(tmp, "perf.txt"), "w") as f:
                 subprocess.run(["perf", "report", "-i", os.path.join(tmp, "perf.data"), "--stdio",
                                 "--no-children", "--percent-limit", "0.7", "-g", "none"],
