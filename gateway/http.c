@@ -93,14 +93,32 @@ static void on_mhd_timer(void *arg)
     mhd_run(h);
 }
 
+#define FLUSH_RUNS_MAX 64 /* MHD_run() calls per drain: up to 64 blocks per stream */
+
+/* After resumes: one MHD_run() takes the resumed connections back, then MHD_run() again
+ * while MHD asks for it at once (timeout 0).  A stream sends at most one block
+ * (STREAM_BLOCK) per MHD_run(); without the repeat a burst left one block per loop turn, and
+ * a client waiting for all of it (a browser replaying history, the benchmark's counsellors)
+ * waited for the turns.  Bounded. */
+static void mhd_drain(struct gw_http *h)
+{
+    MHD_run(h->d);
+    for (int i = 0; i < FLUSH_RUNS_MAX; i++) {
+        MHD_run(h->d);
+        MHD_UNSIGNED_LONG_LONG t;
+        if (MHD_get_timeout(h->d, &t) != MHD_YES || t > 0)
+            break;
+    }
+}
+
 /* MHD_resume_connection() does not wake an external-mode daemon (0.9.75 signals its
  * inter-thread channel only with internal threads): MHD_run() must follow, so resumes
- * schedule one, coalesced, within this turn. */
+ * schedule a drain, coalesced, within this turn (or gw_http_flush() runs it first). */
 static void on_kick(void *arg)
 {
     struct gw_http *h = arg;
     h->kick_id = 0;
-    mhd_run(h);
+    mhd_drain(h);
 }
 
 void gw_http_i_mhd_kick(struct gw_http *h)
@@ -414,25 +432,12 @@ void gw_http_release(struct gw_http *h, int committed)
         gw_http_i_mhd_kick(h);
 }
 
-#define FLUSH_RUNS_MAX 64 /* MHD_run() calls per flush: up to 64 blocks per stream */
-
 void gw_http_flush(struct gw_http *h)
 {
     if (!h || !h->kick_id)
         return;
     gw_loop_timer_cancel(h->loop, h->kick_id);
-    h->kick_id = 0;
-    MHD_run(h->d); /* takes the resumed connections back */
-    /* Then writes: a stream sends at most one block (STREAM_BLOCK) per MHD_run(), and MHD
-     * asks to be run again at once (timeout 0) while a connection has more.  Without this a
-     * burst left one block per loop turn, and a client waiting for all of it (a browser
-     * replaying history, the benchmark's counsellors) waited for the turns.  Bounded. */
-    for (int i = 0; i < FLUSH_RUNS_MAX; i++) {
-        MHD_run(h->d);
-        MHD_UNSIGNED_LONG_LONG t;
-        if (MHD_get_timeout(h->d, &t) != MHD_YES || t > 0)
-            break;
-    }
+    on_kick(h);
 }
 
 /* ---- request accessors ---- */

@@ -97,6 +97,26 @@ static int sql1(const char *db, const char *q, char *out, size_t len)
     return rc;
 }
 
+/* Run several statements on one connection of their own (PRAGMAs that hold per connection). */
+static int sql_exec(const char *db, const char *q)
+{
+    sqlite3 *d;
+    if (sqlite3_open(db, &d) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_exec(d, q, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    sqlite3_close(d);
+    return rc;
+}
+
+/* Create the database at the current schema and close it, for a test to reshape. */
+static void create_closed(struct fx *f)
+{
+    char err[256];
+    f->s = gw_store_open(f->db, err, sizeof err);
+    assert_non_null(f->s);
+    gw_store_close(&f->s);
+}
+
 /* ---- opening and migrations ---- */
 
 static void test_create(void **state)
@@ -641,9 +661,7 @@ static void test_migrate_outbox_v1(void **state)
 {
     struct fx *f = *state;
     char err[256], out[256];
-    f->s = gw_store_open(f->db, err, sizeof err);
-    assert_non_null(f->s);
-    gw_store_close(&f->s);
+    create_closed(f);
     assert_int_equal(sql1(f->db, "DROP TABLE outbox", NULL, 0), 0);
     assert_int_equal(sql1(f->db, "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, "
                                  "msg_id INTEGER, target TEXT NOT NULL, kind INTEGER NOT NULL "
@@ -679,22 +697,12 @@ static void test_migrate_outbox_without_sequence(void **state)
 {
     struct fx *f = *state;
     char err[256], out[256];
-    f->s = gw_store_open(f->db, err, sizeof err);
-    assert_non_null(f->s);
-    gw_store_close(&f->s);
-    sqlite3 *d;
-    assert_int_equal(sqlite3_open(f->db, &d), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(d,
-                                  "PRAGMA writable_schema=ON;"
-                                  "DELETE FROM sqlite_master WHERE name='sqlite_sequence';"
-                                  "PRAGMA writable_schema=OFF;",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(d);
-    assert_int_equal(sqlite3_open(f->db, &d), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(d, "VACUUM; PRAGMA user_version=1;", NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(d);
+    create_closed(f);
+    assert_int_equal(sql_exec(f->db, "PRAGMA writable_schema=ON;"
+                                     "DELETE FROM sqlite_master WHERE name='sqlite_sequence';"
+                                     "PRAGMA writable_schema=OFF;"),
+                     0);
+    assert_int_equal(sql_exec(f->db, "VACUUM; PRAGMA user_version=1;"), 0);
     assert_int_equal(sql1(f->db, "SELECT count(*) FROM sqlite_master WHERE name='sqlite_sequence'",
                           out, sizeof out), 0);
     assert_string_equal(out, "0");
