@@ -270,7 +270,8 @@ static const struct gw_cfg_key service_keys[] = {
     {"counsellor_grace", CONFIG_TYPE_INT},
     {"abandon_after", CONFIG_TYPE_INT},     {"abandon_after_channel", CONFIG_TYPE_GROUP},
     {"outcomes", CONFIG_TYPE_ARRAY},        {"wait_window", CONFIG_TYPE_INT},
-    {"retention_days", CONFIG_TYPE_INT},    {NULL, 0}};
+    {"retention_days", CONFIG_TYPE_INT},    {"retry_max", CONFIG_TYPE_INT},
+    {NULL, 0}};
 static const struct gw_cfg_key queue_keys[] = {{"id", CONFIG_TYPE_STRING},
                                                {"names", CONFIG_TYPE_GROUP},
                                                {"counsellors", CONFIG_TYPE_ARRAY},
@@ -467,6 +468,7 @@ static void parse_sections(struct gw_config *c, struct gw_cfg_errors *e)
     }
     c->wait_window = (int)gw_cfg_int(e, s, "wait_window", 20, 1, 1000);
     c->retention_days = (int)gw_cfg_int(e, s, "retention_days", 90, 0, 3650);
+    c->retry_max_s = (int)gw_cfg_int(e, s, "retry_max", 60, 1, 3600);
 
     c->snippets = config_lookup(&c->cfg, "snippets");
     c->plugins = config_lookup(&c->cfg, "plugins");

@@ -122,6 +122,7 @@ struct gw_config {
     int noutcomes;
     int wait_window; /* recent conversations the wait estimate averages */
     int retention_days;
+    int retry_max_s; /* cap of the outbox's retry backoff */
     const char *test_clock;     /* "2026-04-06T10:00:00" for tests; NULL = real clock */
     config_setting_t *snippets; /* group: lang -> { name = "text" } */
     config_setting_t *plugins;  /* group: name -> plugin group */

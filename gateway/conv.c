@@ -294,6 +294,65 @@ int gw_conv_load_all(struct gw_core *c)
     return lc.n;
 }
 
+/* Drop a conversation from memory only (its store row says something else). */
+static void conv_forget(struct gw_core *c, struct gw_conv *cv)
+{
+    struct gw_queue_rt *q = gw_queue_rt(c, cv->row.queue);
+    if (q && (cv->state == CS_QUEUED || cv->state == CS_OFFERED)) {
+        TAILQ_REMOVE(&q->waiting, cv, qlink);
+        q->nwaiting--;
+        q->positions_all = 1;
+    }
+    conv_release(c, cv);
+}
+
+/* The fields a turn changes together with the store; if memory and store disagree on any,
+ * the turn that changed them was rolled back. */
+static int same_as_row(const struct gw_conv *cv, const struct gw_conv_row *r)
+{
+    return !strcmp(state_names[cv->state], r->state) && !strcmp(cv->row.counsellor, r->counsellor) &&
+           !strcmp(cv->row.queue, r->queue) && cv->row.role == r->role &&
+           cv->row.transfers == r->transfers && !strcmp(cv->row.partner, r->partner);
+}
+
+static int reconcile_one(void *arg, const struct gw_conv_row *r)
+{
+    struct load_ctx *lc = arg;
+    struct gw_conv *cv = gw_conv_by_id(lc->c, r->id);
+    if (cv && same_as_row(cv, r)) {
+        cv->seen = 1;
+        cv->reply_ref_known = 0; /* the cached ref may be one the turn stored */
+        return 0;
+    }
+    if (cv)
+        conv_forget(lc->c, cv);
+    load_one(arg, r);
+    if ((cv = gw_conv_by_id(lc->c, r->id)))
+        cv->seen = 1;
+    return 0;
+}
+
+void gw_conv_reconcile(struct gw_core *c)
+{
+    struct gw_conv *cv, *next;
+    TAILQ_FOREACH(cv, &c->convs, all)
+        cv->seen = cv->touched = 0;
+    struct load_ctx lc = {c, 0};
+    gw_store_conv_open_each(c->store, reconcile_one, &lc);
+    int dropped = 0;
+    TAILQ_FOREACH_SAFE(cv, &c->convs, all, next)
+        if (!cv->seen) { /* opened by the rolled-back turn (or closed in the store) */
+            conv_forget(c, cv);
+            dropped++;
+        }
+    c->ntouched = 0; /* ids of the dropped ones may be among them; times are a second's worth */
+    if (lc.n || dropped)
+        GW_INFO("store: after the rollback %d conversation(s) reloaded, %d dropped", lc.n,
+                dropped);
+    for (int i = 0; i < c->cfg->nqueues; i++)
+        gw_queue_dispatch(c, c->cfg->queues[i].id);
+}
+
 void gw_conv_free_all(struct gw_core *c)
 {
     struct gw_conv *cv;

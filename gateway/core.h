@@ -80,6 +80,7 @@ struct gw_conv {
     char *reply_ref;             /* channel ref of the seeker's latest message (cache) */
     int reply_ref_known;         /* reply_ref is loaded (may be NULL: none) */
     int fed_busy;               /* an escalation/overflow request is in flight */
+    int seen;                   /* gw_conv_reconcile(): found in the store */
     TAILQ_ENTRY(gw_conv) qlink; /* waiting list of its queue (queued/offered) */
     TAILQ_ENTRY(gw_conv) all;   /* every open conversation */
 };
@@ -111,6 +112,12 @@ struct gw_inflight {
     int64_t outbox_id, msg_id;
     uint64_t seq;
 };
+/* A row finished in memory (confirmed by the server, or taken by a channel), recorded with
+ * the next commit (outbox.c record_acks). */
+struct gw_ack {
+    int64_t outbox_id, msg_id;
+    char *ref; /* the channel's ref for later delivery reports (owned), or NULL */
+};
 /* An outbox row queued during this loop turn (so the common path never scans the table). */
 struct gw_work {
     int64_t id, msg_id;
@@ -120,10 +127,13 @@ struct gw_work {
     /* channel rows queued with the message in hand (gw_outbox_channel_msg): no read-back */
     int64_t conv_id; /* 0 = read the message from the store */
     char *body, *meta;
+    int64_t lane_conv; /* the message's conversation: its lane (outbox_lane.c) */
 };
 struct gw_pending {
     int64_t outbox_id, msg_id;
     int attempts;
+    int64_t conv_id; /* lane */
+    char target[32];
 };
 
 struct gw_core {
@@ -160,9 +170,11 @@ struct gw_core {
     size_t ninflight, capinflight;
     int64_t *touched; /* ids of conversations whose activity times wait to be written */
     size_t ntouched, captouched;
-    struct gw_inflight *acked; /* confirmed by the server or delivered by a channel, not yet
-                                  recorded (outbox.c) */
-    size_t nacked, capacked;
+    struct gw_ack *acked; /* confirmed by the server or delivered by a channel, not yet
+                             committed (outbox.c); the first napplied are written to the
+                             open transaction and dropped when it commits */
+    size_t nacked, capacked, napplied;
+    struct gw_map *lanes; /* per-conversation order of channel rows (outbox_lane.c) */
     uint64_t record_timer; /* 0 ms: a channel delivery's record goes with the next turn */
     int64_t xmpp_sent_upto;     /* highest xmpp outbox id sent on this link */
     struct gw_pending *pending; /* channel deliveries that answered GW_PENDING */
@@ -170,8 +182,26 @@ struct gw_core {
     int stopping;
     uint64_t stanza_seq;
     struct gw_fed *fed;        /* federation state (fed.c) */
+    struct gw_turn_reply *replies; /* counsellor messages in this transaction (turn.c) */
+    size_t nreplies, capreplies;
+    long long rollbacks;         /* turns rolled back since the last log line (turn.c) */
+    int64_t rollback_logged_at;
     int64_t last_retention_ms; /* last retention run */
 };
+
+/* --- turn.c: one loop turn, one transaction --- */
+struct gw_turn_reply;
+/* Commit what the turn stored (and drop the outbox's bookkeeping it covered).  GW_OK, or
+ * GW_EIO: the store then refuses writes until the end of the turn recovers. */
+int gw_turn_commit(struct gw_core *c);
+/* The end-of-turn hook: flush the outbox, commit, and on failure recover (see turn.c); then
+ * write the XMPP stream and release the held HTTP answers. */
+void gw_turn_end(struct gw_core *c);
+/* A counsellor's message from `from_full` to conversation `conv` was stored in this turn:
+ * if the turn rolls back they are told it was not sent. */
+void gw_turn_note_reply(struct gw_core *c, const char *from_full, const char *conv,
+                        const char *stanza_id);
+void gw_turn_release(struct gw_core *c);
 
 /* --- clock.c --- */
 /* Wall-clock milliseconds (unix epoch), shifted by the test clock when one is set. */
@@ -205,6 +235,11 @@ void gw_conv_finish(struct gw_core *c, struct gw_conv *cv, enum gw_conv_state st
                     const char *outcome, const char *text_key, const char *reason);
 /* Load every open conversation from the store (start-up). */
 int gw_conv_load_all(struct gw_core *c);
+/* After a rolled-back transaction: make the open conversations in memory those of the
+ * store again — conversations the turn opened are dropped, those it closed come back, and
+ * those whose state, counsellor or queue it changed are reloaded; the others keep what only
+ * memory knows (offers, consent questions).  Then every queue is dispatched again. */
+void gw_conv_reconcile(struct gw_core *c);
 void gw_conv_free_all(struct gw_core *c);
 /* JID of the conversation ("token@domain") into buf. */
 const char *gw_conv_jid(struct gw_core *c, const struct gw_conv *cv, char *buf, size_t len);
@@ -301,8 +336,16 @@ void gw_outbox_online(struct gw_core *c);
 void gw_outbox_offline(struct gw_core *c);
 void gw_outbox_acked(void *arg, uint64_t seq);
 /* Record the confirmations gw_outbox_acked() kept in memory (before any commit that is due
- * anyway, the 1 s checkpoint timer and shutdown call this). */
+ * anyway, the 1 s checkpoint timer and shutdown call this).  They stay in memory until
+ * gw_outbox_committed(): a rolled-back turn writes them again. */
 void gw_outbox_apply_acks(struct gw_core *c);
+/* The turn's transaction committed: forget what it recorded. */
+void gw_outbox_committed(struct gw_core *c);
+/* The turn's transaction was rolled back (turn.c): nothing it queued may leave.  Drops this
+ * turn's work, rebuilds the lanes from the store and rescans it at the next flush. */
+void gw_outbox_rolled_back(struct gw_core *c);
+/* Start-up: read the lanes of what the outbox holds. */
+void gw_outbox_start(struct gw_core *c);
 /* A channel finished a pending delivery (plugin api deliver_done). */
 void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const char *ref,
                             const char *reason);
@@ -327,6 +370,8 @@ int gw_host_start_all(struct gw_core *c, char *err, size_t errlen);
 void gw_host_stop_all(struct gw_core *c);
 int gw_host_check(struct gw_core *c, struct gw_config *cfg, struct gw_cfg_errors *e);
 int gw_host_reload_all(struct gw_core *c, struct gw_config *ncfg, char *err, size_t errlen);
+/* 1 when the channel's plugin declares GW_PLUGIN_F_PIPELINE (see plugin_api.h). */
+int gw_host_pipelined(struct gw_core *c, const char *channel);
 /* Health of every plugin as a JSON object fragment into buf; returns 1 if all healthy. */
 int gw_host_health(struct gw_core *c, char *buf, size_t len);
 

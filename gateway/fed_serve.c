@@ -228,7 +228,11 @@ void gw_fed_i_on_relay(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *r,
     if (mid > 0 && rid)
         gw_store_dedup_add(c->store, GW_FED_CHANNEL, key, mid);
     gw_conv_save(c, cv);
-    gw_store_commit(c->store); /* stored before the partner hears "done" */
+    /* Stored before the partner hears "done"; if not, it hears "wait" and sends again. */
+    if (gw_turn_commit(c) != GW_OK) {
+        gw_xmpp_iq_error(c->xmpp, iq, "wait", "resource-constraint");
+        return;
+    }
     iq_reply(c, iq, NULL);
 }
 

@@ -5,6 +5,7 @@
  * when the plugin stops, so a plugin cannot leave a dangling callback behind.  The API
  * table the plugins call is in host_api.c. */
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,8 @@ static struct gw_plugin_slot *open_plugin(struct gw_core *c, struct gw_config *c
         why = "no '" GW_PLUGIN_SYMBOL "' symbol (not a skagerrak plugin)";
     else if (p->desc->abi != GW_PLUGIN_ABI)
         why = "built for another plugin ABI version";
-    else if (p->desc->size < sizeof(struct gw_plugin) || !p->desc->init || !p->desc->deliver ||
+    else if (p->desc->size < offsetof(struct gw_plugin, flags) || !p->desc->init ||
+             !p->desc->deliver ||
              !p->desc->stop)
         why = "descriptor is incomplete";
     else if (!p->desc->name || strcmp(p->desc->name, name))
@@ -244,6 +246,13 @@ int gw_host_deliver(struct gw_core *c, const char *channel, const struct gw_msg 
         return GW_ENOTFOUND;
     }
     return p->desc->deliver(p->self, m, err, errlen);
+}
+
+int gw_host_pipelined(struct gw_core *c, const char *channel)
+{
+    struct gw_plugin_slot *p = gw_host_plugin(c, channel);
+    return p && p->desc->size >= offsetof(struct gw_plugin, flags) + sizeof p->desc->flags &&
+           (p->desc->flags & GW_PLUGIN_F_PIPELINE);
 }
 
 int gw_host_health(struct gw_core *c, char *buf, size_t len)

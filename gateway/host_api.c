@@ -234,7 +234,7 @@ static int api_seeker_block(struct gw_host *h, const char *address, int blocked,
                 gw_i18n_text(c->i18n, gw_counsellor_lang(c, cv->row.counsellor), "seeker_ended"));
         gw_conv_finish(c, cv, CS_CLOSED, why ? why : "blocked", NULL, "blocked");
     }
-    return gw_store_commit(c->store);
+    return gw_turn_commit(c);
 }
 
 static int api_seeker_blocked(struct gw_host *h, const char *address)
@@ -407,7 +407,7 @@ static int api_feedback(struct gw_host *h, const char *conv, int rating, const c
     if (!conv || gw_store_conv_by_token(h->core->store, conv, &r) < 0)
         return GW_ENOTFOUND;
     gw_store_feedback(h->core->store, r.id, rating, comment);
-    return gw_store_commit(h->core->store);
+    return gw_turn_commit(h->core);
 }
 
 static char *api_transcript_text(struct gw_host *h, const char *conv)

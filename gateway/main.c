@@ -35,16 +35,7 @@ static void usage(FILE *f)
 
 static void end_of_turn(void *arg)
 {
-    struct gw_core *c = arg;
-    /* Delivering can queue more (receipts, failure notices): drain, bounded. */
-    for (int i = 0; i < 4 && c->outbox_dirty; i++)
-        gw_outbox_flush(c);
-    int ok = gw_store_commit(c->store) == GW_OK;
-    /* The stanzas first (a seeker's message is on its way to the counsellor before the
-     * seeker's HTTP client hears "stored"), then the held HTTP answers (group commit). */
-    gw_xmpp_flush(c->xmpp);
-    gw_http_release(c->http, ok);
-    gw_http_flush(c->http);
+    gw_turn_end(arg);
 }
 
 static int store_dirty(void *arg)
@@ -60,7 +51,7 @@ static void checkpoint(void *arg)
     struct gw_core *c = arg;
     gw_outbox_apply_acks(c);
     gw_conv_flush_touches(c);
-    gw_store_commit(c->store);
+    gw_turn_commit(c);
     gw_store_checkpoint(c->store);
     c->checkpoint_timer = gw_loop_timer_add(c->loop, CHECKPOINT_MS, checkpoint, c);
 }
@@ -239,9 +230,8 @@ static int start(struct gw_core *c, char *err, size_t errlen)
             (long long)pending);
     /* After a crash or restart: send what was stored but not sent, now. */
     gw_store_outbox_wake_all(c->store);
-    gw_store_commit(c->store);
-    c->outbox_rescan = 1;
-    c->outbox_dirty = 1;
+    gw_turn_commit(c);
+    gw_outbox_start(c);
     c->sweep_timer = gw_loop_timer_add(c->loop, SWEEP_MS, sweep, c);
     c->checkpoint_timer = gw_loop_timer_add(c->loop, CHECKPOINT_MS, checkpoint, c);
     return gw_xmpp_start(c->xmpp);
@@ -254,7 +244,7 @@ static void shutdown_core(struct gw_core *c)
     if (c->store) {
         gw_outbox_apply_acks(c);
         gw_conv_flush_touches(c);
-        gw_http_release(c->http, gw_store_commit(c->store) == GW_OK);
+        gw_http_release(c->http, gw_turn_commit(c) == GW_OK);
     }
     gw_xmpp_free(&c->xmpp);
     gw_http_free(&c->http);
@@ -268,6 +258,7 @@ static void shutdown_core(struct gw_core *c)
     gw_outbox_release(c);
     free(c->inflight);
     free(c->pending);
+    gw_turn_release(c);
     gw_loop_free(&c->loop);
     gw_store_close(&c->store);
     gw_i18n_free(&c->i18n);

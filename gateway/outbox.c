@@ -15,6 +15,7 @@
 #include "i18n.h"
 #include "log.h"
 #include "loop.h"
+#include "outbox_int.h"
 #include "xmpp.h"
 
 #define FLUSH_BATCH 512
@@ -57,11 +58,23 @@ static void work_clear(struct gw_core *c)
     c->nwork = 0;
 }
 
+static void acks_drop(struct gw_core *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(c->acked[i].ref);
+    memmove(c->acked, c->acked + n, (c->nacked - n) * sizeof *c->acked);
+    c->nacked -= n;
+    c->napplied = 0;
+}
+
 void gw_outbox_release(struct gw_core *c)
 {
+    if (c->acked)
+        acks_drop(c, c->nacked);
     free(c->acked);
     c->acked = NULL;
     c->nacked = c->capacked = 0;
+    gw_lanes_free(c);
     work_clear(c);
     free(c->work);
     c->work = NULL;
@@ -84,7 +97,14 @@ int gw_outbox_channel_msg(struct gw_core *c, int64_t msg_id, const char *channel
     int64_t id = gw_store_outbox_add(c->store, msg_id, channel, kind, NULL, 0);
     if (id < 0)
         return (int)id;
+    int64_t lane = conv_id;
+    struct gw_msg_row mr;
+    if (lane <= 0 && gw_store_msg_get(c->store, msg_id, &mr) == GW_OK)
+        lane = mr.conv_id;
+    gw_lane_add(c, channel, lane, id);
     struct gw_work *w = work_add(c, id, msg_id, channel, kind, NULL);
+    if (w)
+        w->lane_conv = lane;
     if (w && conv_id > 0) {
         w->body = strdup(body ? body : "");
         w->meta = meta ? strdup(meta) : NULL;
@@ -99,13 +119,29 @@ int gw_outbox_channel(struct gw_core *c, int64_t msg_id, const char *channel, in
     return gw_outbox_channel_msg(c, msg_id, channel, kind, 0, NULL, NULL);
 }
 
-static int64_t backoff_ms(int attempts)
+/* Exponential backoff with jitter over the upper half, capped at service.retry_max: a
+ * provider that recovers is used again within the cap, however long it was down. */
+static int64_t backoff_ms(const struct gw_core *c, int attempts)
 {
-    int64_t ms = 1000LL << (attempts < 9 ? attempts : 9); /* 1 s .. ~8.5 min */
+    int64_t cap = (int64_t)c->cfg->retry_max_s * 1000;
+    int64_t ms = 1000LL << (attempts < 12 ? attempts : 12);
+    if (ms > cap)
+        ms = cap;
     unsigned r = 0;
     if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
         r = 0;
     return ms / 2 + (int64_t)(r % (unsigned)(ms / 2 + 1));
+}
+
+static int in_flight(struct gw_core *c, int64_t outbox_id);
+
+/* A channel row is finished (taken, or refused for good): its lane's next row goes now. */
+static void lane_finished(struct gw_core *c, const char *target, int64_t conv_id, int64_t id)
+{
+    if (gw_lane_done(c, target, conv_id, id)) {
+        c->outbox_rescan = 1;
+        c->outbox_dirty = 1;
+    }
 }
 
 static struct gw_pending *pending_find(struct gw_core *c, int64_t msg_id, int64_t outbox_id)
@@ -120,6 +156,11 @@ static struct gw_pending *pending_find(struct gw_core *c, int64_t msg_id, int64_
 static void pending_del(struct gw_core *c, struct gw_pending *p)
 {
     *p = c->pending[--c->npending];
+}
+
+static int in_flight(struct gw_core *c, int64_t outbox_id)
+{
+    return pending_find(c, 0, outbox_id) != NULL;
 }
 
 static int meta_from(void *arg, const struct gw_msg_row *m)
@@ -232,7 +273,9 @@ static int copy_msg(void *arg, const struct gw_msg_row *r)
     return 1;
 }
 
-static void defer_delivered(struct gw_core *c, int64_t outbox_id, int64_t msg_id);
+static void defer_delivered(struct gw_core *c, int64_t outbox_id, int64_t msg_id,
+                            const char *ref);
+static void arm_retry(struct gw_core *c, int64_t due);
 
 /* Deliver one channel row; `w` is its work item when the message is in hand (else NULL: read
  * it).  Returns 1 when the row is finished (delete it), 2 when it was rescheduled (retry
@@ -301,7 +344,7 @@ static int deliver_row(struct gw_core *c, const struct gw_outbox_row *r, struct 
     free(b.body);
     free(b.meta);
     if (rc == GW_OK) {
-        defer_delivered(c, r->id, r->msg_id);
+        defer_delivered(c, r->id, r->msg_id, NULL);
         return 3;
     }
     if (rc == GW_PENDING) {
@@ -313,12 +356,16 @@ static int deliver_row(struct gw_core *c, const struct gw_outbox_row *r, struct 
             c->pending = np;
             c->cappending = ncap;
         }
-        c->pending[c->npending++] = (struct gw_pending){r->id, r->msg_id, r->attempts};
+        struct gw_pending *p = &c->pending[c->npending++];
+        *p = (struct gw_pending){r->id, r->msg_id, r->attempts, r->conv_id, ""};
+        gw_copy(p->target, sizeof p->target, r->target);
         return 0;
     }
     if (rc == GW_EAGAIN || rc == GW_ENOTFOUND) {
-        gw_store_outbox_retry(c->store, r->id, gw_now_ms(c) + backoff_ms(r->attempts),
-                              err[0] ? err : "temporary failure");
+        int64_t now = gw_now_ms(c);
+        int64_t due = gw_lane_retry_at(c, r->target, r->conv_id, now, backoff_ms(c, r->attempts));
+        gw_store_outbox_retry(c->store, r->id, due, err[0] ? err : "temporary failure");
+        arm_retry(c, due);
         if (r->attempts == 0)
             GW_WARN("outbox: %s delivery of message %lld deferred: %s", r->target,
                     (long long)r->msg_id, err[0] ? err : "try again later");
@@ -332,7 +379,6 @@ static int deliver_row(struct gw_core *c, const struct gw_outbox_row *r, struct 
 struct flush_ctx {
     struct gw_core *c;
     int sent_xmpp;
-    int deferred; /* a row was rescheduled: arm the retry timer */
     int64_t last_id;
     struct gw_work *cur; /* the work item being flushed (NULL on a store scan) */
     /* The stanzas of one flush go to the socket as one write: one syscall, and the server
@@ -387,13 +433,15 @@ static int flush_one(void *arg, const struct gw_outbox_row *r)
         f->sent_xmpp++;
         return 0;
     }
-    if (pending_find(c, 0, r->id))
-        return 0;
+    if (in_flight(c, r->id) ||
+        !gw_lane_may_deliver(c, r->target, r->conv_id, r->id, gw_host_pipelined(c, r->target),
+                             in_flight))
+        return 0; /* in the plugin's hands, or held behind an older message to the seeker */
     int rc = deliver_row(c, r, f->cur);
     if (rc == 1)
         gw_store_outbox_done(c->store, r->id);
-    else if (rc == 2)
-        f->deferred = 1;
+    if (rc == 1 || rc == 3)
+        lane_finished(c, r->target, r->conv_id, r->id);
     return 0;
 }
 
@@ -401,11 +449,15 @@ static void retry_timer(void *arg)
 {
     struct gw_core *c = arg;
     c->outbox_timer = 0;
+    c->outbox_timer_at = 0;
     c->outbox_rescan = 1;
     c->outbox_dirty = 1;
 }
 
-/* Make sure the retry timer fires by `due` (unix ms): an earlier row re-arms it. */
+/* Make sure the retry timer fires by `due` (unix ms): an earlier row re-arms it.  Every
+ * deferred row calls this with its own time, and every rescan arms it for the earliest row
+ * still waiting, so no row depends on another row's fate (or an unrelated event) to be
+ * retried. */
 static void arm_retry(struct gw_core *c, int64_t due)
 {
     int64_t now = gw_now_ms(c);
@@ -452,10 +504,13 @@ void gw_outbox_flush(struct gw_core *c)
     /* Confirmations kept in memory ride along with this commit (and must be recorded before
      * a rescan reads the rows again). */
     gw_outbox_apply_acks(c);
-    /* Store first, then send. */
-    gw_store_commit(c->store);
+    /* Store first, then send: if the commit failed, nothing this turn queued may leave (it
+     * is not stored); the end of the turn puts memory back in line (turn.c). */
+    if (gw_store_commit(c->store) != GW_OK)
+        return;
+    gw_outbox_committed(c);
     int64_t now = gw_now_ms(c);
-    struct flush_ctx f = {c, 0, 0, 0, NULL, NULL, 0, 0};
+    struct flush_ctx f = {c, 0, 0, NULL, NULL, 0, 0};
     int rescanned = c->outbox_rescan;
     if (c->outbox_rescan) {
         /* Start-up, reconnect, or a retry is due: everything due comes from the store. */
@@ -475,7 +530,8 @@ void gw_outbox_flush(struct gw_core *c)
                                       .payload = w->payload,
                                       .attempts = 0,
                                       .next_at = 0};
-            snprintf(r.target, sizeof r.target, "%s", w->target);
+            r.conv_id = w->lane_conv;
+            gw_copy(r.target, sizeof r.target, w->target);
             f.cur = w;
             flush_one(&f, &r);
             f.cur = NULL;
@@ -487,12 +543,14 @@ void gw_outbox_flush(struct gw_core *c)
     if (f.sent_xmpp)
         arm_barrier(c);
     free(f.xbuf);
-    gw_store_commit(c->store);
-    /* Wake up for the next retry (rows with next_at in the future). */
+    if (gw_store_commit(c->store) == GW_OK)
+        gw_outbox_committed(c);
     /* After a rescan, rows may remain that are due later (their own backoff): keep a timer
-     * for the earliest, or they would wait for the next unrelated event. */
-    if (f.deferred || rescanned) {
-        int64_t next = gw_store_outbox_next(c->store);
+     * for the earliest of them, or they would wait for the next unrelated event.  Rows that
+     * are due but skipped (in a plugin's hands, or held in their lane) need none: their
+     * deliver_done() or their lane's head moves them. */
+    if (rescanned) {
+        int64_t next = gw_store_outbox_next(c->store, now);
         if (next > now)
             arm_retry(c, next);
     }
@@ -510,12 +568,12 @@ static void tag_barrier(struct gw_core *c, uint64_t seq)
 }
 
 /* Delete confirmed rows and mark their messages sent. */
-static void record_acks(struct gw_core *c, const struct gw_inflight *e, size_t n)
+static void record_acks(struct gw_core *c, const struct gw_ack *e, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         gw_store_outbox_done(c->store, e[i].outbox_id);
         if (e[i].msg_id)
-            gw_store_msg_state(c->store, e[i].msg_id, "sent", NULL, NULL);
+            gw_store_msg_state(c->store, e[i].msg_id, "sent", e[i].ref, NULL);
     }
 }
 
@@ -527,7 +585,7 @@ static int acked_reserve(struct gw_core *c, size_t n)
     size_t ncap = c->capacked ? c->capacked : 64;
     while (ncap < c->nacked + n)
         ncap *= 2;
-    struct gw_inflight *na = realloc(c->acked, ncap * sizeof *na);
+    struct gw_ack *na = realloc(c->acked, ncap * sizeof *na);
     if (!na)
         return 0;
     c->acked = na;
@@ -546,10 +604,14 @@ void gw_outbox_acked(void *arg, uint64_t seq)
     while (k < c->ninflight && c->inflight[k].seq && c->inflight[k].seq <= seq)
         k++;
     if (k && acked_reserve(c, k)) {
-        memcpy(c->acked + c->nacked, c->inflight, k * sizeof *c->inflight);
-        c->nacked += k;
-    } else if (k) {
-        record_acks(c, c->inflight, k); /* no memory to defer: record now */
+        for (size_t i = 0; i < k; i++)
+            c->acked[c->nacked++] =
+                (struct gw_ack){c->inflight[i].outbox_id, c->inflight[i].msg_id, NULL};
+    } else {
+        for (size_t i = 0; i < k; i++) { /* no memory to defer: record now */
+            struct gw_ack e = {c->inflight[i].outbox_id, c->inflight[i].msg_id, NULL};
+            record_acks(c, &e, 1);
+        }
     }
     memmove(c->inflight, c->inflight + k, (c->ninflight - k) * sizeof *c->inflight);
     c->ninflight -= k;
@@ -574,11 +636,14 @@ static void record_soon(void *arg)
  * transaction instead of two; idle, it is the same one commit a moment later.  A crash in
  * between delivers the message again, as a crash between deliver() and that second commit
  * always could. */
-static void defer_delivered(struct gw_core *c, int64_t outbox_id, int64_t msg_id)
+static void defer_delivered(struct gw_core *c, int64_t outbox_id, int64_t msg_id,
+                            const char *ref)
 {
-    struct gw_inflight e = {outbox_id, msg_id, 0};
-    if (!acked_reserve(c, 1)) {
-        record_acks(c, &e, 1); /* no memory to defer: record now */
+    struct gw_ack e = {outbox_id, msg_id, ref ? strdup(ref) : NULL};
+    if (!acked_reserve(c, 1) || (ref && !e.ref)) {
+        struct gw_ack now = {outbox_id, msg_id, (char *)ref};
+        record_acks(c, &now, 1); /* no memory to defer: record now */
+        free(e.ref);
         return;
     }
     c->acked[c->nacked++] = e;
@@ -588,8 +653,30 @@ static void defer_delivered(struct gw_core *c, int64_t outbox_id, int64_t msg_id
 
 void gw_outbox_apply_acks(struct gw_core *c)
 {
-    record_acks(c, c->acked, c->nacked);
-    c->nacked = 0;
+    record_acks(c, c->acked + c->napplied, c->nacked - c->napplied);
+    c->napplied = c->nacked;
+}
+
+void gw_outbox_committed(struct gw_core *c)
+{
+    if (c->napplied)
+        acks_drop(c, c->napplied);
+}
+
+void gw_outbox_rolled_back(struct gw_core *c)
+{
+    work_clear(c);
+    c->napplied = 0; /* written again with the next transaction */
+    gw_lanes_rebuild(c);
+    c->outbox_rescan = 1;
+    c->outbox_dirty = 1;
+}
+
+void gw_outbox_start(struct gw_core *c)
+{
+    gw_lanes_rebuild(c);
+    c->outbox_rescan = 1;
+    c->outbox_dirty = 1;
 }
 
 void gw_outbox_online(struct gw_core *c)
@@ -619,8 +706,10 @@ void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const
         GW_WARN("outbox: deliver_done for unknown message %lld", (long long)msg_id);
         return;
     }
-    int64_t oid = p->outbox_id;
+    int64_t oid = p->outbox_id, conv = p->conv_id;
     int attempts = p->attempts;
+    char target[32];
+    gw_copy(target, sizeof target, p->target);
     pending_del(c, p);
     if (status == GW_OK && reason && *reason) {
         /* Accepted, with something the counsellor should know (e.g. the SMS part count). */
@@ -631,16 +720,20 @@ void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const
             gw_router_chat(c, row.token, m.author, reason, NULL, 0);
     }
     if (status == GW_OK) {
-        gw_store_msg_state(c->store, msg_id, "sent", ref, NULL);
-        gw_store_outbox_done(c->store, oid);
+        /* Recorded like a confirmation: kept until committed, so a rolled-back turn cannot
+         * make the outbox send it again. */
+        gw_store_msg_state(c->store, msg_id, "sent", ref, NULL); /* reports may come at once */
+        defer_delivered(c, oid, msg_id, ref);
+        lane_finished(c, target, conv, oid);
     } else if (status == GW_EAGAIN) {
-        int64_t wait = backoff_ms(attempts);
-        gw_store_outbox_retry(c->store, oid, gw_now_ms(c) + wait,
-                              reason ? reason : "temporary failure");
-        arm_retry(c, gw_now_ms(c) + wait);
+        int64_t now = gw_now_ms(c);
+        int64_t due = gw_lane_retry_at(c, target, conv, now, backoff_ms(c, attempts));
+        gw_store_outbox_retry(c->store, oid, due, reason ? reason : "temporary failure");
+        arm_retry(c, due);
     } else {
         gw_store_outbox_done(c->store, oid);
         gw_outbox_report(c, msg_id, GW_DLR_FAILED, reason ? reason : "refused");
+        lane_finished(c, target, conv, oid);
     }
     c->outbox_dirty = 1;
 }

@@ -281,7 +281,16 @@ struct gw_plugin {
     int (*deliver)(void *self, const struct gw_msg *m, char *err, size_t errlen);
     /* Optional: write a JSON object describing health into buf; return 1 healthy, 0 not. */
     int (*health)(void *self, char *buf, size_t buflen);
+    /* GW_PLUGIN_F_* (0: none).  Read only when `size` covers it. */
+    unsigned flags;
 };
+
+/* The core keeps a conversation's messages to its channel in order: it hands a plugin the
+ * next one only when the earlier ones are finished.  A plugin with this flag may be handed
+ * the next while earlier ones are pending (GW_PENDING), because it finishes them in order and
+ * a failure fails the later ones too (the e-mail plugin batches a conversation's lines into
+ * one mail). */
+#define GW_PLUGIN_F_PIPELINE 0x1u
 
 #define GW_PLUGIN_SYMBOL "skagerrak_plugin"
 

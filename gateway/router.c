@@ -221,6 +221,11 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
         snprintf(err, errlen, "message has no readable text (binary?)");
         return GW_EINVAL;
     }
+    if (gw_store_doomed(c->store)) { /* this turn already failed to store: see turn.c */
+        free(body);
+        snprintf(err, errlen, "storage failure");
+        return GW_EIO;
+    }
     const char *lang = in->lang && gw_lang_index(in->lang) >= 0 ? in->lang : c->cfg->default_lang;
     /* meta_json: "fields" (pre-chat form) belong to the conversation and are shown to the
      * counsellor; "auto": true marks mail from a robot, never answered automatically; the
@@ -334,7 +339,7 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
      * acknowledgement, and the HTTP layer holds it until the end-of-turn commit (group
      * commit: one per loop turn, not per message); elsewhere (an IMAP fetch marks the mail
      * processed next) the caller needs it committed now. */
-    if (!gw_http_in_handler(c->http) && gw_store_commit(c->store) < 0) {
+    if (!gw_http_in_handler(c->http) && gw_turn_commit(c) < 0) {
         snprintf(err, errlen, "storage failure");
         return GW_EIO;
     }
@@ -501,6 +506,7 @@ void gw_router_xmpp_message(void *arg, xmpp_stanza_t *st)
     cv->row.last_counsellor_at = now;
     gw_conv_touch(c, cv);
     gw_outbox_channel_msg(c, mid, cv->channel, GW_MSG_TEXT, cv->row.id, safe ? safe : "", metas);
+    gw_turn_note_reply(c, from, cv->row.token, xmpp_stanza_get_id(st));
     free(metas);
     free(safe);
 }

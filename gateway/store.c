@@ -74,19 +74,39 @@ static void set_err(char *err, size_t errlen, const char *fmt, const char *a, co
         snprintf(err, errlen, fmt, a, b);
 }
 
+/* A write that fails dooms the whole transaction: it is rolled back at once (so reads see
+ * only what is committed) and every further write is refused until the core has put its
+ * memory back in line with the store (gw_store_recover).  Otherwise a turn whose INSERT hit
+ * SQLITE_FULL could go on, commit its later writes, and acknowledge half of what it did. */
+static void doom(struct gw_store *s, const char *what)
+{
+    if (!s->doomed)
+        GW_ERROR("store: %s failed: %s; this turn's writes are rolled back", what,
+                 sqlite3_errmsg(s->db));
+    s->refused++;
+    if (s->in_txn && !sqlite3_get_autocommit(s->db)) {
+        sqlite3_stmt *rb = s->st[S_ROLLBACK];
+        sqlite3_reset(rb);
+        sqlite3_step(rb);
+        sqlite3_reset(rb);
+    }
+    s->in_txn = 0;
+    s->doomed = 1;
+    s->failed = 1;
+}
+
 /* Fetch a ready statement: reset, bindings cleared, and a write transaction opened for
  * writes so a loop turn's writes commit together. */
 sqlite3_stmt *gw_store_i_prep(struct gw_store *s, enum stmt k, int write)
 {
-    if (write && !s->in_txn) {
+    if (write && !s->in_txn && !s->doomed) {
         sqlite3_stmt *b = s->st[S_BEGIN];
         sqlite3_reset(b);
-        if (sqlite3_step(b) != SQLITE_DONE) {
-            GW_ERROR("store: BEGIN failed: %s", sqlite3_errmsg(s->db));
-            s->failed = 1;
-        } else {
+        if (sqlite3_step(b) != SQLITE_DONE)
+            doom(s, "BEGIN");
+        else
             s->in_txn = 1;
-        }
+        sqlite3_reset(b);
     }
     sqlite3_stmt *st = s->st[k];
     sqlite3_reset(st);
@@ -96,14 +116,23 @@ sqlite3_stmt *gw_store_i_prep(struct gw_store *s, enum stmt k, int write)
 
 int gw_store_i_step_done(struct gw_store *s, sqlite3_stmt *st)
 {
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        GW_ERROR("store: %s", sqlite3_errmsg(s->db));
-        s->failed = 1;
+    int write = !sqlite3_stmt_readonly(st);
+    if (write && s->doomed) { /* refused: the turn already failed (see doom()) */
+        s->refused++;
         sqlite3_reset(st);
         return GW_EIO;
     }
-    s->failed = 0;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        if (write)
+            doom(s, "a write");
+        else {
+            GW_ERROR("store: %s", sqlite3_errmsg(s->db));
+            s->failed = 1;
+        }
+        return GW_EIO;
+    }
     sqlite3_reset(st);
     return GW_OK;
 }
@@ -235,10 +264,16 @@ struct gw_store *gw_store_open(const char *path, char *err, size_t errlen)
         }
     }
     sqlite3_stmt *mx;
-    if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM outbox", -1, &mx, NULL) ==
-            SQLITE_OK &&
-        sqlite3_step(mx) == SQLITE_ROW)
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT (SELECT coalesce(max(id), 0) FROM outbox),"
+                           " (SELECT coalesce(max(id), 0) FROM messages),"
+                           " (SELECT coalesce(max(id), 0) FROM conversations)",
+                           -1, &mx, NULL) == SQLITE_OK &&
+        sqlite3_step(mx) == SQLITE_ROW) {
         s->outbox_last_id = sqlite3_column_int64(mx, 0);
+        s->msg_last_id = sqlite3_column_int64(mx, 1);
+        s->conv_last_id = sqlite3_column_int64(mx, 2);
+    }
     sqlite3_finalize(mx);
     return s;
 }
@@ -272,8 +307,25 @@ int gw_store_dirty(const struct gw_store *s)
     return s->in_txn;
 }
 
+int gw_store_doomed(const struct gw_store *s)
+{
+    return s->doomed;
+}
+
+void gw_store_recover(struct gw_store *s)
+{
+    if (!s->doomed)
+        return;
+    if (s->refused > 1)
+        GW_WARN("store: %lld writes of the failed turn were refused", (long long)s->refused);
+    s->doomed = 0;
+    s->refused = 0;
+}
+
 int gw_store_commit(struct gw_store *s)
 {
+    if (s->doomed)
+        return GW_EIO;
     if (!s->in_txn)
         return GW_OK;
     sqlite3_stmt *st = s->st[S_COMMIT];
@@ -281,13 +333,11 @@ int gw_store_commit(struct gw_store *s)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        GW_ERROR("store: COMMIT failed: %s", sqlite3_errmsg(s->db));
-        s->failed = 1;
-        if (sqlite3_get_autocommit(s->db))
-            s->in_txn = 0;
+        doom(s, "COMMIT");
         return GW_EIO;
     }
     s->in_txn = 0;
+    s->failed = 0;
     return GW_OK;
 }
 

@@ -24,6 +24,13 @@ int gw_store_commit(struct gw_store *s);
 int gw_store_failed(struct gw_store *s);
 /* True while writes are waiting for gw_store_commit(). */
 int gw_store_dirty(const struct gw_store *s);
+/* True once a write or the commit of the current turn failed (disk full, I/O error): the
+ * transaction has been rolled back, gw_store_commit() answers GW_EIO and every write is
+ * refused (GW_EIO) until gw_store_recover().  Reads see what is committed.  The core calls
+ * gw_store_recover() at the end of the turn, after it has brought its memory back in line
+ * with the store (turn.c); the next write then starts a new transaction. */
+int gw_store_doomed(const struct gw_store *s);
+void gw_store_recover(struct gw_store *s);
 
 /* Key/value per owner.  kv_get returns malloc'd or NULL. */
 char *gw_store_kv_get(struct gw_store *s, const char *owner, const char *key);
@@ -142,6 +149,7 @@ struct gw_outbox_row {
     const char *payload; /* borrowed inside the callback */
     int attempts;
     int64_t next_at;
+    int64_t conv_id; /* the message's conversation (0: none, or the message is gone) */
 };
 int64_t gw_store_outbox_add(struct gw_store *s, int64_t msg_id, const char *target, int kind,
                             const char *payload, int64_t next_at);
@@ -154,8 +162,12 @@ int gw_store_outbox_wake_all(struct gw_store *s);
 /* Make the entries of one target due now (a partner that was unreachable answers again). */
 int gw_store_outbox_wake_target(struct gw_store *s, const char *target);
 int gw_store_outbox_retry(struct gw_store *s, int64_t id, int64_t next_at, const char *error);
-/* Earliest next_at of any entry, or -1 when empty. */
-int64_t gw_store_outbox_next(struct gw_store *s);
+/* Earliest next_at later than `after` (unix ms), or -1 when no entry waits that long. */
+int64_t gw_store_outbox_next(struct gw_store *s, int64_t after);
+/* Every channel entry (not xmpp) in id order, with id, msg_id, target and conv_id filled
+ * (start-up and after a rollback: the outbox rebuilds its lanes from this). */
+int gw_store_outbox_each_channel(struct gw_store *s,
+                                 int (*cb)(void *arg, const struct gw_outbox_row *r), void *arg);
 /* Entries in the outbox (for /health). */
 int64_t gw_store_outbox_count(struct gw_store *s);
 

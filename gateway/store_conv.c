@@ -138,9 +138,10 @@ int64_t gw_store_conv_insert(struct gw_store *s, const struct gw_conv_row *c)
 {
     sqlite3_stmt *st = gw_store_i_prep(s, S_CONV_INS, 1);
     bind_conv(st, c);
+    sqlite3_bind_int64(st, 1, s->conv_last_id + 1); /* see conv_last_id in store_int.h */
     if (gw_store_i_step_done(s, st) < 0)
         return GW_EIO;
-    return sqlite3_last_insert_rowid(s->db);
+    return ++s->conv_last_id;
 }
 
 int gw_store_conv_touch(struct gw_store *s, const struct gw_conv_row *c)

@@ -14,6 +14,7 @@
 enum stmt {
     S_BEGIN,
     S_COMMIT,
+    S_ROLLBACK,
     S_KV_GET,
     S_KV_SET,
     S_KV_DEL,
@@ -46,6 +47,7 @@ enum stmt {
     S_OB_WAKE,
     S_OB_WAKE_TARGET,
     S_OB_DUE,
+    S_OB_CHANNEL,
     S_OB_DONE,
     S_OB_RETRY,
     S_OB_NEXT,
@@ -65,6 +67,7 @@ enum stmt {
 static const char *const gw_store_i_sql[S_COUNT_MAX] = {
     [S_BEGIN] = "BEGIN",
     [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
     [S_KV_GET] = "SELECT value FROM kv WHERE owner=?1 AND key=?2",
     [S_KV_SET] = "INSERT INTO kv(owner,key,value) VALUES(?1,?2,?3)"
                  " ON CONFLICT(owner,key) DO UPDATE SET value=excluded.value",
@@ -79,10 +82,10 @@ static const char *const gw_store_i_sql[S_COUNT_MAX] = {
                      " FROM seekers WHERE id=?1",
     [S_SEEKER_BLOCK] = "UPDATE seekers SET blocked=?2, blocked_why=?3 WHERE id=?1",
     [S_SEEKER_HIST] = "UPDATE seekers SET history_ok=?2 WHERE id=?1",
-    [S_CONV_INS] = "INSERT INTO conversations(token, seeker_id, queue, lang, state, counsellor,"
+    [S_CONV_INS] = "INSERT INTO conversations(id, token, seeker_id, queue, lang, state, counsellor,"
                    " priority, created, queued_at, assigned_at, closed_at, last_seeker_at,"
                    " last_counsellor_at, outcome, transfers, meta, partner, partner_ref, role)"
-                   " VALUES(?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)",
+                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)",
     [S_CONV_UPD] = "UPDATE conversations SET queue=?4, lang=?5, state=?6, counsellor=?7,"
                    " priority=?8, queued_at=?10, assigned_at=?11, closed_at=?12,"
                    " last_seeker_at=?13, last_counsellor_at=?14, outcome=?15, transfers=?16,"
@@ -102,7 +105,7 @@ static const char *const gw_store_i_sql[S_COUNT_MAX] = {
                  " conversations WHERE queue=?1 AND assigned_at IS NOT NULL AND closed_at IS NOT"
                  " NULL ORDER BY closed_at DESC LIMIT ?2)",
     [S_MSG_INS] = "INSERT INTO messages(conv_id, dir, body, author, created, state, stanza_id,"
-                  " meta) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+                  " meta, id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
     /* Final states (delivered, failed) are never replaced by 'sent'; 'failed' never by
      * 'delivered' arriving later either: first final state wins. */
     [S_MSG_STATE] = "UPDATE messages SET state=?2, channel_ref=coalesce(?3, channel_ref),"
@@ -125,11 +128,16 @@ static const char *const gw_store_i_sql[S_COUNT_MAX] = {
         "INSERT INTO outbox(msg_id, target, kind, payload, next_at, id) VALUES(?1,?2,?3,?4,?5,?6)",
     [S_OB_WAKE] = "UPDATE outbox SET next_at=0 WHERE next_at>0",
     [S_OB_WAKE_TARGET] = "UPDATE outbox SET next_at=0 WHERE next_at>0 AND target=?1",
-    [S_OB_DUE] = "SELECT id, msg_id, target, kind, payload, attempts, next_at FROM outbox"
-                 " WHERE next_at<=?1 AND id>?2 ORDER BY id LIMIT ?3",
+    /* With the message's conversation: channel rows keep their order per conversation
+     * (outbox.c, lanes).  A primary-key lookup per row, on the rescan path only. */
+    [S_OB_DUE] = "SELECT o.id, o.msg_id, o.target, o.kind, o.payload, o.attempts, o.next_at,"
+                 " m.conv_id FROM outbox o LEFT JOIN messages m ON m.id=o.msg_id"
+                 " WHERE o.next_at<=?1 AND o.id>?2 ORDER BY o.id LIMIT ?3",
+    [S_OB_CHANNEL] = "SELECT o.id, o.msg_id, o.target, m.conv_id FROM outbox o LEFT JOIN"
+                     " messages m ON m.id=o.msg_id WHERE o.target<>'xmpp' ORDER BY o.id",
     [S_OB_DONE] = "DELETE FROM outbox WHERE id=?1",
     [S_OB_RETRY] = "UPDATE outbox SET attempts=attempts+1, next_at=?2, last_error=?3 WHERE id=?1",
-    [S_OB_NEXT] = "SELECT min(next_at) FROM outbox",
+    [S_OB_NEXT] = "SELECT min(next_at) FROM outbox WHERE next_at>?1",
     [S_OB_COUNT] = "SELECT count(*) FROM outbox",
     [S_EVENT] = "INSERT INTO events(conv_id, at, kind, actor, detail) VALUES(?1,?2,?3,?4,?5)",
     /* Retention: the text of conversations closed before the cutoff goes; the conversation
@@ -146,8 +154,14 @@ struct gw_store {
     sqlite3_stmt *st[S_COUNT_MAX];
     int in_txn;
     int failed;
+    int doomed;           /* a write of this transaction failed: see doom() in store.c */
+    long long refused;    /* writes refused since (logged once, summarised) */
     int version;
-    int64_t outbox_last_id; /* ids of new outbox rows: never reused while we run */
+    /* Ids of new rows come from counters seeded with max(id) at open, not from SQLite's
+     * rowid: a rolled-back insert must not hand its id to the next message, because the id
+     * is on the wire (stanza id and origin-id gw-m<id>, event ids).  Never reused while we
+     * run; after a restart only ids that never left the process can come again. */
+    int64_t outbox_last_id, msg_last_id, conv_last_id;
 };
 
 /* Fetch statement k ready to bind: reset, bindings cleared.  With `write`, a transaction is

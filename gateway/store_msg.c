@@ -19,9 +19,10 @@ int64_t gw_store_msg_insert(struct gw_store *s, int64_t conv_id, const char *dir
     gw_store_i_bind_text(st, 6, state);
     gw_store_i_bind_text(st, 7, stanza_id);
     gw_store_i_bind_text(st, 8, meta);
+    sqlite3_bind_int64(st, 9, s->msg_last_id + 1); /* see msg_last_id in store_int.h */
     if (gw_store_i_step_done(s, st) < 0)
         return GW_EIO;
-    return sqlite3_last_insert_rowid(s->db);
+    return ++s->msg_last_id;
 }
 
 int gw_store_msg_state(struct gw_store *s, int64_t id, const char *state, const char *channel_ref,
@@ -225,6 +226,7 @@ int gw_store_outbox_due(struct gw_store *s, int64_t now, int64_t after_id, int l
         r.payload = (const char *)sqlite3_column_text(st, 4);
         r.attempts = sqlite3_column_int(st, 5);
         r.next_at = sqlite3_column_int64(st, 6);
+        r.conv_id = sqlite3_column_int64(st, 7);
         n++;
         if (cb(arg, &r))
             break;
@@ -261,9 +263,30 @@ int gw_store_outbox_retry(struct gw_store *s, int64_t id, int64_t next_at, const
     return gw_store_i_step_done(s, st);
 }
 
-int64_t gw_store_outbox_next(struct gw_store *s)
+int gw_store_outbox_each_channel(struct gw_store *s,
+                                 int (*cb)(void *arg, const struct gw_outbox_row *r), void *arg)
+{
+    sqlite3_stmt *st = gw_store_i_prep(s, S_OB_CHANNEL, 0);
+    int n = 0;
+    struct gw_outbox_row r;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        memset(&r, 0, sizeof r);
+        r.id = sqlite3_column_int64(st, 0);
+        r.msg_id = sqlite3_column_int64(st, 1);
+        gw_store_i_copy_col(st, 2, r.target, sizeof r.target);
+        r.conv_id = sqlite3_column_int64(st, 3);
+        n++;
+        if (cb(arg, &r))
+            break;
+    }
+    sqlite3_reset(st);
+    return n;
+}
+
+int64_t gw_store_outbox_next(struct gw_store *s, int64_t after)
 {
     sqlite3_stmt *st = gw_store_i_prep(s, S_OB_NEXT, 0);
+    sqlite3_bind_int64(st, 1, after);
     int64_t r = -1;
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         r = sqlite3_column_int64(st, 0);

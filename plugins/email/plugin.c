@@ -379,4 +379,5 @@ __attribute__((visibility("default"))) const struct gw_plugin skagerrak_plugin =
     .reload = email_reload,
     .deliver = email_deliver,
     .health = email_health,
+    .flags = GW_PLUGIN_F_PIPELINE, /* a conversation's lines go out as one mail (outbound.c) */
 };

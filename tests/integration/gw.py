@@ -79,6 +79,7 @@ class Loopback:
             for line in self._resp:
                 item = json.loads(line)
                 with self.cond:
+                    item["_seq"] = len(self.items)  # arrival order (wait() reorders items)
                     self.items.append(item)
                     self.cond.notify_all()
         except Exception:

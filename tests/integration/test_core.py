@@ -189,8 +189,20 @@ def test_kill9_after_store_before_send(gateway_factory, client, prosody):
     sign_in(kari)
     offer = start_conversation(lb, kari, "+4790000004", "hello", "k9-1")
     kari.send_message(offer.bare_from, "reply that must survive")
-    # messages 1-5 are the seeker's and the automatic texts; Kari's reply is number 6
-    g.wait_log(r"loopback delivery of message 6 deferred", timeout=10)
+    # The welcome text (message 2) is refused first; everything after it to this seeker
+    # waits behind it (per-seeker order), so the reply is never tried: wait until it is
+    # committed, read from the database file itself.
+    g.wait_log(r"loopback delivery of message 2 deferred", timeout=10)
+    db = os.path.join(g.workdir, "gw.db")
+    deadline = time.monotonic() + 10
+    while True:
+        out = subprocess.run(["sqlite3", db, "SELECT count(*) FROM messages m JOIN outbox o"
+                              " ON o.msg_id = m.id WHERE m.body = 'reply that must survive'"],
+                             capture_output=True, text=True).stdout.strip()
+        if out == "1":
+            break
+        assert time.monotonic() < deadline, "the reply was never committed to the outbox"
+        time.sleep(0.05)
     g.kill9()
     lb.close()
     g.start()  # the loopback plugin starts in "ok" mode again
@@ -198,6 +210,9 @@ def test_kill9_after_store_before_send(gateway_factory, client, prosody):
     g.loopback = lb2 = type(lb)(g.http_port).start()
     item = lb2.wait(lambda i: i["body"] == "reply that must survive", timeout=20)
     assert item["kind"] == "text"
+    # ... and in order: the automatic texts stored before it reached the seeker first.
+    before = [i for i in lb2.items if i["_seq"] < item["_seq"]]
+    assert [i["meta"]["type"] for i in before][:2] == ["welcome", "privacy"], before
 
 
 def test_check_config_reports_file_and_line(tmp_state):

@@ -384,10 +384,14 @@ static void test_conversations(void **state)
     int64_t c2 = new_conv(f->s, sk, "tokB", "general", "active", 2000, 2500, 0);
     int64_t c3 = new_conv(f->s, sk, "tokC", "general", "closed", 3000, 3100, 3900);
     assert_true(c1 > 0 && c2 > c1 && c3 > c2);
-    /* token is unique */
+    assert_int_equal(gw_store_commit(f->s), GW_OK);
+    /* token is unique (a refused write dooms its turn: test_failed_write_dooms_turn) */
     assert_true(new_conv(f->s, sk, "tokA", "general", "queued", 1, 0, 0) < 0);
+    assert_true(gw_store_doomed(f->s));
+    gw_store_recover(f->s);
     /* seeker must exist (foreign key) */
     assert_true(new_conv(f->s, 424242, "tokZ", "general", "queued", 1, 0, 0) < 0);
+    gw_store_recover(f->s);
 
     struct gw_conv_row r;
     assert_int_equal(gw_store_conv_by_token(f->s, "tokB", &r), GW_OK);
@@ -597,13 +601,17 @@ static int on_due(void *arg, const struct gw_outbox_row *r)
 static void test_outbox(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(gw_store_outbox_next(f->s), -1);
+    assert_int_equal(gw_store_outbox_next(f->s, -1), -1);
     int64_t a = gw_store_outbox_add(f->s, 0, "xmpp", 0, "<message/>", 100);
     int64_t b = gw_store_outbox_add(f->s, 5, "sms", 1, NULL, 50);
     int64_t c = gw_store_outbox_add(f->s, 6, "sms", 0, NULL, 500);
     assert_true(a > 0 && b > a && c > b);
     assert_int_equal(gw_store_outbox_count(f->s), 3);
-    assert_int_equal(gw_store_outbox_next(f->s), 50);
+    assert_int_equal(gw_store_outbox_next(f->s, -1), 50);
+    /* Only rows later than `after`: a row due now (or in a plugin's hands) must not hide
+     * the next one that is due later (the retry timer is armed from this). */
+    assert_int_equal(gw_store_outbox_next(f->s, 50), 100);
+    assert_int_equal(gw_store_outbox_next(f->s, 500), -1);
 
     struct due_seen d = {0};
     assert_int_equal(gw_store_outbox_due(f->s, 100, 0, 10, on_due, &d), 2);
@@ -619,14 +627,15 @@ static void test_outbox(void **state)
 
     assert_int_equal(gw_store_outbox_retry(f->s, b, 9000, "timeout"), GW_OK);
     assert_int_equal(gw_store_outbox_retry(f->s, b, 9500, "timeout"), GW_OK);
-    assert_int_equal(gw_store_outbox_next(f->s), 100);
+    assert_int_equal(gw_store_outbox_next(f->s, -1), 100);
     struct due_seen d4 = {0};
     assert_int_equal(gw_store_outbox_due(f->s, 1000, 0, 10, on_due, &d4), 2);
     assert_int_equal(d4.ids[0], a);
     assert_int_equal(d4.ids[1], c);
 
     assert_int_equal(gw_store_outbox_wake_all(f->s), GW_OK);
-    assert_int_equal(gw_store_outbox_next(f->s), 0);
+    assert_int_equal(gw_store_outbox_next(f->s, -1), 0);
+    assert_int_equal(gw_store_outbox_next(f->s, 0), -1);
     struct due_seen d5 = {0};
     assert_int_equal(gw_store_outbox_due(f->s, 0, 0, 10, on_due, &d5), 3);
     assert_int_equal(d5.ids[1], b);
@@ -636,7 +645,7 @@ static void test_outbox(void **state)
     struct due_seen d6 = {.s = f->s, .done_inside = 1};
     assert_int_equal(gw_store_outbox_due(f->s, 0, 0, 10, on_due, &d6), 3);
     assert_int_equal(gw_store_outbox_count(f->s), 0);
-    assert_int_equal(gw_store_outbox_next(f->s), -1);
+    assert_int_equal(gw_store_outbox_next(f->s, -1), -1);
 
     /* Ids are never reused while the store is open (the XMPP sender relies on their order),
      * also when the table was emptied; after a reopen they continue above what is left. */
@@ -740,6 +749,55 @@ static void test_commit_visibility(void **state)
     assert_string_equal(out, "2");
 }
 
+/* A write that fails dooms the turn: rolled back at once, later writes and the commit
+ * refused until gw_store_recover(), and no id handed out in the failed turn comes again
+ * (ids are on the wire: stanza ids gw-m<id>). */
+static void test_failed_write_dooms_turn(void **state)
+{
+    struct fx *f = *state;
+    int64_t sk = gw_store_seeker_upsert(f->s, "sms", "+4790000001", "··0001", "nb");
+    struct gw_conv_row r = {.seeker_id = sk};
+    snprintf(r.token, sizeof r.token, "c-one");
+    snprintf(r.queue, sizeof r.queue, "general");
+    snprintf(r.lang, sizeof r.lang, "nb");
+    snprintf(r.state, sizeof r.state, "queued");
+    int64_t cv = gw_store_conv_insert(f->s, &r);
+    assert_true(cv > 0);
+    assert_int_equal(gw_store_commit(f->s), GW_OK);
+
+    int64_t m1 = gw_store_msg_insert(f->s, cv, "in", "first", NULL, 1, "stored", NULL, NULL);
+    assert_true(m1 > 0);
+    assert_int_equal(gw_store_kv_set(f->s, "o", "k", "v"), GW_OK);
+    assert_false(gw_store_doomed(f->s));
+    struct gw_conv_row bad = r; /* a seeker that does not exist: the FOREIGN KEY refuses it */
+    bad.seeker_id = sk + 1000;
+    snprintf(bad.token, sizeof bad.token, "c-two");
+    assert_true(gw_store_conv_insert(f->s, &bad) < 0);
+    assert_true(gw_store_doomed(f->s));
+    assert_true(gw_store_failed(f->s));
+    /* Everything after is refused, and nothing of the turn is committed. */
+    assert_int_equal(gw_store_kv_set(f->s, "o", "k2", "v"), GW_EIO);
+    assert_true(gw_store_msg_insert(f->s, cv, "in", "second", NULL, 2, "stored", NULL, NULL) < 0);
+    assert_int_equal(gw_store_commit(f->s), GW_EIO);
+    char out[32];
+    assert_int_equal(sql1(f->db, "SELECT count(*) FROM kv", out, sizeof out), 0);
+    assert_string_equal(out, "0");
+    assert_int_equal(sql1(f->db, "SELECT count(*) FROM messages", out, sizeof out), 0);
+    assert_string_equal(out, "0");
+    /* Reads see the committed state meanwhile. */
+    struct gw_conv_row back;
+    assert_int_equal(gw_store_conv_by_id(f->s, cv, &back), GW_OK);
+
+    gw_store_recover(f->s);
+    assert_false(gw_store_doomed(f->s));
+    int64_t m2 = gw_store_msg_insert(f->s, cv, "in", "again", NULL, 3, "stored", NULL, NULL);
+    assert_true(m2 > m1); /* m1 was rolled back, but its id is not handed out again */
+    assert_int_equal(gw_store_commit(f->s), GW_OK);
+    assert_false(gw_store_failed(f->s));
+    assert_int_equal(sql1(f->db, "SELECT group_concat(body) FROM messages", out, sizeof out), 0);
+    assert_string_equal(out, "again");
+}
+
 /* Retention deletes the text of old closed conversations only, keeps their statistics and
  * anything still waiting in the outbox. */
 static void test_retention(void **state)
@@ -783,6 +841,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_events_feedback, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_commit_visibility, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_write_dooms_turn, setup_open, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
