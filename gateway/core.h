@@ -184,6 +184,8 @@ struct gw_core {
     struct gw_fed *fed;        /* federation state (fed.c) */
     struct gw_turn_reply *replies; /* counsellor messages in this transaction (turn.c) */
     size_t nreplies, capreplies;
+    struct gw_turn_after *after; /* effects waiting for this turn's commit (turn.c) */
+    size_t nafter, capafter;
     long long rollbacks;         /* turns rolled back since the last log line (turn.c) */
     int64_t rollback_logged_at;
     int64_t last_retention_ms; /* last retention run */
@@ -202,6 +204,11 @@ void gw_turn_end(struct gw_core *c);
 void gw_turn_note_reply(struct gw_core *c, const char *from_full, const char *conv,
                         const char *stanza_id);
 void gw_turn_release(struct gw_core *c);
+/* Run cb(arg) after this turn's commit, or drop(arg) if it fails (host API after_commit).
+ * `owner` identifies the plugin (gw_turn_drop_owner drops its items when it stops). */
+int gw_turn_after_commit(struct gw_core *c, const void *owner, void (*cb)(void *arg),
+                         void (*drop)(void *arg), void *arg);
+void gw_turn_drop_owner(struct gw_core *c, const void *owner);
 
 /* --- clock.c --- */
 /* Wall-clock milliseconds (unix epoch), shifted by the test clock when one is set. */

@@ -205,6 +205,7 @@ void gw_host_stop_all(struct gw_core *c)
             gw_http_unroute_owner(c->http, p->host.name);
         if (c->fetch)
             gw_fetch_cancel_owner(c->fetch, p->host.name);
+        gw_turn_drop_owner(c, &p->host); /* its after_commit items: dropped, not run */
         p->desc->stop(p->self);
         release_owned(p);
         free(p);

@@ -263,6 +263,12 @@ static int api_kv_del(struct gw_host *h, const char *key)
     return gw_store_kv_del(h->core->store, h->name, key);
 }
 
+static int api_after_commit(struct gw_host *h, void (*cb)(void *arg), void (*drop)(void *arg),
+                            void *arg)
+{
+    return gw_turn_after_commit(h->core, h, cb, drop, arg);
+}
+
 static int api_http_route(struct gw_host *h, const char *method, const char *path,
                           gw_http_handler fn, void *arg)
 {
@@ -463,4 +469,5 @@ const struct gw_host_api gw_host_i_api = {
     .feedback = api_feedback,
     .transcript_text = api_transcript_text,
     .kv_del = api_kv_del,
+    .after_commit = api_after_commit,
 };

@@ -259,6 +259,13 @@ struct gw_host_api {
     char *(*transcript_text)(struct gw_host *h, const char *conv);
     /* Delete a key of the plugin's key/value store (no-op when absent). */
     int (*kv_del)(struct gw_host *h, const char *key);
+    /* Run cb(arg) once what this turn stored is committed (at the end of the turn, or at
+     * once when nothing waits for a commit); if the commit fails, drop(arg) runs instead
+     * (drop may be NULL).  Either runs exactly once, also when the plugin stops first (then
+     * drop).  For effects nobody may see unless the store has what they show, e.g. the
+     * seeker's own message in their other tabs after submit().  GW_OK or GW_ENOMEM. */
+    int (*after_commit)(struct gw_host *h, void (*cb)(void *arg), void (*drop)(void *arg),
+                        void *arg);
 };
 
 /* The one descriptor a plugin exports as `skagerrak_plugin`. */

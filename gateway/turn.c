@@ -48,6 +48,73 @@ void gw_turn_note_reply(struct gw_core *c, const char *from_full, const char *co
     gw_copy(r->stanza_id, sizeof r->stanza_id, stanza_id ? stanza_id : "");
 }
 
+/* An effect a plugin asked to run only after the commit (host API after_commit). */
+struct gw_turn_after {
+    const void *owner;
+    void (*cb)(void *arg), (*drop)(void *arg);
+    void *arg;
+};
+
+/* Run (committed) or drop the waiting effects.  Callbacks may add new ones: those belong to
+ * the next transaction and stay. */
+static void run_after(struct gw_core *c, int committed)
+{
+    size_t n = c->nafter;
+    if (!n)
+        return;
+    struct gw_turn_after *items = malloc(n * sizeof *items);
+    if (!items) { /* never run an effect whose data was not committed */
+        committed = 0;
+        items = c->after;
+        c->after = NULL;
+        c->nafter = c->capafter = 0;
+    } else {
+        memcpy(items, c->after, n * sizeof *items);
+        memmove(c->after, c->after + n, (c->nafter - n) * sizeof *c->after);
+        c->nafter -= n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (committed)
+            items[i].cb(items[i].arg);
+        else if (items[i].drop)
+            items[i].drop(items[i].arg);
+    }
+    free(items);
+}
+
+int gw_turn_after_commit(struct gw_core *c, const void *owner, void (*cb)(void *arg),
+                         void (*drop)(void *arg), void *arg)
+{
+    if (!gw_store_dirty(c->store) && !gw_store_doomed(c->store)) {
+        cb(arg); /* nothing waits for a commit */
+        return GW_OK;
+    }
+    if (c->nafter == c->capafter) {
+        size_t ncap = c->capafter ? c->capafter * 2 : 16;
+        struct gw_turn_after *n = realloc(c->after, ncap * sizeof *n);
+        if (!n)
+            return GW_ENOMEM;
+        c->after = n;
+        c->capafter = ncap;
+    }
+    c->after[c->nafter++] = (struct gw_turn_after){owner, cb, drop, arg};
+    return GW_OK;
+}
+
+void gw_turn_drop_owner(struct gw_core *c, const void *owner)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < c->nafter; i++) {
+        if (c->after[i].owner == owner) {
+            if (c->after[i].drop)
+                c->after[i].drop(c->after[i].arg);
+        } else {
+            c->after[k++] = c->after[i];
+        }
+    }
+    c->nafter = k;
+}
+
 int gw_turn_commit(struct gw_core *c)
 {
     if (gw_store_commit(c->store) != GW_OK)
@@ -118,6 +185,7 @@ static void recover(struct gw_core *c)
     for (size_t i = 0; i < c->nreplies; i++)
         tell_not_sent(c, &c->replies[i]);
     c->nreplies = 0;
+    run_after(c, 0);
     gw_store_recover(c->store);
     gw_outbox_rolled_back(c);
     gw_conv_reconcile(c);
@@ -129,7 +197,9 @@ void gw_turn_end(struct gw_core *c)
     for (int i = 0; i < 4 && c->outbox_dirty && !gw_store_doomed(c->store); i++)
         gw_outbox_flush(c);
     int ok = gw_turn_commit(c) == GW_OK;
-    if (!ok)
+    if (ok)
+        run_after(c, 1); /* here, not in every commit: never inside another callback */
+    else
         recover(c);
     /* The stanzas first (a seeker's message is on its way to the counsellor before the
      * seeker's HTTP client hears "stored"), then the held HTTP answers (group commit). */
@@ -140,6 +210,10 @@ void gw_turn_end(struct gw_core *c)
 
 void gw_turn_release(struct gw_core *c)
 {
+    run_after(c, 0);
+    free(c->after);
+    c->after = NULL;
+    c->nafter = c->capafter = 0;
     free(c->replies);
     c->replies = NULL;
     c->nreplies = c->capreplies = 0;

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +264,41 @@ static int refuse_closed(struct web_call *c)
     return 0;
 }
 
+/* The seeker's own message, shown in their other tabs only once it is committed: if the
+ * commit fails the POST is answered 503 and the widget sends it again (a second echo of a
+ * message that was never stored would show it twice). */
+struct echo {
+    struct web_ctx *x;
+    char key[WEB_TOKEN_KEY_LEN + 1];
+    char data[];
+};
+
+static void echo_now(void *arg)
+{
+    struct echo *e = arg;
+    struct web_session *s = web_sessions_by_key(&e->x->ss, e->key);
+    if (s) /* the session may have expired meanwhile */
+        web_push(e->x, s, "message", 0, e->data, 0);
+    free(e);
+}
+
+static void echo_after_commit(struct web_ctx *x, struct web_session *s, const char *data)
+{
+    if (x->api->size < offsetof(struct gw_host_api, after_commit) + sizeof x->api->after_commit) {
+        web_push(x, s, "message", 0, data, 0); /* an older core */
+        return;
+    }
+    size_t n = strlen(data) + 1;
+    struct echo *e = malloc(sizeof *e + n);
+    if (!e)
+        return; /* only the other tabs miss it; the history has it */
+    e->x = x;
+    snprintf(e->key, sizeof e->key, "%s", s->key);
+    memcpy(e->data, data, n);
+    if (x->api->after_commit(x->h, echo_now, free, e) != GW_OK)
+        free(e);
+}
+
 static void h_message(struct web_call *c)
 {
     struct web_ctx *x = c->x;
@@ -336,7 +372,7 @@ static void h_message(struct web_call *c)
         char *data = d ? json_dumps(d, JSON_COMPACT) : NULL;
         json_decref(d);
         if (data)
-            web_push(x, s, "message", 0, data, 0);
+            echo_after_commit(x, s, data);
         free(data);
     }
     web_req_message_release(&m);

@@ -655,6 +655,16 @@ static int fh_kv_set(struct gw_host *h, const char *key, const char *value)
     return GW_OK;
 }
 
+/* The fake host commits every submit at once (it has no turns): run the effect now. */
+static int fh_after_commit(struct gw_host *h, void (*cb)(void *arg), void (*drop)(void *arg),
+                           void *arg)
+{
+    (void)h;
+    (void)drop;
+    cb(arg);
+    return GW_OK;
+}
+
 static int fh_kv_del(struct gw_host *h, const char *key)
 {
     struct fakehost_priv *p = FH(h)->priv;
@@ -1043,6 +1053,7 @@ struct fakehost *fakehost_new(void)
         .kv_get = fh_kv_get,
         .kv_set = fh_kv_set,
         .kv_del = fh_kv_del,
+        .after_commit = fh_after_commit,
         .http_route = fh_http_route,
         .http_method = fh_http_method,
         .http_path = fh_http_path,
