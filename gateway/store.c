@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -80,9 +81,27 @@ static void set_err(char *err, size_t errlen, const char *fmt, const char *a, co
  * SQLITE_FULL could go on, commit its later writes, and acknowledge half of what it did. */
 static void doom(struct gw_store *s, const char *what)
 {
-    if (!s->doomed)
-        GW_ERROR("store: %s failed: %s; this turn's writes are rolled back", what,
-                 sqlite3_errmsg(s->db));
+    /* A full disk fails every turn: the first failure is logged, then one line at most every
+     * 10 s with what happened meanwhile. */
+    if (!s->doomed) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        if (!s->err_logged_ms || now - s->err_logged_ms >= 10000) {
+            if (s->err_turns)
+                GW_ERROR("store: %s failed: %s; this turn's writes are rolled back (%lld more"
+                         " turns failed, %lld writes refused in the last %lld s)",
+                         what, sqlite3_errmsg(s->db), s->err_turns, s->err_refused,
+                         (long long)(now - s->err_logged_ms) / 1000);
+            else
+                GW_ERROR("store: %s failed: %s; this turn's writes are rolled back", what,
+                         sqlite3_errmsg(s->db));
+            s->err_logged_ms = now;
+            s->err_turns = s->err_refused = 0;
+        } else {
+            s->err_turns++;
+        }
+    }
     s->refused++;
     if (s->in_txn && !sqlite3_get_autocommit(s->db)) {
         sqlite3_stmt *rb = s->st[S_ROLLBACK];
@@ -199,6 +218,15 @@ static int migrate(struct gw_store *s, const char *path, char *err, size_t errle
     return GW_OK;
 }
 
+/* SQLite calls this after every commit with the frames now in the WAL. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    ((struct gw_store *)arg)->wal_frames = frames;
+    return SQLITE_OK;
+}
+
 struct gw_store *gw_store_open(const char *path, char *err, size_t errlen)
 {
     struct gw_store *s = calloc(1, sizeof *s);
@@ -239,7 +267,8 @@ struct gw_store *gw_store_open(const char *path, char *err, size_t errlen)
     if (exec(s, "PRAGMA journal_mode=WAL", e2, sizeof e2) < 0 ||
         exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;"
                 " PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY;"
-                " PRAGMA wal_autocheckpoint=0;", e2, sizeof e2) < 0) {
+                " PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=16777216;", e2,
+                sizeof e2) < 0) {
         set_err(err, errlen, "%s: %s", path, e2);
         gw_store_close(&s);
         return NULL;
@@ -250,6 +279,7 @@ struct gw_store *gw_store_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     chmod(path, 0600);
+    sqlite3_wal_hook(s->db, wal_hook, s);
     if (migrate(s, path, err, errlen) < 0) {
         gw_store_close(&s);
         return NULL;
@@ -316,8 +346,7 @@ void gw_store_recover(struct gw_store *s)
 {
     if (!s->doomed)
         return;
-    if (s->refused > 1)
-        GW_WARN("store: %lld writes of the failed turn were refused", (long long)s->refused);
+    s->err_refused += s->refused;
     s->doomed = 0;
     s->refused = 0;
 }
@@ -405,6 +434,11 @@ int gw_store_stats(struct gw_store *s, int64_t since_ms,
         sqlite3_finalize(x);
     }
     return n;
+}
+
+int gw_store_wal_frames(const struct gw_store *s)
+{
+    return s->wal_frames;
 }
 
 int gw_store_checkpoint(struct gw_store *s)

@@ -185,6 +185,8 @@ int gw_store_stats(struct gw_store *s, int64_t since_ms,
 /* Copy the write-ahead log into the database (passive).  Called from a housekeeping timer,
  * so no message's commit pays for it.  GW_OK or GW_EIO. */
 int gw_store_checkpoint(struct gw_store *s);
+/* Frames in the write-ahead log after the last commit (0 right after a checkpoint reset). */
+int gw_store_wal_frames(const struct gw_store *s);
 /* Delete the messages of conversations closed before cutoff_ms (retention); returns the
  * number deleted or GW_EIO.  Conversation rows (statistics) are kept. */
 int64_t gw_store_retention(struct gw_store *s, int64_t cutoff_ms);

@@ -155,7 +155,10 @@ struct gw_store {
     int in_txn;
     int failed;
     int doomed;           /* a write of this transaction failed: see doom() in store.c */
-    long long refused;    /* writes refused since (logged once, summarised) */
+    long long refused;    /* writes refused since */
+    int64_t err_logged_ms;           /* monotonic ms of the last failure logged */
+    int wal_frames;                  /* frames in the WAL after the last commit */
+    long long err_turns, err_refused; /* failures not logged since (summarised in doom()) */
     int version;
     /* Ids of new rows come from counters seeded with max(id) at open, not from SQLite's
      * rowid: a rolled-back insert must not hand its id to the next message, because the id

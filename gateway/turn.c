@@ -24,6 +24,8 @@
 #include "log.h"
 #include "xmpp.h"
 
+#define WAL_CHECKPOINT_FRAMES 1024 /* 4 MiB of 4 KiB pages */
+
 /* A counsellor's message stored in the current transaction (told if it rolls back). */
 struct gw_turn_reply {
     char from[400];    /* the full JID that sent it */
@@ -206,6 +208,13 @@ void gw_turn_end(struct gw_core *c)
     gw_xmpp_flush(c->xmpp);
     gw_http_release(c->http, ok);
     gw_http_flush(c->http);
+    /* The 1 s checkpoint timer keeps checkpoints off the message path, but a burst can grow
+     * the WAL by megabytes within that second, and on a filling disk a WAL that took the
+     * last free space leaves no room for the checkpoint that would let it shrink.  So a big
+     * WAL is checkpointed here, after the turn's answers are out; and after a failure at
+     * once (the space freed may be just enough). */
+    if (!ok || gw_store_wal_frames(c->store) > WAL_CHECKPOINT_FRAMES)
+        gw_store_checkpoint(c->store);
 }
 
 void gw_turn_release(struct gw_core *c)
