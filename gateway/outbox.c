@@ -434,8 +434,7 @@ static int flush_one(void *arg, const struct gw_outbox_row *r)
         return 0;
     }
     if (in_flight(c, r->id) ||
-        !gw_lane_may_deliver(c, r->target, r->conv_id, r->id, gw_host_pipelined(c, r->target),
-                             in_flight))
+        !gw_lane_may_deliver(c, r->target, r->conv_id, r->id, in_flight))
         return 0; /* in the plugin's hands, or held behind an older message to the seeker */
     int rc = deliver_row(c, r, f->cur);
     if (rc == 1)

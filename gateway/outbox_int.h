@@ -16,9 +16,10 @@ int gw_lane_add(struct gw_core *c, const char *target, int64_t conv_id, int64_t 
  * rows waiting (the caller wakes them), else 0. */
 int gw_lane_done(struct gw_core *c, const char *target, int64_t conv_id, int64_t id);
 /* May row `id` be handed to its plugin now?  Yes when it is the oldest unfinished row of its
- * lane, or, for a pipelined plugin, when every older row is in flight (in_flight says). */
+ * lane, or, for a pipelined plugin (gw_host_pipelined), when every older row is in flight
+ * (in_flight says). */
 int gw_lane_may_deliver(struct gw_core *c, const char *target, int64_t conv_id, int64_t id,
-                        int pipelined, int (*in_flight)(struct gw_core *c, int64_t outbox_id));
+                        int (*in_flight)(struct gw_core *c, int64_t outbox_id));
 /* When a failed row of this lane is retried: rows failing within one outage share the first
  * one's time, so they are handed over again together and in order. */
 int64_t gw_lane_retry_at(struct gw_core *c, const char *target, int64_t conv_id, int64_t now,

@@ -25,9 +25,22 @@ struct gw_lane {
     int64_t retry_at; /* rows of the lane that fail together retry together */
 };
 
+/* "target\n<conv id>", written by hand: this runs a few times for every message to a
+ * channel (the delivery path avoids the format parser; see gw_copy in core.h). */
 static void lane_key(const char *target, int64_t conv_id, char key[64])
 {
-    snprintf(key, 64, "%.31s\n%lld", target, (long long)conv_id);
+    size_t n = strnlen(target, 31);
+    memcpy(key, target, n);
+    key[n++] = '\n';
+    char digits[21];
+    int d = 0;
+    uint64_t v = conv_id < 0 ? 0 : (uint64_t)conv_id;
+    do
+        digits[d++] = (char)('0' + v % 10);
+    while ((v /= 10) && d < 20);
+    while (d)
+        key[n++] = digits[--d];
+    key[n] = 0;
 }
 
 static struct gw_lane *lane_get(struct gw_core *c, const char *target, int64_t conv_id)
@@ -107,13 +120,16 @@ int gw_lane_done(struct gw_core *c, const char *target, int64_t conv_id, int64_t
 }
 
 int gw_lane_may_deliver(struct gw_core *c, const char *target, int64_t conv_id, int64_t id,
-                        int pipelined, int (*in_flight)(struct gw_core *c, int64_t outbox_id))
+                        int (*in_flight)(struct gw_core *c, int64_t outbox_id))
 {
     struct gw_lane *l = lane_get(c, target, conv_id);
-    if (!l || !l->n)
-        return 1; /* not tracked (no memory when it was added): deliver rather than stall */
+    if (!l || !l->n || l->ids[0] >= id)
+        return 1; /* the head (or not tracked: no memory when it was added; deliver rather
+                     than stall) */
+    if (!gw_host_pipelined(c, target))
+        return 0;
     for (size_t i = 0; i < l->n && l->ids[i] < id; i++)
-        if (!pipelined || !in_flight(c, l->ids[i]))
+        if (!in_flight(c, l->ids[i]))
             return 0;
     return 1;
 }
