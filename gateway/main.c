@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,15 +102,12 @@ static void health(void *arg, struct gw_http_req *req)
     int xok = gw_xmpp_online(c->xmpp), dok = !gw_store_failed(c->store);
     snprintf(body, sizeof body,
              "{\"ok\":%s,\"xmpp\":{\"ok\":%s,\"state\":\"%s\",\"barriers\":%llu},\"database\":{\"ok\":%s,"
-             "\"schema\":%d,\"outbox\":%lld},\"conversations_open\":%zu,"
-             "\"memory\":{\"sqlite\":%lld},\"plugins\":%s}\n",
+             "\"schema\":%d,\"outbox\":%lld},\"conversations_open\":%zu,\"plugins\":%s}\n",
              xok && dok && pok ? "true" : "false", xok ? "true" : "false", gw_xmpp_state(c->xmpp),
              (unsigned long long)gw_xmpp_barriers(c->xmpp),
              dok ? "true" : "false", gw_store_version(c->store),
              (long long)gw_store_outbox_count(c->store), gw_map_count(c->conv_by_token) / 2,
-             /* SQLite's own heap (mostly its page cache, capped by cache_size): lets a
-              * reader of the process's RSS tell that bounded cache from everything else */
-             (long long)sqlite3_memory_used(), plugins);
+             plugins);
     gw_http_req_respond(req, xok && dok && pok ? 200 : 503, "application/json", body, strlen(body),
                         NULL);
 }
