@@ -240,6 +240,45 @@ static void map_basics(void **state)
     web_map_free(&m);
 }
 
+static int drop_all_but_k7(void *arg, const char *key, void *val)
+{
+    (void)arg;
+    (void)val;
+    return strcmp(key, "k7") != 0;
+}
+
+/* The slot array follows the entries down again, by deletion and by removal in a walk. */
+static void map_shrinks(void **state)
+{
+    (void)state;
+    struct web_map *m = web_map_new(5);
+    size_t small = web_map_slots(m);
+    char key[32];
+    for (intptr_t i = 1; i <= 5000; i++) {
+        snprintf(key, sizeof(key), "k%ld", (long)i);
+        assert_int_equal(web_map_put(m, key, (void *)i), GW_OK);
+    }
+    assert_true(web_map_slots(m) >= 4096);
+    for (intptr_t i = 1; i <= 4990; i++) {
+        snprintf(key, sizeof(key), "k%ld", (long)i);
+        assert_ptr_equal(web_map_del(m, key), (void *)i);
+    }
+    assert_true(web_map_slots(m) <= 64);
+    for (intptr_t i = 4991; i <= 5000; i++) {
+        snprintf(key, sizeof(key), "k%ld", (long)i);
+        assert_ptr_equal(web_map_get(m, key), (void *)i);
+    }
+    for (intptr_t i = 1; i <= 5000; i++) {
+        snprintf(key, sizeof(key), "k%ld", (long)i);
+        assert_int_equal(web_map_put(m, key, (void *)i), GW_OK);
+    }
+    web_map_each(m, drop_all_but_k7, NULL);
+    assert_int_equal(web_map_count(m), 1);
+    assert_int_equal(web_map_slots(m), small);
+    assert_ptr_equal(web_map_get(m, "k7"), (void *)7);
+    web_map_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +290,7 @@ int main(void)
         cmocka_unit_test(release_frees_streams),
         cmocka_unit_test(ack_ring),
         cmocka_unit_test(map_basics),
+        cmocka_unit_test(map_shrinks),
     };
     return cmocka_run_group_tests_name("webchat/session", tests, NULL, NULL);
 }
