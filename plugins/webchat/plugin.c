@@ -277,6 +277,7 @@ static void on_sweep(void *arg)
     struct web_ctx *x = arg;
     int64_t now = x->api->now_ms(x->h);
     size_t n = web_sessions_expire(&x->ss, now, forget, x);
+    web_sessions_drop_idle(&x->ss, drop_idle, x); /* in case the idle timer could not be set */
     if (n)
         x->api->log(x->h, GW_LOG_DEBUG, "%zu sessions expired", n);
     web_rl_sweep(x->rl_session, now);
