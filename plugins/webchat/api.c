@@ -639,4 +639,6 @@ void web_api_handle(void *arg, struct gw_http_req *req)
         }
     }
     rt->fn(&c);
+    if (c.s) /* ended now, or reloaded from the store for this request only */
+        web_session_idle(x, c.s);
 }

@@ -15,7 +15,10 @@ static void on_stream_closed(void *arg, struct gw_http_stream *hs)
     struct web_stream *st = arg;
     (void)hs;
     struct web_sessions *ss = st->ss;
+    struct web_session *s = st->sess;
     web_stream_detach(ss, &st);
+    /* The page of an ended conversation went away: nothing left to keep in memory. */
+    web_session_idle(web_ctx_of(ss), s);
 }
 
 struct replay {

@@ -1,4 +1,5 @@
-/* map.c — chained hash table with a seeded FNV-1a hash, doubling when the load exceeds 1. */
+/* map.c — chained hash table with a seeded FNV-1a hash, doubling when the load exceeds 1,
+ * halving when it falls below 1/4. */
 #include "map.h"
 
 #include <stdlib.h>
@@ -12,6 +13,8 @@ struct ent {
     void *val;
     char key[]; /* NUL-terminated copy */
 };
+
+#define MIN_SLOTS 16 /* a power of two */
 
 struct web_map {
     struct ent **slots;
@@ -41,7 +44,7 @@ struct web_map *web_map_new(uint64_t seed)
     struct web_map *m = calloc(1, sizeof(*m));
     if (!m)
         return NULL;
-    m->nslots = 16;
+    m->nslots = MIN_SLOTS;
     m->slots = calloc(m->nslots, sizeof(*m->slots));
     if (!m->slots) {
         free(m);
@@ -84,12 +87,13 @@ void *web_map_get(const struct web_map *m, const char *key)
     return *pp ? (*pp)->val : NULL;
 }
 
-static void rehash(struct web_map *m)
+/* Move every entry into a table of n slots (a power of two).  On ENOMEM the old table
+ * stays: only the chains are longer (growing) or the memory is not given back (shrinking). */
+static void resize(struct web_map *m, size_t n)
 {
-    size_t n = m->nslots * 2;
     struct ent **slots = calloc(n, sizeof(*slots));
     if (!slots)
-        return; /* keep working with longer chains */
+        return;
     for (size_t i = 0; i < m->nslots; i++) {
         struct ent *e = m->slots[i];
         while (e) {
@@ -102,6 +106,18 @@ static void rehash(struct web_map *m)
     free(m->slots);
     m->slots = slots;
     m->nslots = n;
+}
+
+/* After deletions: memory follows the entries, not their peak (a flood of sessions or
+ * limiter keys would otherwise leave its slot array behind).  Halving below a quarter
+ * full leaves the load under 1/2, far from the 1 that grows it again. */
+static void shrink(struct web_map *m)
+{
+    size_t n = m->nslots;
+    while (n > MIN_SLOTS && m->count * 4 < n)
+        n /= 2;
+    if (n != m->nslots)
+        resize(m, n);
 }
 
 int web_map_put(struct web_map *m, const char *key, void *val)
@@ -122,7 +138,7 @@ int web_map_put(struct web_map *m, const char *key, void *val)
     memcpy(e->key, key, klen + 1);
     *pp = e;
     if (++m->count > m->nslots)
-        rehash(m);
+        resize(m, m->nslots * 2);
     return GW_OK;
 }
 
@@ -136,6 +152,7 @@ void *web_map_del(struct web_map *m, const char *key)
     *pp = e->next;
     free(e);
     m->count--;
+    shrink(m);
     return val;
 }
 
@@ -144,8 +161,14 @@ size_t web_map_count(const struct web_map *m)
     return m->count;
 }
 
+size_t web_map_slots(const struct web_map *m)
+{
+    return m->nslots;
+}
+
 void web_map_each(struct web_map *m, int (*fn)(void *arg, const char *key, void *val), void *arg)
 {
+    size_t before = m->count;
     for (size_t i = 0; i < m->nslots; i++) {
         struct ent **pp = &m->slots[i];
         while (*pp) {
@@ -159,4 +182,6 @@ void web_map_each(struct web_map *m, int (*fn)(void *arg, const char *key, void 
             }
         }
     }
+    if (m->count < before) /* not inside the walk: it would move entries under it */
+        shrink(m);
 }

@@ -132,13 +132,47 @@ void web_persist(struct web_ctx *x, struct web_session *s)
     free(json);
 }
 
+/* Delete the stored copy under kv key `kvkey`.  Hosts older than kv_del get "" (which
+ * web_session_from_json reads as gone). */
+static void kv_forget(struct web_ctx *x, const char *kvkey)
+{
+    if (x->api->size >= offsetof(struct gw_host_api, kv_del) + sizeof(x->api->kv_del) &&
+        x->api->kv_del)
+        x->api->kv_del(x->h, kvkey);
+    else
+        x->api->kv_set(x->h, kvkey, "");
+}
+
 static void forget(void *arg, struct web_session *s)
 {
     struct web_ctx *x = arg;
     char key[sizeof(KV_PREFIX) + WEB_TOKEN_KEY_LEN];
     snprintf(key, sizeof(key), KV_PREFIX "%s", s->key);
-    x->api->kv_set(x->h, key, ""); /* "" = gone (the host API has no delete) */
+    kv_forget(x, key);
     web_session_free(&s);
+}
+
+/* A closed session leaves memory; its stored copy stays (until it expires) for what the
+ * page may still ask: state, transcript, feedback. */
+static void drop_idle(void *arg, struct web_session *s)
+{
+    struct web_ctx *x = arg;
+    if (s->expires_ms > s->persisted_exp_ms)
+        web_persist(x, s); /* activity moved the expiry on since the last write */
+    web_session_free(&s);
+}
+
+static void on_idle(void *arg)
+{
+    struct web_ctx *x = arg;
+    x->idle_timer = 0;
+    web_sessions_drop_idle(&x->ss, drop_idle, x);
+}
+
+void web_session_idle(struct web_ctx *x, struct web_session *s)
+{
+    if (web_sessions_note_idle(&x->ss, s) && !x->idle_timer)
+        x->idle_timer = x->api->timer_add(x->h, 0, on_idle, x);
 }
 
 struct web_session *web_session_for_token(struct web_ctx *x, const char *token)
@@ -154,6 +188,8 @@ struct web_session *web_session_for_token(struct web_ctx *x, const char *token)
     snprintf(kvkey, sizeof(kvkey), KV_PREFIX "%s", key);
     char *json = x->api->kv_get(x->h, kvkey);
     s = web_session_from_json(json, key, now);
+    if (!s && json)
+        kv_forget(x, kvkey); /* expired (or unreadable): nobody can resume it */
     free(json);
     if (!s)
         return NULL;
@@ -241,6 +277,7 @@ static void on_sweep(void *arg)
     struct web_ctx *x = arg;
     int64_t now = x->api->now_ms(x->h);
     size_t n = web_sessions_expire(&x->ss, now, forget, x);
+    web_sessions_drop_idle(&x->ss, drop_idle, x); /* in case the idle timer could not be set */
     if (n)
         x->api->log(x->h, GW_LOG_DEBUG, "%zu sessions expired", n);
     web_rl_sweep(x->rl_session, now);
@@ -282,6 +319,9 @@ static void web_stop(void *self)
     x->api->timer_cancel(x->h, x->sweep_timer);
     if (x->done_timer)
         x->api->timer_cancel(x->h, x->done_timer);
+    if (x->idle_timer) /* armed by the streams closed above, among others */
+        x->api->timer_cancel(x->h, x->idle_timer);
+    /* Idle sessions are stored already (drop_idle would only move their expiry on). */
     confirm_all(x); /* nothing stays pending in the core */
     /* Sessions are in the store already; their in-memory expiry may be ahead of it. */
     free_ctx(&x);
@@ -324,6 +364,7 @@ static int web_deliver(void *self, const struct gw_msg *m, char *err, size_t err
         if (reason && strcmp(reason, "blocked") == 0)
             s->blocked = 1;
         web_persist(x, s);
+        web_session_idle(x, s); /* after this call: the push below still uses s */
     }
     /* A counsellor's text is confirmed with a reference (see confirm_later); everything
      * else is done once pushed.  Either way the core has stored it: a seeker who is not

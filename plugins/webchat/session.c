@@ -13,6 +13,7 @@ int web_sessions_init(struct web_sessions *ss, uint64_t seed)
 {
     memset(ss, 0, sizeof(*ss));
     TAILQ_INIT(&ss->all);
+    TAILQ_INIT(&ss->idle);
     ss->by_key = web_map_new(seed);
     ss->by_conv = web_map_new(seed ^ 0x9e3779b97f4a7c15ULL);
     if (!ss->by_key || !ss->by_conv) {
@@ -43,6 +44,7 @@ void web_sessions_release(struct web_sessions *ss)
     web_map_each(ss->by_key, free_each, ss);
     web_map_free(&ss->by_key);
     web_map_free(&ss->by_conv);
+    TAILQ_INIT(&ss->idle); /* its sessions are gone with by_key */
 }
 
 struct web_session *web_session_new(const char *key, const char *sid, const char *conv,
@@ -85,8 +87,17 @@ int web_sessions_add(struct web_sessions *ss, struct web_session *s)
     return GW_OK;
 }
 
+static void unlist_idle(struct web_sessions *ss, struct web_session *s)
+{
+    if (!s->idle_listed)
+        return;
+    TAILQ_REMOVE(&ss->idle, s, in_idle);
+    s->idle_listed = 0;
+}
+
 void web_sessions_remove(struct web_sessions *ss, struct web_session *s)
 {
+    unlist_idle(ss, s);
     web_map_del(ss->by_key, s->key);
     if (s->conv[0] && web_map_get(ss->by_conv, s->conv) == s)
         web_map_del(ss->by_conv, s->conv);
@@ -141,6 +152,7 @@ static int expire_each(void *arg, const char *key, void *val)
     (void)key;
     if (s->expires_ms > c->now_ms || s->n_streams > 0)
         return 0;
+    unlist_idle(c->ss, s);
     if (s->conv[0] && web_map_get(c->ss->by_conv, s->conv) == s)
         web_map_del(c->ss->by_conv, s->conv);
     c->gone(c->arg, s);
@@ -154,6 +166,31 @@ size_t web_sessions_expire(struct web_sessions *ss, int64_t now_ms,
     struct expire_ctx c = {ss, now_ms, gone, arg, 0};
     web_map_each(ss->by_key, expire_each, &c);
     return c.n;
+}
+
+int web_sessions_note_idle(struct web_sessions *ss, struct web_session *s)
+{
+    if (!s->closed || s->n_streams > 0 || s->idle_listed)
+        return 0;
+    TAILQ_INSERT_TAIL(&ss->idle, s, in_idle);
+    s->idle_listed = 1;
+    return 1;
+}
+
+size_t web_sessions_drop_idle(struct web_sessions *ss,
+                              void (*gone)(void *arg, struct web_session *s), void *arg)
+{
+    size_t n = 0;
+    struct web_session *s;
+    while ((s = TAILQ_FIRST(&ss->idle))) {
+        unlist_idle(ss, s);
+        if (!s->closed || s->n_streams > 0)
+            continue;
+        web_sessions_remove(ss, s);
+        gone(arg, s);
+        n++;
+    }
+    return n;
 }
 
 char *web_session_to_json(const struct web_session *s)

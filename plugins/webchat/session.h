@@ -45,13 +45,17 @@ struct web_session {
     int64_t out_ids[WEB_OUT_RING]; /* recent counsellor message ids sent to this session:
                                       only these may be acknowledged by it */
     unsigned n_out;
+    TAILQ_ENTRY(web_session) in_idle; /* on web_sessions.idle (see web_sessions_note_idle) */
+    int idle_listed;
 };
+TAILQ_HEAD(web_session_list, web_session);
 
 struct web_sessions {
     struct web_map *by_key;  /* key -> session (owns sessions) */
     struct web_map *by_conv; /* conv -> session */
     struct web_stream_list all;
     unsigned n_streams;
+    struct web_session_list idle; /* closed, no stream: to be dropped from memory */
 };
 
 /* Initialise an empty table; `seed` randomises hashing.  GW_OK or GW_ENOMEM. */
@@ -86,6 +90,22 @@ int web_session_touch(struct web_session *s, int64_t now_ms, int64_t ttl_ms);
  * session expired at now_ms that has no open stream.  Returns how many. */
 size_t web_sessions_expire(struct web_sessions *ss, int64_t now_ms,
                            void (*gone)(void *arg, struct web_session *s), void *arg);
+
+/* A closed session with no open stream needs nothing in memory: its stored copy has all it
+ * still answers (state, feedback given, transcript access), and web_session_for_token
+ * reloads it on demand.  Keeping such sessions until they expire made memory grow with
+ * every conversation ever ended within session_ttl_s.
+ *
+ * web_sessions_note_idle lists `s` for dropping when it is closed and has no stream; it
+ * returns 1 when it listed s now (the caller then schedules web_sessions_drop_idle), else
+ * 0.  Dropping is deferred because the callers (a request handler, deliver(), a stream's
+ * closed callback) may still use s after the call. */
+int web_sessions_note_idle(struct web_sessions *ss, struct web_session *s);
+/* Remove from the table and hand to `gone` (which frees it, after writing the stored copy
+ * if it lags) every listed session that is still closed with no stream; the others (a page
+ * reopened the stream meanwhile) are only unlisted.  Returns how many were dropped. */
+size_t web_sessions_drop_idle(struct web_sessions *ss,
+                              void (*gone)(void *arg, struct web_session *s), void *arg);
 
 /* The stored form: a JSON object string (malloc'd; caller frees), or NULL on ENOMEM.
  * It holds no token, only the key it is stored under. */

@@ -2,6 +2,7 @@
 #ifndef WEB_WEBCHAT_H
 #define WEB_WEBCHAT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "conf.h"
@@ -24,7 +25,14 @@ struct web_ctx {
     int64_t *done_ids;             /* counsellor messages accepted, to confirm next turn */
     size_t n_done, cap_done;
     uint64_t sweep_timer; /* session expiry, limiter sweeps */
+    uint64_t idle_timer;  /* closed sessions without a stream leave memory (web_session_idle) */
 };
+
+/* The context that owns session table `ss` (a stream's closed callback knows only that). */
+static inline struct web_ctx *web_ctx_of(struct web_sessions *ss)
+{
+    return (struct web_ctx *)(void *)((char *)ss - offsetof(struct web_ctx, ss));
+}
 
 /* Push an event to every open stream of `s`.  `id` > 0 sends an SSE id and, when `live` is
  * 1, skips streams that already replayed that id from history.  `data` is one JSON text.
@@ -36,6 +44,12 @@ void web_persist(struct web_ctx *x, struct web_session *s);
 /* The session for a token: from memory, else from the store (then kept in memory).
  * NULL for malformed, unknown or expired tokens. */
 struct web_session *web_session_for_token(struct web_ctx *x, const char *token);
+
+/* Call after `s` may have become closed or lost a stream: a closed session with no open
+ * stream is dropped from memory on the next loop turn (its stored copy is brought up to
+ * date first), so ended and expired conversations hold no memory here; a later request
+ * with its token reloads it from the store.  s stays valid until the caller returns. */
+void web_session_idle(struct web_ctx *x, struct web_session *s);
 
 /* The channel reference of counsellor message `id` ("web:<id>"), used for delivery reports
  * when the seeker's page acknowledges it.  Writes into buf (buflen >= 32). */

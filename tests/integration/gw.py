@@ -13,9 +13,10 @@ REPO_ROOT = harness.REPO_ROOT
 
 
 def config_text(prosody, workdir, http_port, queues=None, counsellors=None, extra="",
-                service="", plugins=None, test_clock=None, log_level="debug"):
-    """A complete gateway config for the prosody fixture."""
-    build = harness.build_dir()
+                service="", plugins=None, test_clock=None, log_level="debug", build=None):
+    """A complete gateway config for the prosody fixture.  `build`: the build dir whose
+    plugins are loaded (default harness.build_dir(); it must match the binary's build)."""
+    build = build or harness.build_dir()
     if queues is None:
         queues = """
         { id = "general"; names = { nb = "Generell"; en = "General"; da = "Generel"; nn = "Generell"; };

@@ -149,12 +149,48 @@ static void test_tombstones(void **state)
     gw_map_free(&m);
 }
 
+/* The table follows the entries down again: 100,000 conversations open once must not
+ * leave their slots behind when they close. */
+static void test_shrinks(void **state)
+{
+    (void)state;
+    struct gw_map *m = gw_map_new();
+    size_t small = gw_map_capacity(m);
+    char k[32];
+    for (size_t i = 0; i < 10 * N; i++) {
+        snprintf(k, sizeof k, "s%zu", i);
+        assert_int_equal(gw_map_set(m, k, val(i)), 0);
+    }
+    assert_true(gw_map_capacity(m) >= 10 * N * 4 / 3);
+    for (size_t i = 0; i < 10 * N - 3; i++) {
+        snprintf(k, sizeof k, "s%zu", i);
+        gw_map_del(m, k);
+        if (i % 9973 == 0) { /* still consistent while it shrinks */
+            snprintf(k, sizeof k, "s%zu", (size_t)(10 * N - 1));
+            assert_ptr_equal(gw_map_get(m, k), val(10 * N - 1));
+        }
+    }
+    assert_int_equal(gw_map_count(m), 3);
+    assert_int_equal(gw_map_capacity(m), small);
+    for (size_t i = 10 * N - 3; i < 10 * N; i++) {
+        snprintf(k, sizeof k, "s%zu", i);
+        assert_ptr_equal(gw_map_get(m, k), val(i));
+    }
+    snprintf(k, sizeof k, "s%d", 0);
+    assert_null(gw_map_get(m, k));
+    struct visit v = {0};
+    gw_map_each(m, on_each, &v);
+    assert_int_equal(v.n, 3);
+    gw_map_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_tombstones),
+        cmocka_unit_test(test_shrinks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include "api.h"
 #include "fakehost.h"
 #include "plugin_api.h"
+#include "token.h"
 
 extern const struct gw_plugin skagerrak_plugin;
 
@@ -556,6 +557,90 @@ static void end_transcript_feedback(void **state)
     fakehost_stream_drop(s);
 }
 
+/* Sessions the plugin holds in memory (its health detail). */
+static int sessions_in_memory(struct t *t)
+{
+    char buf[128];
+    skagerrak_plugin.health(t->self, buf, sizeof(buf));
+    json_t *j = json_loads(buf, 0, NULL);
+    assert_non_null(j);
+    int n = (int)json_integer_value(json_object_get(j, "sessions"));
+    json_decref(j);
+    return n;
+}
+
+static int get_status(struct t *t, const char *tok, json_t **out)
+{
+    char auth[64];
+    snprintf(auth, sizeof(auth), "Bearer %s", tok);
+    const char *hdr[] = {"Authorization", auth, NULL};
+    struct fakehost_resp r;
+    int st = fakehost_http(t->fh, "GET", "/session", hdr, NULL, NULL, NULL, &r);
+    *out = st == 200 ? body_json(&r) : NULL;
+    fakehost_resp_free(&r);
+    return st;
+}
+
+/* Ended, closed and blocked conversations leave no session in memory once no page shows
+ * them (issue 12: ~1 KB per ended conversation stayed for session_ttl_s); what the page
+ * may still ask is answered from the stored copy. */
+static void closed_sessions_leave_memory(void **state)
+{
+    struct t *t = *state;
+    char tok[33];
+    start(t, tok, NULL);
+    assert_int_equal(post_free(t, tok, "/message", "{\"text\":\"x\"}"), 200);
+    assert_int_equal(post_free(t, tok, "/end", NULL), 200);
+    assert_int_equal(sessions_in_memory(t), 1); /* dropped on the next loop turn */
+    fakehost_fire_timers(t->fh, 0);
+    assert_int_equal(sessions_in_memory(t), 0);
+    json_t *j = NULL;
+    assert_int_equal(get_status(t, tok, &j), 200);
+    assert_true(json_is_true(json_object_get(j, "closed")));
+    json_decref(j);
+    assert_int_equal(post_free(t, tok, "/message", "{\"text\":\"x\"}"), 409);
+    assert_int_equal(post_free(t, tok, "/feedback", "{\"rating\":3}"), 204);
+    fakehost_fire_timers(t->fh, 0);
+    assert_int_equal(sessions_in_memory(t), 0);
+    assert_int_equal(post_free(t, tok, "/feedback", "{\"rating\":3}"), 409); /* stored */
+    assert_int_equal(rec.nfeedback, 1);
+
+    /* a page that shows the ended conversation keeps it until it goes */
+    char tok2[33];
+    char cv2[40];
+    snprintf(cv2, sizeof(cv2), "%s", start(t, tok2, NULL));
+    struct gw_http_stream *s = open_events(t, tok2, NULL);
+    assert_int_equal(post_free(t, tok2, "/end", NULL), 200);
+    fakehost_fire_timers(t->fh, 0);
+    assert_int_equal(sessions_in_memory(t), 1);
+    fakehost_stream_drop(s);
+    fakehost_fire_timers(t->fh, 0);
+    assert_int_equal(sessions_in_memory(t), 0);
+
+    /* closed by the service (a counsellor's !close or !block, max_wait) with no page open */
+    char tok3[33];
+    char cv3[40];
+    snprintf(cv3, sizeof(cv3), "%s", start(t, tok3, NULL));
+    struct gw_msg m = {.id = 7,
+                       .kind = GW_MSG_CLOSED,
+                       .conv = cv3,
+                       .body = "Samtalen er avsluttet.",
+                       .meta_json = "{\"type\":\"closed\",\"reason\":\"blocked\"}"};
+    char err[64];
+    assert_int_equal(skagerrak_plugin.deliver(t->self, &m, err, sizeof(err)), GW_OK);
+    fakehost_fire_timers(t->fh, 0);
+    assert_int_equal(sessions_in_memory(t), 0);
+    assert_int_equal(post_free(t, tok3, "/message", "{\"text\":\"x\"}"), 403);
+    fakehost_fire_timers(t->fh, 0);
+    assert_int_equal(sessions_in_memory(t), 0);
+
+    /* an open conversation stays in memory (deliveries find it by conversation) */
+    char tok4[33];
+    start(t, tok4, NULL);
+    fakehost_fire_timers(t->fh, 0);
+    assert_int_equal(sessions_in_memory(t), 1);
+}
+
 static void acks_only_own_messages(void **state)
 {
     struct t *t = *state;
@@ -623,15 +708,37 @@ static void pending_confirmed_on_stop(void **state)
     plugin_up(t);
 }
 
+/* The stored copy of a session (under "s." and the token's key). */
+static char *stored(struct t *t, const char *tok)
+{
+    char key[WEB_TOKEN_KEY_LEN + 1], kv[WEB_TOKEN_KEY_LEN + 3];
+    assert_int_equal(web_token_key(tok, key, sizeof(key)), GW_OK);
+    snprintf(kv, sizeof(kv), "s.%s", key);
+    return fakehost_api(t->fh)->kv_get(fakehost_host(t->fh), kv);
+}
+
 static void expiry(void **state)
 {
     struct t *t = *state;
-    char tok[33];
+    char tok[33], tok2[33];
     start(t, tok, NULL);
     assert_int_equal(post_free(t, tok, "/message", "{\"text\":\"x\"}"), 200);
-    /* default ttl 2 h; the sweep runs every minute */
+    start(t, tok2, NULL); /* ended: not in memory, only stored */
+    assert_int_equal(post_free(t, tok2, "/end", NULL), 200);
+    fakehost_fire_timers(t->fh, 0);
+    assert_int_equal(sessions_in_memory(t), 1);
+    char *json = stored(t, tok2);
+    assert_non_null(json);
+    free(json);
+    /* default ttl 2 h; the sweep runs every minute: memory and store are freed */
     fakehost_fire_timers(t->fh, 2 * 3600 * 1000 + 120000);
+    assert_int_equal(sessions_in_memory(t), 0);
+    assert_null(stored(t, tok));
     assert_int_equal(post_free(t, tok, "/message", "{\"text\":\"x\"}"), 401);
+    /* the ended one, found expired in the store, is deleted there */
+    assert_int_equal(post_free(t, tok2, "/feedback", "{\"rating\":1}"), 401);
+    assert_null(stored(t, tok2));
+    assert_int_equal(sessions_in_memory(t), 0);
 }
 
 static void static_files(void **state)
@@ -741,6 +848,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(events_need_a_session, setup, teardown),
         cmocka_unit_test_setup_teardown(blocked_session_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(end_transcript_feedback, setup, teardown),
+        cmocka_unit_test_setup_teardown(closed_sessions_leave_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(acks_only_own_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(resume_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(pending_confirmed_on_stop, setup, teardown),

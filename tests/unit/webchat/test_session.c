@@ -136,6 +136,47 @@ static void expiry_spares_open_streams(void **state)
     web_sessions_release(&ss);
 }
 
+/* Closed sessions without a stream are listed for dropping; dropping spares those that are
+ * open again or have a stream by then; removal and expiry take a session off the list. */
+static void idle_sessions_are_dropped(void **state)
+{
+    (void)state;
+    struct web_sessions ss;
+    web_sessions_init(&ss, 1);
+    struct web_session *a = web_session_new(KEY1, "0123456789abcdef", "ca", "nb", "q", 0, 1000);
+    struct web_session *b = web_session_new(KEY2, "0123456789abcdee", "cb", "nb", "q", 0, 1000);
+    web_sessions_add(&ss, a);
+    web_sessions_add(&ss, b);
+    assert_int_equal(web_sessions_note_idle(&ss, a), 0); /* not closed */
+    a->closed = b->closed = 1;
+    struct web_stream *st = web_stream_attach(&ss, b, NULL, 0);
+    assert_int_equal(web_sessions_note_idle(&ss, b), 0); /* a page still shows it */
+    assert_int_equal(web_sessions_note_idle(&ss, a), 1);
+    assert_int_equal(web_sessions_note_idle(&ss, a), 0); /* listed once */
+    web_stream_detach(&ss, &st);
+    assert_int_equal(web_sessions_note_idle(&ss, b), 1);
+    st = web_stream_attach(&ss, b, NULL, 0); /* reopened before the drop */
+    gone_count = 0;
+    assert_int_equal(web_sessions_drop_idle(&ss, gone, NULL), 1);
+    assert_int_equal(gone_count, 1);
+    assert_null(web_sessions_by_key(&ss, KEY1));
+    assert_null(web_sessions_by_conv(&ss, "ca"));
+    assert_ptr_equal(web_sessions_by_key(&ss, KEY2), b);
+    assert_int_equal(web_sessions_drop_idle(&ss, gone, NULL), 0); /* b was unlisted */
+    web_stream_detach(&ss, &st);
+    /* a listed session that is removed or expires first is not dropped twice */
+    assert_int_equal(web_sessions_note_idle(&ss, b), 1);
+    web_sessions_remove(&ss, b);
+    assert_int_equal(web_sessions_drop_idle(&ss, gone, NULL), 0);
+    web_sessions_add(&ss, b);
+    assert_int_equal(web_sessions_note_idle(&ss, b), 1);
+    assert_int_equal(web_sessions_expire(&ss, 2000, gone, NULL), 1);
+    assert_int_equal(web_sessions_drop_idle(&ss, gone, NULL), 0);
+    assert_int_equal(gone_count, 2);
+    assert_int_equal(web_sessions_count(&ss), 0);
+    web_sessions_release(&ss);
+}
+
 static void release_frees_streams(void **state)
 {
     (void)state;
@@ -199,6 +240,45 @@ static void map_basics(void **state)
     web_map_free(&m);
 }
 
+static int drop_all_but_k7(void *arg, const char *key, void *val)
+{
+    (void)arg;
+    (void)val;
+    return strcmp(key, "k7") != 0;
+}
+
+/* The slot array follows the entries down again, by deletion and by removal in a walk. */
+static void map_shrinks(void **state)
+{
+    (void)state;
+    struct web_map *m = web_map_new(5);
+    size_t small = web_map_slots(m);
+    char key[32];
+    for (intptr_t i = 1; i <= 5000; i++) {
+        snprintf(key, sizeof(key), "k%ld", (long)i);
+        assert_int_equal(web_map_put(m, key, (void *)i), GW_OK);
+    }
+    assert_true(web_map_slots(m) >= 4096);
+    for (intptr_t i = 1; i <= 4990; i++) {
+        snprintf(key, sizeof(key), "k%ld", (long)i);
+        assert_ptr_equal(web_map_del(m, key), (void *)i);
+    }
+    assert_true(web_map_slots(m) <= 64);
+    for (intptr_t i = 4991; i <= 5000; i++) {
+        snprintf(key, sizeof(key), "k%ld", (long)i);
+        assert_ptr_equal(web_map_get(m, key), (void *)i);
+    }
+    for (intptr_t i = 1; i <= 5000; i++) {
+        snprintf(key, sizeof(key), "k%ld", (long)i);
+        assert_int_equal(web_map_put(m, key, (void *)i), GW_OK);
+    }
+    web_map_each(m, drop_all_but_k7, NULL);
+    assert_int_equal(web_map_count(m), 1);
+    assert_int_equal(web_map_slots(m), small);
+    assert_ptr_equal(web_map_get(m, "k7"), (void *)7);
+    web_map_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,9 +286,11 @@ int main(void)
         cmocka_unit_test(stored_form_round_trip),
         cmocka_unit_test(touch_persists_rarely),
         cmocka_unit_test(expiry_spares_open_streams),
+        cmocka_unit_test(idle_sessions_are_dropped),
         cmocka_unit_test(release_frees_streams),
         cmocka_unit_test(ack_ring),
         cmocka_unit_test(map_basics),
+        cmocka_unit_test(map_shrinks),
     };
     return cmocka_run_group_tests_name("webchat/session", tests, NULL, NULL);
 }
