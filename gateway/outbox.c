@@ -56,6 +56,11 @@ static void work_clear(struct gw_core *c)
         free(c->work[i].meta);
     }
     c->nwork = 0;
+    if (c->capwork > 1024) { /* a burst's list is not kept for good */
+        free(c->work);
+        c->work = NULL;
+        c->capwork = 0;
+    }
 }
 
 static void acks_drop(struct gw_core *c, size_t n)
