@@ -485,8 +485,14 @@ void gw_router_xmpp_message(void *arg, xmpp_stanza_t *st)
     char *safe = gw_xml_safe(text, (size_t)c->cfg->max_body_bytes);
     int64_t now = gw_now_ms(c);
     /* The full JID is kept so a failure can be reported to the very client that sent it
-     * (servers drop type="error" messages addressed to a bare JID). */
-    json_t *meta = json_pack("{s:s}", "from", from);
+     * (servers drop type="error" messages addressed to a bare JID), and so can the receipt
+     * it asked for.  XEP-0184: a receipt only when the message carried <request/> (and an
+     * id to name); outbox.c sends it once the seeker's channel has confirmed the message. */
+    xmpp_stanza_t *rq = child_ns(st, NS_RECEIPTS);
+    int want_receipt = rq && !strcmp(xmpp_stanza_get_name(rq), "request") &&
+                       xmpp_stanza_get_id(st) && *xmpp_stanza_get_id(st);
+    json_t *meta = want_receipt ? json_pack("{s:s,s:b}", "from", from, "receipt", 1)
+                                : json_pack("{s:s}", "from", from);
     char *metas = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
     json_decref(meta);
     int64_t mid = gw_store_msg_insert(c->store, cv->row.id, "out", safe ? safe : "", bare, now,

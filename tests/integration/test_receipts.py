@@ -1,0 +1,86 @@
+"""The boundary of what a counsellor can know, against a real Prosody: an XEP-0184 receipt only
+for a message that asked for one, and only once the seeker's channel confirmed it (the web
+page's acknowledgement, the channel's delivery report), to the client that sent it.  (SMS and
+email receipts: test_sms_gateway.py, test_email_gateway.py; federation: test_federation.py.)"""
+
+from test_webchat_api import Events, Web, webchat_conf
+
+NS_RECEIPTS = "urn:xmpp:receipts"
+REQUEST = "<request xmlns='%s'/>" % NS_RECEIPTS
+
+
+def is_receipt(s):
+    return s.child(NS_RECEIPTS, "received") is not None
+
+
+def receipt_id(s):
+    return s.child(NS_RECEIPTS, "received").get("id")
+
+
+def sign_in(cl, queue="general"):
+    cl.send_presence(to="%s@gw.no.test" % queue)
+    cl.wait_presence(frm="%s@gw.no.test" % queue)
+
+
+def start_conversation(lb, who, address, first, id):
+    """A seeker writes `first` on the loopback channel; `who` accepts the offer and gets it.
+    Returns the conversation's JID."""
+    lb.send(address, first, id=id)
+    offer = who.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10)
+    who.send_message(offer.bare_from, "!accept")
+    who.wait_message(lambda s: s.body == first, timeout=10)
+    return offer.bare_from
+
+
+def test_webchat_receipt_only_when_asked_and_after_the_page_acknowledged(gateway_factory, client):
+    g = gateway_factory(plugins=webchat_conf())
+    kari = client("kari")
+    sign_in(kari)
+    w = Web(g.http_port)
+    w.start(lang="nb", fields={"topic": "work"})
+    ev = Events(w)
+    ev.wait(lambda e, i, d: e == "ready")
+    offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10)
+    kari.send_message(offer.bare_from, "!accept")
+    ev.wait(lambda e, i, d: e == "message" and (d.get("meta") or {}).get("type") == "joined")
+    kari.send_message(offer.bare_from, "Uten kvittering", id="k-plain")
+    kari.send_message(offer.bare_from, "Med kvittering", id="k-asked", extra_xml=REQUEST)
+    _, plain, _ = ev.wait(lambda e, i, d: e == "message" and d.get("text") == "Uten kvittering")
+    _, asked, _ = ev.wait(lambda e, i, d: e == "message" and d.get("text") == "Med kvittering")
+    # the page has both but has not confirmed them: no receipt yet
+    assert kari.no_message(is_receipt, within=1.0)
+    assert w.req("POST", "ack", {"ids": [plain, asked]}).status == 204
+    rec = kari.wait_message(is_receipt, timeout=5)
+    assert receipt_id(rec) == "k-asked"
+    assert rec.to == kari.full_jid  # the very client that asked
+    assert rec.bare_from == offer.bare_from
+    # nothing for the message that did not ask
+    assert kari.no_message(is_receipt, within=1.0)
+
+
+def test_channel_receipt_after_the_delivery_report_not_the_acceptance(gateway, client):
+    kari = client("kari")
+    sign_in(kari)
+    lb = gateway.loopback
+    jid = start_conversation(lb, kari, "+4790000100", "hei", "rr-1")
+    lb.post("/loopback/mode", {"mode": "pending"})
+    kari.send_message(jid, "one", id="k-1", extra_xml=REQUEST)
+    kari.send_message(jid, "two", id="k-2")
+    one = lb.wait(lambda i: i["kind"] == "text" and i["body"] == "one")
+    two = lb.wait(lambda i: i["kind"] == "text" and i["body"] == "two")
+    for item, ref in ((one, "prov-1"), (two, "prov-2")):
+        assert lb.post("/loopback/complete",
+                       {"msg_id": item["id"], "status": "ok", "ref": ref}).status == 200
+    # the channel took them: that is not the seeker having them
+    assert kari.no_message(is_receipt, within=1.0)
+    # the conversation is closed before the reports come: the receipt still does
+    lb.post("/loopback/mode", {"mode": "ok"})
+    kari.send_message(jid, "!close resolved")
+    lb.wait(lambda i: i["kind"] == "closed")
+    assert lb.post("/loopback/dlr", {"ref": "prov-2", "state": "delivered"}).status == 200
+    assert lb.post("/loopback/dlr", {"ref": "prov-1", "state": "delivered"}).status == 200
+    rec = kari.wait_message(is_receipt, timeout=5)
+    assert receipt_id(rec) == "k-1" and rec.bare_from == jid and rec.to == kari.full_jid
+    # once: a repeated report changes nothing
+    assert lb.post("/loopback/dlr", {"ref": "prov-1", "state": "delivered"}).status == 200
+    assert kari.no_message(is_receipt, within=1.0)
