@@ -516,7 +516,9 @@ void gw_router_xmpp_presence(void *arg, xmpp_stanza_t *st)
     struct gw_core *c = arg;
     const char *from = xmpp_stanza_get_from(st), *to = xmpp_stanza_get_to(st);
     const char *type = xmpp_stanza_get_type(st);
-    if (!from || !to || (type && !strcmp(type, "error")))
+    /* Presence read while the stream closes at shutdown (main.c) carries nothing to keep,
+     * and acting on it would offer seekers no one can answer: the next start probes. */
+    if (c->stopping || !from || !to || (type && !strcmp(type, "error")))
         return;
     char bare[256], local[128];
     bare_jid(from, bare, sizeof bare);
