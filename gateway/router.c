@@ -652,8 +652,12 @@ int gw_router_xmpp_iq(void *arg, xmpp_stanza_t *st)
                                                NS_SID,
                                                "urn:skagerrak:fed:1",
                                                NULL};
+        /* Receipts only where they are answered: a conversation JID.  Commands to the domain
+         * or a queue get no receipt, and a client that saw the feature there would show
+         * every command as undelivered. */
         for (int i = 0; features[i]; i++)
-            disco_feature(ctx, q, features[i]);
+            if (cv || strcmp(features[i], NS_RECEIPTS) != 0)
+                disco_feature(ctx, q, features[i]);
     } else if (!local[0]) {
         for (int i = 0; i < c->cfg->nqueues; i++) {
             const struct gw_queue_conf *qq = &c->cfg->queues[i];

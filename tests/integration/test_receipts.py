@@ -181,3 +181,18 @@ def test_clean_stop_tells_nobody_a_kill9_does(gateway_factory, client):
     # told once: a clean restart after that tells nothing again
     restart(g, kill=False)
     assert kari.no_message(is_crash_notice, within=3.0)
+
+
+def test_receipts_advertised_only_by_conversation_jids(gateway, client):
+    ns_info = "http://jabber.org/protocol/disco#info"
+    kari = client("kari")
+    sign_in(kari)
+    jid = start_conversation(gateway.loopback, kari, "+4790000105", "hei", "dc-1")
+
+    def features(to):
+        info = kari.iq(to, "<query xmlns='%s'/>" % ns_info)
+        return [f.get("var") for f in info.xml.iter("{%s}feature" % ns_info)]
+    assert NS_RECEIPTS in features(jid)
+    # commands to the domain and to a queue never get a receipt
+    assert NS_RECEIPTS not in features("gw.no.test")
+    assert NS_RECEIPTS not in features("general@gw.no.test")
