@@ -189,6 +189,9 @@ struct gw_core {
     long long rollbacks;         /* turns rolled back since the last log line (turn.c) */
     int64_t rollback_logged_at;
     int64_t last_retention_ms; /* last retention run */
+    int run_marked;            /* the store's run marker says "running" (runmark.c) */
+    int64_t alive_written_at;  /* last heartbeat written (ms) */
+    int64_t crashed_at; /* an unclean stop at about this time (ms) not yet announced, 0 none */
 };
 
 /* --- turn.c: one loop turn, one transaction --- */
@@ -358,6 +361,19 @@ void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const
                             const char *reason);
 /* Apply a delivery report for a message. */
 int gw_outbox_report(struct gw_core *c, int64_t msg_id, enum gw_dlr state, const char *reason);
+
+/* --- runmark.c --- */
+/* Start-up (store open, conversations loaded): read the previous run's marker -- "running"
+ * means it died without a clean stop -- and mark this run running. */
+void gw_run_begin(struct gw_core *c);
+/* The heartbeat (1 s checkpoint timer, before its commit): when this run was last alive. */
+void gw_run_alive(struct gw_core *c);
+/* The link is up: after an unclean stop, tell the counsellor of every open conversation,
+ * once, that messages sent shortly before it may not have arrived. */
+void gw_run_link_up(struct gw_core *c);
+/* Shutdown, before the last commit: clean = the stream was closed by both sides (or was not
+ * up), so nothing the server forwarded can be unread; only then the marker says "stopped". */
+void gw_run_end(struct gw_core *c, int clean);
 
 /* --- commands.c --- */
 /* Handle a counsellor's command text (without the prefix) sent to `to_local` (queue id,

@@ -34,6 +34,7 @@ struct pend {
     char partner[256];
     int overflow; /* escalation started by overflow, not a counsellor */
     int closing;  /* relay: a kind="closed" relay */
+    int confirms; /* relay: our counsellor's text; the partner's result is its confirmation */
     uint64_t timer;
     struct pend *next;
 };
@@ -466,6 +467,7 @@ int gw_fed_deliver(struct gw_core *c, const struct gw_msg *m, char *err, size_t 
     }
     p->msg_id = m->id;
     p->closing = m->kind == GW_MSG_CLOSED;
+    p->confirms = row.role == 2 && m->kind == GW_MSG_TEXT;
     snprintf(p->conv, sizeof p->conv, "%s", row.token);
     return GW_PENDING;
 }
@@ -502,6 +504,11 @@ static void on_result(struct gw_core *c, struct pend *p, xmpp_stanza_t *iq, int 
                                ok        ? NULL
                                : refused ? "refused by the partner"
                                          : "partner did not confirm");
+        /* The partner answers only once it has stored the message (its outbox takes it on
+         * to the seeker's channel; protocol version 1 relays no delivery reports back), so
+         * for our counsellor this is as far as the confirmation goes: their receipt. */
+        if (ok && p->confirms)
+            gw_outbox_report(c, p->msg_id, GW_DLR_DELIVERED, NULL);
         break;
     }
     case P_ESCALATE:

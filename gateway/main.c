@@ -51,6 +51,7 @@ static void checkpoint(void *arg)
     struct gw_core *c = arg;
     gw_outbox_apply_acks(c);
     gw_conv_flush_touches(c);
+    gw_run_alive(c); /* rides this commit: the message path pays nothing for it */
     gw_turn_commit(c);
     gw_store_checkpoint(c->store);
     c->checkpoint_timer = gw_loop_timer_add(c->loop, CHECKPOINT_MS, checkpoint, c);
@@ -77,6 +78,7 @@ static void on_online(void *arg)
     struct gw_core *c = arg;
     gw_outbox_online(c);
     gw_presence_link_up(c);
+    gw_run_link_up(c);
 }
 
 static void on_offline(void *arg)
@@ -230,6 +232,7 @@ static int start(struct gw_core *c, char *err, size_t errlen)
             (long long)pending);
     /* After a crash or restart: send what was stored but not sent, now. */
     gw_store_outbox_wake_all(c->store);
+    gw_run_begin(c);
     gw_turn_commit(c);
     gw_outbox_start(c);
     c->sweep_timer = gw_loop_timer_add(c->loop, SWEEP_MS, sweep, c);
@@ -239,11 +242,16 @@ static int start(struct gw_core *c, char *err, size_t errlen)
 
 static void shutdown_core(struct gw_core *c)
 {
+    /* First close the stream and read what the server forwarded before it saw the close
+     * (XEP-0114 has no acknowledgement: unread, it would be lost without a trace); the
+     * plugins still run, since those stanzas reach the router. */
+    int closed = c->xmpp ? gw_xmpp_close(c->xmpp) : -1;
     if (c->plugins)
         gw_host_stop_all(c);
     if (c->store) {
         gw_outbox_apply_acks(c);
         gw_conv_flush_touches(c);
+        gw_run_end(c, closed != 0);
         gw_http_release(c->http, gw_turn_commit(c) == GW_OK);
     }
     gw_xmpp_free(&c->xmpp);

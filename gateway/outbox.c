@@ -228,22 +228,57 @@ static void report_failure(struct gw_core *c, const struct gw_msg_row *m, const 
     gw_router_chat(c, token, m->author, text, NULL, 0);
 }
 
-static void send_receipt(struct gw_core *c, const struct gw_msg_row *m)
+/* What a receipt needs from a counsellor's message, read in one look-up. */
+struct receipt_ctx {
+    int64_t conv_id;
+    int wanted;   /* the message carried an XEP-0184 <request/> (router.c) */
+    char to[400]; /* the full JID that sent it */
+    char stanza_id[64];
+};
+
+static int receipt_of(void *arg, const struct gw_msg_row *m)
 {
-    struct gw_conv *cv = gw_conv_by_id(c, m->conv_id);
-    if (!cv || strcmp(m->dir, "out") != 0 || !m->author[0] || !m->stanza_id[0])
+    struct receipt_ctx *r = arg;
+    if (strcmp(m->dir, "out") != 0 || !m->author[0] || !m->stanza_id[0] || !m->meta)
+        return 1;
+    json_t *j = json_loads(m->meta, 0, NULL);
+    const char *from = json_string_value(json_object_get(j, "from"));
+    r->wanted = json_is_true(json_object_get(j, "receipt"));
+    gw_copy(r->to, sizeof r->to, from ? from : m->author);
+    gw_copy(r->stanza_id, sizeof r->stanza_id, m->stanza_id);
+    r->conv_id = m->conv_id;
+    json_decref(j);
+    return 1;
+}
+
+/* XEP-0184: the seeker's channel confirmed the message, and the counsellor's client asked to
+ * hear it.  The receipt is the only sign a counsellor gets that a message reached the seeker,
+ * so it must never come early (before the channel's confirmation) nor unasked; it goes to the
+ * full JID that sent the message, from the conversation JID it was sent to -- also when the
+ * conversation has been closed since. */
+static void send_receipt(struct gw_core *c, int64_t msg_id)
+{
+    struct receipt_ctx r = {0};
+    if (gw_store_msg_full(c->store, msg_id, receipt_of, &r) < 0 || !r.wanted)
+        return;
+    struct gw_conv *cv = gw_conv_by_id(c, r.conv_id);
+    struct gw_conv_row row;
+    char from[128];
+    if (cv)
+        gw_conv_jid(c, cv, from, sizeof from);
+    else if (gw_store_conv_by_id(c->store, r.conv_id, &row) == GW_OK)
+        snprintf(from, sizeof from, "%s@%s", row.token, c->cfg->domain);
+    else
         return;
     xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
-    char from[128];
-    gw_conv_jid(c, cv, from, sizeof from);
-    xmpp_stanza_t *r = xmpp_message_new(ctx, NULL, m->author, NULL);
-    xmpp_stanza_set_from(r, from);
+    xmpp_stanza_t *st = xmpp_message_new(ctx, NULL, r.to, NULL);
+    xmpp_stanza_set_from(st, from);
     xmpp_stanza_t *rc = xmpp_stanza_new(ctx);
     xmpp_stanza_set_name(rc, "received");
     xmpp_stanza_set_ns(rc, "urn:xmpp:receipts");
-    xmpp_stanza_set_attribute(rc, "id", m->stanza_id);
-    xmpp_stanza_add_child_ex(r, rc, 0);
-    gw_router_queue_stanza(c, r, 0);
+    xmpp_stanza_set_attribute(rc, "id", r.stanza_id);
+    xmpp_stanza_add_child_ex(st, rc, 0);
+    gw_router_queue_stanza(c, st, 0);
 }
 
 int gw_outbox_report(struct gw_core *c, int64_t msg_id, enum gw_dlr state, const char *reason)
@@ -252,14 +287,23 @@ int gw_outbox_report(struct gw_core *c, int64_t msg_id, enum gw_dlr state, const
     if (state < GW_DLR_SENT || state > GW_DLR_FAILED)
         return GW_EINVAL;
     int changed = gw_store_msg_state(c->store, msg_id, names[state], NULL, reason);
-    if (changed <= 0)
-        return changed < 0 ? changed : GW_OK; /* a final state already stands */
+    if (changed < 0)
+        return changed;
     struct gw_msg_row m;
-    if (gw_store_msg_get(c->store, msg_id, &m) < 0)
+    if (!changed) {
+        /* A final state already stands (reports arrive out of order).  One case still
+         * concerns the counsellor: a failure after "delivered" -- a bounce after the SMTP
+         * server accepted the mail, which email counts as delivered (it has no later
+         * confirmation).  The counsellor had a receipt and must hear that the message did
+         * not arrive after all; the store keeps its first final state. */
+        if (state == GW_DLR_FAILED && gw_store_msg_get(c->store, msg_id, &m) == GW_OK &&
+            !strcmp(m.state, "delivered"))
+            report_failure(c, &m, reason);
         return GW_OK;
+    }
     if (state == GW_DLR_DELIVERED)
-        send_receipt(c, &m);
-    else if (state == GW_DLR_FAILED)
+        send_receipt(c, msg_id);
+    else if (state == GW_DLR_FAILED && gw_store_msg_get(c->store, msg_id, &m) == GW_OK)
         report_failure(c, &m, reason);
     return GW_OK;
 }

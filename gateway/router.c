@@ -490,8 +490,14 @@ void gw_router_xmpp_message(void *arg, xmpp_stanza_t *st)
     char *safe = gw_xml_safe(text, (size_t)c->cfg->max_body_bytes);
     int64_t now = gw_now_ms(c);
     /* The full JID is kept so a failure can be reported to the very client that sent it
-     * (servers drop type="error" messages addressed to a bare JID). */
-    json_t *meta = json_pack("{s:s}", "from", from);
+     * (servers drop type="error" messages addressed to a bare JID), and so can the receipt
+     * it asked for.  XEP-0184: a receipt only when the message carried <request/> (and an
+     * id to name); outbox.c sends it once the seeker's channel has confirmed the message. */
+    xmpp_stanza_t *rq = child_ns(st, NS_RECEIPTS);
+    int want_receipt = rq && !strcmp(xmpp_stanza_get_name(rq), "request") &&
+                       xmpp_stanza_get_id(st) && *xmpp_stanza_get_id(st);
+    json_t *meta = want_receipt ? json_pack("{s:s,s:b}", "from", from, "receipt", 1)
+                                : json_pack("{s:s}", "from", from);
     char *metas = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
     json_decref(meta);
     int64_t mid = gw_store_msg_insert(c->store, cv->row.id, "out", safe ? safe : "", bare, now,
@@ -516,7 +522,9 @@ void gw_router_xmpp_presence(void *arg, xmpp_stanza_t *st)
     struct gw_core *c = arg;
     const char *from = xmpp_stanza_get_from(st), *to = xmpp_stanza_get_to(st);
     const char *type = xmpp_stanza_get_type(st);
-    if (!from || !to || (type && !strcmp(type, "error")))
+    /* Presence read while the stream closes at shutdown (main.c) carries nothing to keep,
+     * and acting on it would offer seekers no one can answer: the next start probes. */
+    if (c->stopping || !from || !to || (type && !strcmp(type, "error")))
         return;
     char bare[256], local[128];
     bare_jid(from, bare, sizeof bare);
@@ -650,8 +658,12 @@ int gw_router_xmpp_iq(void *arg, xmpp_stanza_t *st)
                                                NS_SID,
                                                "urn:skagerrak:fed:1",
                                                NULL};
+        /* Receipts only where they are answered: a conversation JID.  Commands to the domain
+         * or a queue get no receipt, and a client that saw the feature there would show
+         * every command as undelivered. */
         for (int i = 0; features[i]; i++)
-            disco_feature(ctx, q, features[i]);
+            if (cv || strcmp(features[i], NS_RECEIPTS) != 0)
+                disco_feature(ctx, q, features[i]);
     } else if (!local[0]) {
         for (int i = 0; i < c->cfg->nqueues; i++) {
             const struct gw_queue_conf *qq = &c->cfg->queues[i];

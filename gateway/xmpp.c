@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "log.h"
 #include "loop.h"
@@ -42,6 +43,8 @@ struct gw_xmpp {
     char *name, *version;
     int logged_down; /* log each state change once, not every retry */
     int closing;     /* gw_xmpp_free() runs: libstrophe's callbacks must not act */
+    int draining;    /* gw_xmpp_close() waits for the server's end of the stream */
+    int drained;     /* ... and the connection has ended: 1 by the server's close, -1 not */
 };
 
 static void connect_now(void *arg);
@@ -180,6 +183,21 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t status, int error,
     struct gw_xmpp *x = arg;
     if (x->closing)
         return; /* xmpp_conn_release() reports the disconnect it causes */
+    if (x->draining) {
+        if (status == XMPP_CONN_CONNECT)
+            return;
+        /* error 0: the server's </stream:stream> (libstrophe's own 2 s cleanup comes after
+         * gw_xmpp_close() has stopped waiting); otherwise a reset or a read error. */
+        x->drained = error ? -1 : 1;
+        if (x->fd >= 0)
+            gw_loop_fd_del(x->loop, x->fd);
+        x->fd = -1;
+        if (conn == x->conn) {
+            x->dead = conn;
+            x->conn = NULL;
+        }
+        return;
+    }
     if (status == XMPP_CONN_CONNECT) {
         /* Handlers are added once the stream is up, as libstrophe's own examples do. */
         xmpp_handler_add(conn, iq_handler, NULL, "iq", NULL, x);
@@ -428,6 +446,38 @@ int gw_xmpp_start(struct gw_xmpp *x)
 {
     connect_now(x);
     return GW_OK;
+}
+
+#define CLOSE_WAIT_MS 1500
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int gw_xmpp_close(struct gw_xmpp *x)
+{
+    if (!x || !x->conn || x->state != L_ONLINE)
+        return -1;
+    /* Offline from here: handlers that answer (errors, results) send nothing after our
+     * </stream:stream>; what they store waits in the outbox for the next start. */
+    set_state(x, L_IDLE, NULL);
+    snprintf(x->statetxt, sizeof x->statetxt, "closing");
+    x->draining = 1;
+    x->drained = 0;
+    xmpp_disconnect(x->conn);
+    int64_t deadline = mono_ms() + CLOSE_WAIT_MS;
+    while (!x->drained && x->conn && mono_ms() < deadline)
+        xmpp_run_once(x->ctx, 50);
+    x->draining = 0;
+    if (x->drained == 1)
+        gw_log(GW_LOG_INFO, "xmpp", "stream closed by both sides");
+    else
+        gw_log(GW_LOG_WARN, "xmpp", "the server did not close the stream in time (%s)",
+               x->drained ? "connection broke" : "no answer");
+    return x->drained == 1;
 }
 
 void gw_xmpp_free(struct gw_xmpp **xp)

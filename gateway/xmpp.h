@@ -34,7 +34,14 @@ struct gw_xmpp *gw_xmpp_new(struct gw_loop *loop, const struct gw_xmpp_conf *con
                             const struct gw_xmpp_handlers *h, void *arg);
 /* Start connecting; reconnects by itself from then on. */
 int gw_xmpp_start(struct gw_xmpp *x);
-/* Close the stream politely and free.  NULL-safe. */
+/* Close the stream and keep reading until the server has closed its side (at most 1.5 s):
+ * the server forwards nothing after it has seen our close (it bounces with an error), and
+ * what it forwarded before arrives before its own close, so once that is read nothing sent
+ * to us is left unread.  The handlers get those stanzas; nothing is sent after our close
+ * (the link counts as offline).  Returns 1 when the server closed the stream, 0 when it
+ * did not answer in time or the connection broke, -1 when the link was not up. */
+int gw_xmpp_close(struct gw_xmpp *x);
+/* Close the stream politely (if gw_xmpp_close() has not) and free.  NULL-safe. */
 void gw_xmpp_free(struct gw_xmpp **xp);
 
 /* 1 when the component handshake has completed and the stream is up. */

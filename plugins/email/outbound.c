@@ -87,6 +87,11 @@ static void on_sent(void *arg, int status, const char *reason)
     for (size_t i = 0; i < s->nids; i++)
         c->api->deliver_done(c->h, s->ids[i], status, status == GW_OK ? s->msgid : NULL,
                              status == GW_OK ? NULL : reason);
+    /* The SMTP server's 250 for this mail is the last confirmation mail gives (nothing
+     * reports a mail read), so it counts as delivered: the counsellor's receipt.  A bounce
+     * later still reaches the counsellor as a failure (inbound.c, the core's report). */
+    if (status == GW_OK)
+        c->api->delivery_report(c->h, s->msgid, GW_DLR_DELIVERED, NULL);
     sending_free(s);
 }
 

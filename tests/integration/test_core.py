@@ -276,8 +276,9 @@ def test_sighup_reload_keeps_link_and_refuses_bad_config(gateway, client):
 
 
 def test_receipts_failures_and_typing(gateway, client):
-    """Delivery reports become XEP-0184 receipts; a permanent failure comes back as an XMPP
-    error on the counsellor's message; typing goes both ways."""
+    """Delivery reports become XEP-0184 receipts (for a message that asked for one); a
+    permanent failure comes back as an XMPP error on the counsellor's message; typing goes
+    both ways."""
     kari = client("kari")
     sign_in(kari)
     lb = gateway.loopback
@@ -287,7 +288,8 @@ def test_receipts_failures_and_typing(gateway, client):
     kari.wait_message(lambda s: s.body == "hei")
     # the channel answers "pending", then confirms with its own reference, then reports delivery
     lb.post("/loopback/mode", {"mode": "pending"})
-    kari.send_message(offer.bare_from, "are you there?", id="kari-msg-1")
+    kari.send_message(offer.bare_from, "are you there?", id="kari-msg-1",
+                      extra_xml="<request xmlns='urn:xmpp:receipts'/>")
     item = lb.wait(lambda i: i["kind"] == "text" and i["body"] == "are you there?")
     assert lb.post("/loopback/complete", {"msg_id": item["id"], "status": "ok", "ref": "prov-77"}).status == 200
     assert lb.post("/loopback/dlr", {"ref": "prov-77", "state": "delivered"}).status == 200

@@ -24,6 +24,7 @@ PER = "per@seeker.test"
 EVE = "eve@seeker.test"
 GHOST = "ghost@seeker.test"  # the SMTP server refuses it
 SMTP_AUTH = ("gateway", "smtp-Passord2")
+NS_RECEIPTS = "urn:xmpp:receipts"
 
 pytestmark = [needs_servers, pytest.mark.timeout(180)]
 
@@ -251,6 +252,31 @@ def test_stranger_autoresponder_and_bounces(mail, client):
     gjid = accept(ola, "Kan dere svare meg?")
     ola.send_message(gjid, "Ja, her er svaret.")
     ola.wait_message(lambda s: s.bare_from == gjid and "550" in (s.body or ""), timeout=30)
+
+
+def is_receipt(s):
+    return s.child(NS_RECEIPTS, "received") is not None
+
+
+def test_receipt_once_the_smtp_server_accepted(mail, client):
+    """Mail gives no confirmation after the SMTP server's 250, so that is the receipt's
+    moment -- for the message that asked for one."""
+    ns = NS_RECEIPTS
+    kari = client("kari")
+    sign_in(kari)
+    _, raw = seeker_mail(PER, "Kvittering", "Får dere dette?")
+    mail.dc.append(SERVICE, raw)
+    jid = accept(kari, "Får dere dette?")
+    kari.send_message(jid, "Uten forespørsel", id="e-plain")
+    kari.send_message(jid, "Med forespørsel", id="e-asked", extra_xml="<request xmlns='%s'/>" % ns)
+    # both wait in one mail for the batch window (2 s): no receipt before the server took it
+    assert kari.no_message(is_receipt, within=1.0)
+    mail.sink.wait(lambda m: PER in m["rcpts"] and "Med forespørsel" in m["msg"].get_content(),
+                   timeout=30)
+    rec = kari.wait_message(is_receipt, timeout=10)
+    assert rec.child(ns, "received").get("id") == "e-asked"
+    assert rec.to == kari.full_jid and rec.bare_from == jid
+    assert kari.no_message(is_receipt, within=1.0)
 
 
 def test_restart_reads_nothing_twice(mail, client):

@@ -300,9 +300,15 @@ def test_escalation_with_consent_and_chat(fed):
     # nothing with the seeker's number crossed: not in her messages, not in DK's database
     assert not [m.body for m in mette.messages if m.body and ("90003001" in m.body or "phone" in m.body)]
     # the seeker's channel stays at home: Mette's reply arrives on the no gateway's loopback
-    mette.send_message(mjid, "Hej! Velkommen til Danmark.")
+    mette.send_message(mjid, "Hej! Velkommen til Danmark.", id="m-1",
+                       extra_xml="<request xmlns='urn:xmpp:receipts'/>")
     got = lb.wait(lambda i: i["conv"] == conv and i["body"] == "Hej! Velkommen til Danmark.", timeout=T)
     assert got["address"] == address and got["kind"] == "text"
+    # the home gateway confirmed the relay (stored it): Mette's receipt
+    rec = mette.wait_message(lambda s: s.child("urn:xmpp:receipts", "received") is not None,
+                             timeout=T)
+    assert rec.child("urn:xmpp:receipts", "received").get("id") == "m-1"
+    assert rec.bare_from == mjid
     # ... and the seeker's answer reaches Mette, in the same conversation
     seeker_says(fed, address, conv, "Tusen takk!", "t-" + address)
     mette.wait_message(lambda s: s.bare_from == mjid and s.body == "Tusen takk!", timeout=T)

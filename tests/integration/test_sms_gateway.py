@@ -137,6 +137,31 @@ def test_seeker_counsellor_roundtrip_with_receipt(sms, client, prov, sender):
     assert rec.child(NS_RECEIPTS, "received").get("id") == mid
 
 
+def is_receipt(s):
+    return s.child(NS_RECEIPTS, "received") is not None
+
+
+def test_receipt_only_when_asked_and_after_the_delivery_report(sms, client):
+    """The provider accepting a text (and ENROUTE) is not the seeker having it: the receipt
+    waits for DELIVERED, and only a message that asked for one gets it."""
+    ctl = ControlClient(sms.gwapi.control_port)
+    kari = client("kari")
+    sign_in(kari)
+    ctl.mo(**{"from": "+4520123460", "text": "Hej igen"})
+    jid = accept(kari, "Hej igen")
+    ctl.config(auto_dlr=["ENROUTE", "DELIVERED"], auto_dlr_delay_ms=1500)
+    kari.send_message(jid, "Uden kvittering", id="s-plain")
+    wait_sent(sms.gwapi, lambda c: body_of(c) == "Uden kvittering")
+    kari.send_message(jid, "Med kvittering", id="s-asked",
+                      extra_xml="<request xmlns='%s'/>" % NS_RECEIPTS)
+    wait_sent(sms.gwapi, lambda c: body_of(c) == "Med kvittering")
+    assert kari.no_message(is_receipt, within=1.0)  # accepted, not yet delivered
+    rec = kari.wait_message(is_receipt, timeout=15)  # the first DELIVERED is s-plain's
+    assert rec.child(NS_RECEIPTS, "received").get("id") == "s-asked"
+    assert rec.to == kari.full_jid
+    assert kari.no_message(is_receipt, within=1.0)
+
+
 def test_forged_and_unsigned_webhooks_refused(sms, client):
     kari = client("kari")
     sign_in(kari)

@@ -380,6 +380,10 @@ static void test_batching_and_auto_limits(void **state)
     assert_int_equal(fh->dones[0].status, GW_OK);
     assert_string_equal(fh->dones[0].channel_ref, msgid);
     assert_string_equal(fh->dones[1].channel_ref, msgid);
+    /* SMTP's 250 is all the confirmation mail gives: reported as delivered (the receipt) */
+    assert_int_equal(fh->ndlrs, 1);
+    assert_string_equal(fh->dlrs[0].channel_ref, msgid);
+    assert_int_equal(fh->dlrs[0].state, GW_DLR_DELIVERED);
     free(msgid);
 
     /* another automatic text within 12 h: not mailed */
