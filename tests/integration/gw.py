@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import threading
+import time
 
 import harness
 
@@ -78,6 +79,7 @@ class Loopback:
         try:
             for line in self._resp:
                 item = json.loads(line)
+                item["_at"] = time.time()  # arrival (wall clock), for timing tests
                 with self.cond:
                     self.items.append(item)
                     self.cond.notify_all()
