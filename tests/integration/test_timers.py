@@ -321,3 +321,45 @@ def test_abandonment_and_retention_on_time(gateway_factory, prosody, clock):
         return log_ts(m.group(1)) - due_r
     r.measure("retention_days", retention)
     r.check()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("clock", ["test", "wall"])
+def test_position_updates_on_time(gateway_factory, client, prosody, clock):
+    """position_interval: a seeker told their place long ago who moves up is told at the end
+    of their interval, even when the queue's timer already waits for a later update (of a
+    seeker told more recently)."""
+    queues = '{ id = "pick"; counsellors = [ "kari@no.test" ]; mode = "pick"; }'
+    g = gateway_factory(start=False, queues=queues,
+                        test_clock="2026-04-07T10:00:00" if clock == "test" else None)
+    g.write_config(g.config_text.replace("position_interval = 0;", "position_interval = 3;"))
+    g.start()
+    g.wait_log(r"component gw\.no\.test online", timeout=15)
+    lb = g.loopback = gw.Loopback(g.http_port).start()
+    kari = client("kari")
+
+    def seeker(n):
+        return lb.send("+47900040%02d" % n, "hei", queue="pick", lang="nb",
+                       id="pu-%s-%d" % (clock, n)).json()["conv"]
+
+    def position(conv, pos, timeout=5):
+        return lb.wait(lambda i: i["conv"] == conv and (i["meta"] or {}).get("type") == "position"
+                       and i["meta"]["position"] == pos, timeout=timeout)
+
+    def take(conv):
+        kari.send_message("pick@gw.no.test", "!take " + conv)
+        kari.wait_message(lambda s: s.body == "hei" and s.bare_from == conv + "@gw.no.test")
+
+    s = [seeker(n) for n in range(4)]            # told 1..4 now
+    first = position(s[1], 2)
+    time.sleep(1.5)
+    s += [seeker(4), seeker(5)]                  # told 5 and 6 1.5 s later
+    late = position(s[5], 6)
+    take(s[4])                                   # s[5] moves to 5: due in 3 s from its 6
+    take(s[0])                                   # s[1..3] move up: due sooner, 3 s after their first
+    r = Results()
+    r.measure("position s[1]", lambda: position(s[1], 1, timeout_for(first["_at"] + 3))["_at"]
+              - first["_at"] - 3)
+    r.measure("position s[5]", lambda: position(s[5], 4, timeout_for(late["_at"] + 3))["_at"]
+              - late["_at"] - 3)
+    r.check()
