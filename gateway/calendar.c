@@ -307,8 +307,7 @@ int gw_hours_is_open(const struct gw_hours *h, time_t t)
 static time_t gap_start(const struct gw_hours *h, int start, time_t st, time_t t)
 {
     struct tm lt;
-    if (!localtime_r(&st, &lt) ||
-        lt.tm_hour * 3600 + lt.tm_min * 60 + lt.tm_sec == start)
+    if (!localtime_r(&st, &lt) || lt.tm_hour * 3600 + lt.tm_min * 60 + lt.tm_sec == start)
         return st; /* the usual case: the start exists on that day */
     /* The jump is less than an hour before st (st is as far past it as the start is past
      * the skipped hour's beginning); before the jump it is closed, from it open. */

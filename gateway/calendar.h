@@ -38,8 +38,8 @@ int gw_holiday(const char *calendar, int y, int m, int d, const char **name_key)
  * `calendar` is required; `timezone` defaults to Europe/Oslo for "no", Europe/Copenhagen
  * for "dk" and is required for "none".  A missing weekday is closed.  Ranges are
  * "HH:MM-HH:MM" (end may be "24:00", a range never crosses midnight; "HH:MM:SS" works too),
- * comma separated, non-overlapping.  Holidays of the calendar are closed unless an exception for that date
- * says otherwise.  Opaque; immutable after parsing (no pointers into libconfig kept). */
+ * comma separated, non-overlapping.  Holidays of the calendar are closed unless an exception for
+ * that date says otherwise.  Opaque; immutable after parsing (no pointers into libconfig kept). */
 struct gw_hours;
 
 /* Parse group `s`.  s == NULL (no hours group) yields hours that are always open.

@@ -106,9 +106,9 @@ struct gw_queue_rt {
     struct gw_conv_list waiting; /* queued + offered, in service order */
     int nwaiting;
     uint64_t position_timer;
-    int64_t position_at; /* when it fires (ms) */
-    uint64_t hours_timer; /* the next opening or closing (or an hourly re-check) */
-    int open;             /* open at the last check: 1, 0, -1 not yet known */
+    int64_t position_at;           /* when it fires (ms) */
+    uint64_t hours_timer;          /* the next opening or closing (or an hourly re-check) */
+    int open;                      /* open at the last check: 1, 0, -1 not yet known */
     int positions_all;             /* someone moved: the next update walks the whole list */
     int64_t wait_ms_cache; /* recent mean wait (-1 unknown) */
     int64_t handle_ms_cache;

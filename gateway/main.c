@@ -145,8 +145,9 @@ static void reload(struct gw_core *c)
         return;
     }
     if (!gw_clock_valid(n->test_clock)) {
-        GW_ERROR("reload refused: test_clock '%s' is not YYYY-MM-DDTHH:MM:SS; keeping the running "
-                 "configuration", n->test_clock);
+        GW_ERROR("reload refused: test_clock '%s' is not YYYY-MM-DDTHH:MM:SS; keeping the "
+                 "running configuration",
+                 n->test_clock);
         gw_config_free(&n);
         return;
     }
@@ -282,8 +283,7 @@ static void shutdown_core(struct gw_core *c)
     gw_conv_free_all(c);
     gw_queues_release(c);
     gw_presence_release(c);
-    if (c->loop)
-        gw_retention_release(c);
+    gw_retention_release(c);
     gw_fed_release(c);
     gw_map_free(&c->conv_by_token);
     gw_map_free(&c->conv_by_seeker);

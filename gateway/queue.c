@@ -508,8 +508,8 @@ void gw_queue_positions(struct gw_core *c, struct gw_queue_rt *q)
     if (soonest >= 0 && (!q->position_timer || soonest < q->position_at)) {
         if (q->position_timer)
             gw_loop_timer_cancel(c->loop, q->position_timer);
-        q->position_timer =
-            gw_loop_timer_add(c->loop, gw_clock_delay_ms(c, soonest, &q->position_at), positions_due, q);
+        q->position_timer = gw_loop_timer_add(
+            c->loop, gw_clock_delay_ms(c, soonest, &q->position_at), positions_due, q);
     }
 }
 
@@ -573,11 +573,12 @@ static int check_conv(struct gw_core *c, struct gw_conv *cv, int64_t now)
     if (cv->state == CS_ACTIVE && cv->row.last_seeker_at > cv->row.last_counsellor_at &&
         now - cv->row.last_seeker_at > unanswered) {
         GW_INFO("conversation %s unanswered by %s; requeueing", cv->row.token, cv->row.counsellor);
-        gw_conv_notify_counsellor(
-            c, cv, cv->row.counsellor,
-            gw_i18n_text(c->i18n, gw_counsellor_lang(c, cv->row.counsellor), "conversation_requeued"));
+        gw_conv_notify_counsellor(c, cv, cv->row.counsellor,
+                                  gw_i18n_text(c->i18n, gw_counsellor_lang(c, cv->row.counsellor),
+                                               "conversation_requeued"));
         gw_queue_requeue(c, cv, "counsellor_left_requeued");
-    } else if (now - cv->row.last_seeker_at > abandon && now - cv->row.last_counsellor_at > abandon) {
+    } else if (now - cv->row.last_seeker_at > abandon &&
+               now - cv->row.last_counsellor_at > abandon) {
         GW_INFO("conversation %s abandoned (silent for %lld s)", cv->row.token,
                 (long long)(abandon / 1000));
         gw_conv_finish(c, cv, CS_ABANDONED, NULL, "closed_abandoned", "abandoned");

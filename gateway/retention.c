@@ -19,7 +19,7 @@
 #include "log.h"
 #include "loop.h"
 
-#define RET_FIRST_MS 5000            /* the first run: off the start-up path */
+#define RET_FIRST_MS 5000             /* the first run: off the start-up path */
 #define RET_FALLBACK_MS (3600 * 1000) /* the hourly run for what the ring does not know */
 #define RET_BUCKET_MS 1000
 #define RET_MAX 65536 /* 512 KiB at most */
