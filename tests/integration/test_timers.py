@@ -363,3 +363,32 @@ def test_position_updates_on_time(gateway_factory, client, prosody, clock):
     r.measure("position s[5]", lambda: position(s[5], 4, timeout_for(late["_at"] + 3))["_at"]
               - late["_at"] - 3)
     r.check()
+
+
+@pytest.mark.timeout(60)
+def test_opening_rearmed_by_reload(gateway_factory, client, prosody):
+    """A reload that gives a closed queue an opening a few seconds from now (wall clock):
+    the opening timer is re-armed by the reload and the offer comes at the opening, with
+    no event after the reload."""
+    never = 'hours = { calendar = "none"; timezone = "Europe/Oslo"; };'
+    q = '{ id = "hours"; counsellors = [ "kari@no.test" ]; mode = "offer"; %s }'
+    g = gateway_factory(queues=q % never)
+    lb = g.loopback
+    kari = client("kari")
+    sign_in(kari, "hours")
+    H = lb.send("+4790005001", "hei", queue="hours", lang="nb", id="rl-1").json()["conv"]
+    assert lb.wait_meta("closed_hours", conv=H)["meta"].get("next_open_ms") is None  # never opens
+    now = time.time()
+    at = math.ceil(now + 3)
+    if local(at).date() != local(now).date():
+        time.sleep(at - now + 1)
+        at = math.ceil(time.time() + 3)
+    lt = local(at)
+    soon = 'hours = { calendar = "none"; timezone = "Europe/Oslo"; %s = "%s-24:00"; };' % (
+        WEEKDAYS[lt.weekday()], lt.strftime("%H:%M:%S"))
+    reload(g, None, prosody=prosody, workdir=g.workdir, http_port=g.http_port, queues=q % soon)
+    assert time.time() < at - 0.5, "reload too slow"
+    r = Results()
+    r.measure("opening after reload",
+              lambda: kari.wait_message(is_offer(H), timeout=timeout_for(at)).at - at)
+    r.check()
