@@ -179,7 +179,7 @@ int gw_holiday(const char *calendar, int y, int m, int d, const char **name_key)
 /* ---- opening hours ---------------------------------------------------------------------- */
 
 struct range {
-    int start, end; /* minutes after local midnight, end exclusive, end <= 1440 */
+    int start, end; /* seconds after local midnight, end exclusive, end <= 86400 */
 };
 
 struct day {
@@ -235,8 +235,9 @@ static void tz_leave(const struct gw_hours *h, struct tzsave *sv)
     tzset();
 }
 
-/* Local wall-clock timestamp of date (days since epoch) at `minute`, in the current TZ. */
-static time_t local_ts(long days, int minute, int isdst)
+/* Local wall-clock timestamp of date (days since epoch) at `second` of the day, in the
+ * current TZ. */
+static time_t local_ts(long days, int second, int isdst)
 {
     int y, m, d;
     civil_from_days(days, &y, &m, &d);
@@ -244,8 +245,9 @@ static time_t local_ts(long days, int minute, int isdst)
     tm.tm_year = y - 1900;
     tm.tm_mon = m - 1;
     tm.tm_mday = d;
-    tm.tm_hour = minute / 60; /* 24:00 is normalised by mktime to the next day */
-    tm.tm_min = minute % 60;
+    tm.tm_hour = second / 3600; /* 24:00 is normalised by mktime to the next day */
+    tm.tm_min = second / 60 % 60;
+    tm.tm_sec = second % 60;
     tm.tm_isdst = isdst;
     return mktime(&tm);
 }
@@ -271,10 +273,10 @@ static int open_at(const struct gw_hours *h, time_t t, time_t *end)
     if (!localtime_r(&t, &lt))
         return 0;
     long days = days_from_civil(lt.tm_year + 1900, lt.tm_mon + 1, lt.tm_mday);
-    int minute = lt.tm_hour * 60 + lt.tm_min;
+    int second = lt.tm_hour * 3600 + lt.tm_min * 60 + (lt.tm_sec < 60 ? lt.tm_sec : 59);
     const struct day *dy = rules_for(h, days);
     for (int i = 0; i < dy->n; i++) {
-        if (minute >= dy->r[i].start && minute < dy->r[i].end) {
+        if (second >= dy->r[i].start && second < dy->r[i].end) {
             if (end) {
                 time_t e = local_ts(days, dy->r[i].end, -1);
                 if (e <= t) /* the repeated hour when clocks go back: take the later one */
@@ -298,32 +300,74 @@ int gw_hours_is_open(const struct gw_hours *h, time_t t)
     return r;
 }
 
-time_t gw_hours_next_open(const struct gw_hours *h, time_t t)
+/* A start that falls into the hour skipped in spring (02:30 on the last Sunday of March) is
+ * normalised by mktime to 03:30 summer time, but the range is open from the moment the
+ * clocks jump (03:00, local second-of-day past the start): find that moment, so the next
+ * opening agrees with gw_hours_is_open.  st is the normalised start; the result is > t. */
+static time_t gap_start(const struct gw_hours *h, int start, time_t st, time_t t)
 {
-    if (!h || h->always)
-        return t;
-    struct tzsave sv;
-    time_t found = (time_t)-1;
-    tz_enter(h, &sv);
-    if (open_at(h, t, NULL)) {
-        found = t;
-        goto out;
+    struct tm lt;
+    if (!localtime_r(&st, &lt) || lt.tm_hour * 3600 + lt.tm_min * 60 + lt.tm_sec == start)
+        return st; /* the usual case: the start exists on that day */
+    /* The jump is less than an hour before st (st is as far past it as the start is past
+     * the skipped hour's beginning); before the jump it is closed, from it open. */
+    time_t lo = st - 3600 > t ? st - 3600 : t;
+    time_t hi = st;
+    if (open_at(h, lo, NULL) || !open_at(h, hi, NULL))
+        return st;
+    while (hi - lo > 1) {
+        time_t mid = lo + (hi - lo) / 2;
+        if (open_at(h, mid, NULL))
+            hi = mid;
+        else
+            lo = mid;
     }
+    return hi;
+}
+
+/* With TZ already switched: the first range start after t (t itself when open at t), or
+ * -1.  A start is where a range begins by the rules; in the hour skipped in spring it may
+ * not be an open moment (gw_hours_next_change checks). */
+static time_t next_open_in(const struct gw_hours *h, time_t t)
+{
+    if (open_at(h, t, NULL))
+        return t;
     struct tm lt;
     if (!localtime_r(&t, &lt))
-        goto out;
+        return (time_t)-1;
     long day0 = days_from_civil(lt.tm_year + 1900, lt.tm_mon + 1, lt.tm_mday);
     for (long days = day0; days <= day0 + SEARCH_DAYS; days++) {
         const struct day *dy = rules_for(h, days);
         for (int i = 0; i < dy->n; i++) {
             time_t st = local_ts(days, dy->r[i].start, -1);
-            if (st > t) {
-                found = st;
-                goto out;
-            }
+            if (st > t)
+                return gap_start(h, dy->r[i].start, st, t);
         }
     }
-out:
+    return (time_t)-1;
+}
+
+/* With TZ already switched: the first closed moment >= t, or -1 (open for 400 days). */
+static time_t next_close_in(const struct gw_hours *h, time_t t)
+{
+    time_t cur = t, end;
+    for (int i = 0; i < (SEARCH_DAYS + 1) * (MAX_RANGES + 1); i++) {
+        if (!open_at(h, cur, &end))
+            return cur;
+        if (end - t > (time_t)SEARCH_DAYS * 86400)
+            break;
+        cur = end;
+    }
+    return (time_t)-1;
+}
+
+time_t gw_hours_next_open(const struct gw_hours *h, time_t t)
+{
+    if (!h || h->always)
+        return t;
+    struct tzsave sv;
+    tz_enter(h, &sv);
+    time_t found = next_open_in(h, t);
     tz_leave(h, &sv);
     return found;
 }
@@ -333,17 +377,36 @@ time_t gw_hours_next_close(const struct gw_hours *h, time_t t)
     if (!h || h->always)
         return (time_t)-1;
     struct tzsave sv;
-    time_t cur = t, end;
+    tz_enter(h, &sv);
+    time_t result = next_close_in(h, t);
+    tz_leave(h, &sv);
+    return result;
+}
+
+time_t gw_hours_next_change(const struct gw_hours *h, time_t t)
+{
+    if (!h || h->always)
+        return (time_t)-1;
+    struct tzsave sv;
     time_t result = (time_t)-1;
     tz_enter(h, &sv);
-    for (int i = 0; i < (SEARCH_DAYS + 1) * (MAX_RANGES + 1); i++) {
-        if (!open_at(h, cur, &end)) {
-            result = cur;
-            break;
+    if (open_at(h, t, NULL)) {
+        result = next_close_in(h, t); /* > t: runs through adjacent ranges */
+    } else {
+        /* A range start inside the skipped spring hour is normalised by mktime to a moment
+         * that may still be closed; then the search goes on from there (starts are strictly
+         * after the moment searched from, so this ends). */
+        time_t cur = t;
+        for (int i = 0; i < 2 * MAX_RANGES + 2; i++) {
+            time_t st = next_open_in(h, cur);
+            if (st == (time_t)-1 || st <= cur)
+                break;
+            if (open_at(h, st, NULL)) {
+                result = st;
+                break;
+            }
+            cur = st;
         }
-        if (end - t > (time_t)SEARCH_DAYS * 86400)
-            break;
-        cur = end;
     }
     tz_leave(h, &sv);
     return result;
@@ -401,7 +464,9 @@ static const char *skip_ws(const char *p)
     return p;
 }
 
-/* "HH:MM" -> minutes; accepts 24:00 (returns 1440).  Returns -1 on error. */
+/* "HH:MM" or "HH:MM:SS" -> seconds after midnight; accepts 24:00 (returns 86400).
+ * Returns -1 on error.  Seconds are rarely wanted by a service, but they cost nothing and
+ * let a test open a queue a few seconds from now on the real clock (docs/calendar.md). */
 static int parse_time(const char **pp)
 {
     const char *p = *pp;
@@ -410,10 +475,18 @@ static int parse_time(const char **pp)
         return -1;
     int hh = (p[0] - '0') * 10 + (p[1] - '0');
     int mm = (p[3] - '0') * 10 + (p[4] - '0');
-    if (mm > 59 || hh > 24 || (hh == 24 && mm != 0))
+    int ss = 0;
+    p += 5;
+    if (p[0] == ':') {
+        if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]))
+            return -1;
+        ss = (p[1] - '0') * 10 + (p[2] - '0');
+        p += 3;
+    }
+    if (mm > 59 || ss > 59 || hh > 24 || (hh == 24 && (mm || ss)))
         return -1;
-    *pp = p + 5;
-    return hh * 60 + mm;
+    *pp = p;
+    return hh * 3600 + mm * 60 + ss;
 }
 
 static int cmp_range(const void *a, const void *b)
@@ -436,12 +509,13 @@ static int parse_day(const config_setting_t *s, const char *txt, struct day *d, 
         p = skip_ws(p);
         if (st < 0 || *p != '-')
             return perr(s, err, errlen, "bad opening hours \"%s\" (want \"HH:MM-HH:MM,...\" or "
-                                        "\"closed\")", txt);
+                                        "\"closed\"; HH:MM:SS also works)", txt);
         p = skip_ws(p + 1);
         int en = parse_time(&p);
         if (en < 0)
-            return perr(s, err, errlen, "bad time in \"%s\" (want HH:MM, 00:00 to 24:00)", txt);
-        if (st >= 1440 || en <= st)
+            return perr(s, err, errlen,
+                        "bad time in \"%s\" (want HH:MM or HH:MM:SS, 00:00 to 24:00)", txt);
+        if (st >= 86400 || en <= st)
             return perr(s, err, errlen,
                         "range in \"%s\" must end after it starts, within one day (split "
                         "ranges at 24:00)", txt);
@@ -635,7 +709,10 @@ int gw_hours_next_open_text(const struct gw_hours *h, const struct gw_i18n *i18n
     long da = days_from_civil(a.tm_year + 1900, a.tm_mon + 1, a.tm_mday);
     long db = days_from_civil(b.tm_year + 1900, b.tm_mon + 1, b.tm_mday);
     char tbuf[32], day[16], wkey[32], mkey[32], date[64];
-    snprintf(tbuf, sizeof tbuf, "%02d:%02d", b.tm_hour, b.tm_min);
+    if (b.tm_sec) /* an opening on a second: say so rather than round it away */
+        snprintf(tbuf, sizeof tbuf, "%02d:%02d:%02d", b.tm_hour, b.tm_min, b.tm_sec);
+    else
+        snprintf(tbuf, sizeof tbuf, "%02d:%02d", b.tm_hour, b.tm_min);
     if (db == da) {
         const char *v[] = {"time", tbuf, NULL};
         return gw_i18n_format(i18n, lang, "next_open_today", buf, len, v);

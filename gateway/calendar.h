@@ -37,9 +37,9 @@ int gw_holiday(const char *calendar, int y, int m, int d, const char **name_key)
  *             exceptions = ( { date = "2026-12-24"; hours = "10:00-12:00"; } ); };
  * `calendar` is required; `timezone` defaults to Europe/Oslo for "no", Europe/Copenhagen
  * for "dk" and is required for "none".  A missing weekday is closed.  Ranges are
- * "HH:MM-HH:MM" (end may be "24:00", a range never crosses midnight), comma separated,
- * non-overlapping.  Holidays of the calendar are closed unless an exception for that date
- * says otherwise.  Opaque; immutable after parsing (no pointers into libconfig kept). */
+ * "HH:MM-HH:MM" (end may be "24:00", a range never crosses midnight; "HH:MM:SS" works too),
+ * comma separated, non-overlapping.  Holidays of the calendar are closed unless an exception for
+ * that date says otherwise.  Opaque; immutable after parsing (no pointers into libconfig kept). */
 struct gw_hours;
 
 /* Parse group `s`.  s == NULL (no hours group) yields hours that are always open.
@@ -61,6 +61,13 @@ time_t gw_hours_next_open(const struct gw_hours *h, time_t t);
  * ranges (24:00 one day, 00:00 the next) count as one opening.  (time_t)-1 if it stays open
  * for the next 400 days (always open, or h == NULL). */
 time_t gw_hours_next_close(const struct gw_hours *h, time_t t);
+
+/* The first moment > t at which the service opens or closes (whichever it is not doing at
+ * t): the next closing when open at t (adjacent ranges run through, as in
+ * gw_hours_next_close), else the next opening.  (time_t)-1 when nothing changes within the
+ * next 400 days (always open, never open, h == NULL).  The queue's opening/closing timer
+ * (queue.c) sleeps until this moment. */
+time_t gw_hours_next_change(const struct gw_hours *h, time_t t);
 
 /* t as local time in the hours' timezone (UTC offset and DST as there).  0 or GW_EINVAL.
  * h == NULL uses the process's local time. */

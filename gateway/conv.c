@@ -158,11 +158,18 @@ struct gw_conv *gw_conv_open(struct gw_core *c, int64_t seeker_id, const char *c
     make_nick(cv);
     index_conv(c, cv);
     gw_store_event(c->store, id, now, "opened", channel, queue);
+    gw_queue_arm(c, cv); /* max_wait, abandonment, overflow count from now */
     return cv;
 }
 
 void gw_conv_touch(struct gw_core *c, struct gw_conv *cv)
 {
+    /* A seeker's message to a counsellor who had answered starts the counsellor_timeout,
+     * which can be earlier than the deadline the conversation's timer sleeps until.  Every
+     * other change of activity only moves deadlines later: no timer work per message. */
+    int64_t due = gw_queue_unanswered_due(c, cv);
+    if (due >= 0 && (!cv->due_timer || due < cv->due_at))
+        gw_queue_arm(c, cv);
     if (cv->touched)
         return;
     if (c->ntouched == c->captouched) {
@@ -195,6 +202,7 @@ int gw_conv_save(struct gw_core *c, struct gw_conv *cv)
 {
     cv->touched = 0; /* the whole row, activity times included */
     snprintf(cv->row.state, sizeof cv->row.state, "%s", state_names[cv->state]);
+    gw_queue_arm(c, cv); /* a state change can bring a deadline nearer (or remove it) */
     return gw_store_conv_update(c->store, &cv->row);
 }
 
@@ -211,6 +219,8 @@ static void conv_release(struct gw_core *c, struct gw_conv *cv)
     TAILQ_REMOVE(&c->convs, cv, all);
     if (cv->offer_timer)
         gw_loop_timer_cancel(c->loop, cv->offer_timer);
+    if (cv->due_timer)
+        gw_loop_timer_cancel(c->loop, cv->due_timer);
     free(cv->offered_to);
     free(cv->declined);
     free(cv->reply_ref);
@@ -251,6 +261,7 @@ void gw_conv_finish(struct gw_core *c, struct gw_conv *cv, enum gw_conv_state st
     gw_conv_save(c, cv);
     gw_store_event(c->store, cv->row.id, now, state_names[st], cv->row.counsellor,
                    outcome ? outcome : reason);
+    gw_retention_closed(c, now);
     conv_release(c, cv);
     gw_queue_dispatch(c, queue); /* capacity freed or the queue changed */
 }
@@ -283,6 +294,7 @@ static int load_one(void *arg, const struct gw_conv_row *r)
         cv->state = CS_QUEUED;
     if (cv->state == CS_QUEUED)
         gw_queue_enqueue(c, cv, 0);
+    gw_queue_arm(c, cv); /* deadlines that passed while the daemon was down fire at once */
     lc->n++;
     return 0;
 }

@@ -67,6 +67,10 @@ struct gw_conv {
     char *offered_to; /* bare JID while offered */
     char *declined;   /* space-separated JIDs that declined/ignored this round */
     uint64_t offer_timer;
+    /* Deadline timer (queue.c gw_queue_arm): wakes at the next time-driven transition of
+     * the conversation (unanswered, abandoned, max_wait, overflow), or an hour from now. */
+    uint64_t due_timer;
+    int64_t due_at; /* when it fires (gw_now_ms time) */
     int last_pos; /* last position told to the seeker (0 = none) */
     int64_t last_pos_at;
     int front;             /* requeued: goes before others of its priority */
@@ -103,6 +107,9 @@ struct gw_queue_rt {
     struct gw_conv_list waiting; /* queued + offered, in service order */
     int nwaiting;
     uint64_t position_timer;
+    int64_t position_at;           /* when it fires (ms) */
+    uint64_t hours_timer;          /* the next opening or closing (or an hourly re-check) */
+    int open;                      /* open at the last check: 1, 0, -1 not yet known */
     int positions_all;             /* someone moved: the next update walks the whole list */
     int64_t wait_ms_cache; /* recent mean wait (-1 unknown) */
     int64_t handle_ms_cache;
@@ -192,6 +199,12 @@ struct gw_core {
     int run_marked;            /* the store's run marker says "running" (runmark.c) */
     int64_t alive_written_at;  /* last heartbeat written (ms) */
     int64_t crashed_at; /* an unclean stop at about this time (ms) not yet announced, 0 none */
+    uint64_t retention_timer;  /* retention.c */
+    int64_t retention_at;
+    int64_t *ret_cut;          /* ring of cut-off times of closings waiting for retention */
+    size_t ret_head, ret_n, ret_cap;
+    int64_t ret_tail_first;    /* first closing folded into the newest entry */
+    int64_t clock_skew_ms;     /* real-time minus monotonic clock at the last sweep */
 };
 
 /* --- turn.c: one loop turn, one transaction --- */
@@ -217,8 +230,20 @@ void gw_turn_drop_owner(struct gw_core *c, const void *owner);
 /* Wall-clock milliseconds (unix epoch), shifted by the test clock when one is set. */
 int64_t gw_now_ms(const struct gw_core *c);
 /* Set the test clock from "YYYY-MM-DDTHH:MM:SS" (local time); NULL = real clock.
- * Returns 0 or -1 when the text does not parse. */
+ * Returns 0 or -1 when the text does not parse (nothing changed then). */
 int gw_clock_set_test(struct gw_core *c, const char *spec);
+/* The longest a time-driven timer sleeps before it re-evaluates (an hour).  Deadlines are
+ * wall-clock times, the loop's timers run on the monotonic clock: after a step of the
+ * system clock (or of the test clock) a timer computed before it is wrong, and this bounds
+ * by how much, whatever else notices the step. */
+#define GW_TIMER_MAX_MS (3600 * 1000)
+/* The delay for a loop timer to fire at `due` (gw_now_ms time): due - gw_now_ms(), 0 when
+ * past, at most GW_TIMER_MAX_MS.  *fires_at (may be NULL) gets the moment it will fire. */
+uint64_t gw_clock_delay_ms(const struct gw_core *c, int64_t due, int64_t *fires_at);
+/* 1 when spec parses as a test clock (or is NULL). */
+int gw_clock_valid(const char *spec);
+/* Real-time minus monotonic clock (ms): changes only when the system clock is stepped. */
+int64_t gw_clock_skew_ms(void);
 
 /* --- conv.c --- */
 const char *gw_conv_state_name(enum gw_conv_state s);
@@ -281,6 +306,8 @@ int gw_counsellor_online(struct gw_core *c, const char *bare);
 int gw_counsellor_ready(struct gw_core *c, const char *bare, const char *queue);
 /* Free the presence list and the grace timer (shutdown). */
 void gw_presence_release(struct gw_core *c);
+/* The clock changed: re-arm the grace timer from the conversations' held_until. */
+void gw_presence_rearm(struct gw_core *c);
 
 /* --- queue.c --- */
 int gw_queues_init(struct gw_core *c); /* also after reload */
@@ -305,8 +332,26 @@ int gw_queue_position(struct gw_core *c, const struct gw_conv *cv);
 int64_t gw_queue_wait_estimate(struct gw_core *c, const char *queue, int pos);
 /* Send position updates where they changed (respecting the interval). */
 void gw_queue_positions(struct gw_core *c, struct gw_queue_rt *q);
-/* Periodic housekeeping: unanswered, abandoned, expired. */
+/* Each of these fires on a timer of its own at the moment it is due (docs/core.md, "what
+ * fires when"); gw_queue_sweep() runs the same checks over every conversation every 5 s
+ * as a safety net.
+ * (Re)arm cv's deadline timer for its next time-driven transition.  Cheap when an earlier
+ * wake-up is already armed (it re-evaluates when it fires).  Called whenever the
+ * conversation is saved (gw_conv_save) and from gw_conv_touch when a seeker's message
+ * starts the counsellor_timeout. */
+void gw_queue_arm(struct gw_core *c, struct gw_conv *cv);
+/* The unanswered deadline of cv (counsellor_timeout), or -1: the per-message check. */
+int64_t gw_queue_unanswered_due(const struct gw_core *c, const struct gw_conv *cv);
+/* The safety net: unanswered, abandoned, expired, for every conversation. */
 void gw_queue_sweep(struct gw_core *c);
+/* Check queue q's opening hours now: on a change open -> dispatch, closed -> the closed
+ * state (waiting seekers told the hours, overflow when closed); re-arm its hours timer. */
+void gw_queue_hours(struct gw_core *c, struct gw_queue_rt *q);
+/* Re-arm every time-driven timer (after a reload; clock_changed: the test clock changed
+ * or the system clock was stepped, so even timers armed earlier are wrong). */
+void gw_timers_rearm(struct gw_core *c, int clock_changed);
+/* The closed-hours text for a seeker of a closed queue (nothing when it is open). */
+void gw_queue_tell_closed(struct gw_core *c, struct gw_conv *cv);
 /* Format a duration in the given language into buf (catalogue wait_* keys). */
 const char *gw_fmt_wait(struct gw_core *c, const char *lang, int64_t ms, char *buf, size_t len);
 
@@ -374,6 +419,15 @@ void gw_run_link_up(struct gw_core *c);
 /* Shutdown, before the last commit: clean = the stream was closed by both sides (or was not
  * up), so nothing the server forwarded can be unread; only then the marker says "stopped". */
 void gw_run_end(struct gw_core *c, int clean);
+/* --- retention.c --- */
+/* The first run shortly after start-up, then on its own timer (retention_days). */
+void gw_retention_start(struct gw_core *c);
+/* A conversation closed at closed_at: its messages are due for deletion retention_days
+ * later. */
+void gw_retention_closed(struct gw_core *c, int64_t closed_at);
+/* Re-arm after a reload or a clock change. */
+void gw_retention_rearm(struct gw_core *c);
+void gw_retention_release(struct gw_core *c);
 
 /* --- commands.c --- */
 /* Handle a counsellor's command text (without the prefix) sent to `to_local` (queue id,

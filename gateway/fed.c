@@ -518,12 +518,15 @@ static void on_result(struct gw_core *c, struct pend *p, xmpp_stanza_t *iq, int 
             gw_fed_i_served_by_partner(c, cv, p->partner, xmpp_stanza_get_attribute(a, "conv"),
                                        p->requester);
         } else if (cv && p->overflow) {
-            cv->overflow_next++; /* try the next partner at the next sweep */
+            cv->overflow_next++; /* the next partner, now: its deadline has passed already */
+            gw_queue_arm(c, cv);
         } else {
             tell_counsellor(c, p->requester, T(c, bare, "partner_unreachable"));
-            if (cv)
+            if (cv) {
                 gw_store_event(c->store, cv->row.id, gw_now_ms(c), "escalate-failed", bare,
                                p->partner);
+                gw_queue_arm(c, cv); /* no longer busy: an overflow may be due */
+            }
         }
         break;
     case P_QUEUE: {
@@ -701,29 +704,55 @@ void gw_fed_cmd_take(struct gw_core *c, const char *from_full, const char *to_lo
         tell_counsellor(c, from_full, T(c, bare, "partner_unreachable"));
 }
 
+/* The queue is closed for overflow: as the hours timer last saw it (queue.c), so the
+ * deadline and the check agree with the moment the queue's state changed. */
+static int queue_closed(struct gw_core *c, const struct gw_queue_conf *qc, int64_t now)
+{
+    if (!qc->hours)
+        return 0;
+    const struct gw_queue_rt *q = gw_queue_rt(c, qc->id);
+    if (q && q->open >= 0)
+        return !q->open;
+    return !gw_hours_is_open(qc->hours, (time_t)(now / 1000));
+}
+
+int64_t gw_fed_overflow_due(struct gw_core *c, const struct gw_conv *cv, int64_t now)
+{
+    if (cv->state != CS_QUEUED || cv->row.role || cv->fed_busy || cv->esc_partner)
+        return -1;
+    const struct gw_queue_conf *qc = gw_config_queue(c->cfg, cv->row.queue);
+    if (!qc || !qc->noverflow || cv->overflow_next >= qc->noverflow)
+        return -1;
+    if (queue_closed(c, qc, now))
+        return now;
+    if (!qc->overflow_after_s)
+        return -1;
+    return cv->row.queued_at + (int64_t)qc->overflow_after_s * 1000;
+}
+
+void gw_fed_overflow_check(struct gw_core *c, struct gw_conv *cv, int64_t now)
+{
+    int64_t due = gw_fed_overflow_due(c, cv, now);
+    if (due < 0 || due > now)
+        return;
+    const struct gw_queue_conf *qc = gw_config_queue(c->cfg, cv->row.queue);
+    const struct gw_partner_conf *pc = NULL;
+    while (!pc && cv->overflow_next < qc->noverflow) {
+        pc = gw_config_partner(c->cfg, qc->overflow_to[cv->overflow_next]);
+        if (!pc)
+            cv->overflow_next++; /* removed by a reload: the next one */
+    }
+    if (!pc)
+        return;
+    GW_INFO("federation: overflow of %s to %s after %lld s", cv->row.token, pc->domain,
+            (long long)((now - cv->row.queued_at) / 1000));
+    escalate_now(c, cv, pc, NULL, 0, NULL, 1);
+}
+
 void gw_fed_sweep(struct gw_core *c)
 {
     int64_t now = gw_now_ms(c);
     struct gw_conv *cv;
     TAILQ_FOREACH(cv, &c->convs, all)
-    {
-        if (cv->state != CS_QUEUED || cv->row.role || cv->fed_busy || cv->esc_partner)
-            continue;
-        const struct gw_queue_conf *qc = gw_config_queue(c->cfg, cv->row.queue);
-        if (!qc || !qc->noverflow || cv->overflow_next >= qc->noverflow)
-            continue;
-        int closed = qc->hours && !gw_hours_is_open(qc->hours, (time_t)(now / 1000));
-        if (!closed && (!qc->overflow_after_s ||
-                        now - cv->row.queued_at < (int64_t)qc->overflow_after_s * 1000))
-            continue;
-        const struct gw_partner_conf *pc =
-            gw_config_partner(c->cfg, qc->overflow_to[cv->overflow_next]);
-        if (!pc) {
-            cv->overflow_next++;
-            continue;
-        }
-        GW_INFO("federation: overflow of %s to %s after %lld s", cv->row.token, pc->domain,
-                (long long)((now - cv->row.queued_at) / 1000));
-        escalate_now(c, cv, pc, NULL, 0, NULL, 1);
-    }
+    gw_fed_overflow_check(c, cv, now);
 }

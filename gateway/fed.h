@@ -31,7 +31,14 @@ void gw_fed_cmd_take(struct gw_core *c, const char *from_full, const char *to_lo
 /* A seeker's message arrived in a conversation waiting for their consent answer.
  * Returns 1 when the text was a yes/no answer (it is still stored as a message). */
 int gw_fed_consent_answer(struct gw_core *c, struct gw_conv *cv, const char *body);
-/* Housekeeping: overflow of long-waiting seekers to partners. */
+/* Overflow to partners: when cv is due to go to its next overflow_to partner (gw_now_ms
+ * time): `now` while its queue is closed, queued_at + overflow_after otherwise; -1 when it
+ * will not (not waiting, a request in flight, no partner left).  The conversation's
+ * deadline timer (queue.c) wakes then and calls gw_fed_overflow_check. */
+int64_t gw_fed_overflow_due(struct gw_core *c, const struct gw_conv *cv, int64_t now);
+/* Send cv to its next overflow partner if that is due. */
+void gw_fed_overflow_check(struct gw_core *c, struct gw_conv *cv, int64_t now);
+/* The safety net (every 5 s): gw_fed_overflow_check for every conversation. */
 void gw_fed_sweep(struct gw_core *c);
 
 #endif

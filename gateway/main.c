@@ -57,19 +57,24 @@ static void checkpoint(void *arg)
     c->checkpoint_timer = gw_loop_timer_add(c->loop, CHECKPOINT_MS, checkpoint, c);
 }
 
+/* Every time-driven transition has a timer of its own (docs/core.md, "what fires when");
+ * this runs their checks over everything every 5 s only as a safety net.  It also notices
+ * a step of the system clock (NTP, a resumed VM): deadlines are wall-clock times but the
+ * loop's timers run on the monotonic clock, so after a step every timer is re-armed. */
+#define CLOCK_STEP_MS 1000
+
 static void sweep(void *arg)
 {
     struct gw_core *c = arg;
+    int64_t skew = gw_clock_skew_ms();
+    if (llabs(skew - c->clock_skew_ms) > CLOCK_STEP_MS) {
+        GW_WARN("the system clock was stepped by %+lld ms; re-arming the timers",
+                (long long)(skew - c->clock_skew_ms));
+        c->clock_skew_ms = skew;
+        gw_timers_rearm(c, 1);
+    }
     gw_queue_sweep(c);
     gw_fed_sweep(c);
-    int64_t now = gw_now_ms(c);
-    if (c->cfg->retention_days && now - c->last_retention_ms > 3600 * 1000) {
-        c->last_retention_ms = now;
-        int64_t n = gw_store_retention(c->store, now - (int64_t)c->cfg->retention_days * 86400000);
-        if (n > 0)
-            GW_INFO("retention: deleted %lld messages older than %d days", (long long)n,
-                    c->cfg->retention_days);
-    }
     c->sweep_timer = gw_loop_timer_add(c->loop, SWEEP_MS, sweep, c);
 }
 
@@ -132,6 +137,13 @@ static void reload(struct gw_core *c)
         gw_config_free(&n);
         return;
     }
+    if (!gw_clock_valid(n->test_clock)) {
+        GW_ERROR("reload refused: test_clock '%s' is not YYYY-MM-DDTHH:MM:SS; keeping the "
+                 "running configuration",
+                 n->test_clock);
+        gw_config_free(&n);
+        return;
+    }
     if (strcmp(n->domain, c->cfg->domain) || strcmp(n->xmpp_host, c->cfg->xmpp_host) ||
         n->xmpp_port != c->cfg->xmpp_port || strcmp(n->database, c->cfg->database))
         GW_WARN("reload: xmpp and database settings change only on restart");
@@ -144,10 +156,17 @@ static void reload(struct gw_core *c)
     struct gw_config *old = c->cfg;
     c->cfg = n;
     gw_log_setup((enum gw_log_level)n->log_level, n->use_syslog);
-    gw_queues_init(c);
+    /* A changed test clock jumps there (tests of what happens when time passes); the
+     * hours and every deadline are then re-evaluated on the new clock. */
+    int clock_changed = (old->test_clock == NULL) != (n->test_clock == NULL) ||
+                        (old->test_clock && strcmp(old->test_clock, n->test_clock));
+    if (clock_changed)
+        gw_clock_set_test(c, n->test_clock);
+    gw_queues_init(c); /* re-arms the opening/closing timers */
     gw_config_free(&old);
     for (int i = 0; i < c->nqueues; i++)
         gw_queue_dispatch(c, c->queues[i].id);
+    gw_timers_rearm(c, clock_changed); /* timeouts may have changed */
     GW_INFO("configuration reloaded");
 }
 
@@ -235,8 +254,10 @@ static int start(struct gw_core *c, char *err, size_t errlen)
     gw_run_begin(c);
     gw_turn_commit(c);
     gw_outbox_start(c);
+    c->clock_skew_ms = gw_clock_skew_ms();
     c->sweep_timer = gw_loop_timer_add(c->loop, SWEEP_MS, sweep, c);
     c->checkpoint_timer = gw_loop_timer_add(c->loop, CHECKPOINT_MS, checkpoint, c);
+    gw_retention_start(c);
     return gw_xmpp_start(c->xmpp);
 }
 
@@ -260,6 +281,7 @@ static void shutdown_core(struct gw_core *c)
     gw_conv_free_all(c);
     gw_queues_release(c);
     gw_presence_release(c);
+    gw_retention_release(c);
     gw_fed_release(c);
     gw_map_free(&c->conv_by_token);
     gw_map_free(&c->conv_by_seeker);

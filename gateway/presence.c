@@ -73,10 +73,9 @@ static void arm_grace(struct gw_core *c, int64_t due)
         return;
     if (c->grace_timer)
         gw_loop_timer_cancel(c->loop, c->grace_timer);
-    int64_t now = gw_now_ms(c);
-    c->grace_timer =
-        gw_loop_timer_add(c->loop, (uint64_t)(due > now ? due - now : 0), grace_check, c);
-    c->grace_at = due;
+    int64_t at;
+    c->grace_timer = gw_loop_timer_add(c->loop, gw_clock_delay_ms(c, due, &at), grace_check, c);
+    c->grace_at = at;
 }
 
 static int64_t grace_ms(const struct gw_core *c)
@@ -242,6 +241,14 @@ void gw_presence_in(struct gw_core *c, const char *from_full, const char *to_que
     for (int i = 0; i < c->nqueues; i++)
         if (!strcmp(to_queue, "*") || !strcmp(c->queues[i].id, to_queue))
             gw_queue_dispatch(c, c->queues[i].id);
+}
+
+void gw_presence_rearm(struct gw_core *c)
+{
+    if (c->grace_timer)
+        gw_loop_timer_cancel(c->loop, c->grace_timer);
+    c->grace_timer = 0;
+    grace_check(c); /* requeues what is due now, sleeps until the next held_until */
 }
 
 void gw_presence_release(struct gw_core *c)

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import threading
+import time
 
 import harness
 
@@ -79,6 +80,7 @@ class Loopback:
         try:
             for line in self._resp:
                 item = json.loads(line)
+                item["_at"] = time.time()  # arrival (wall clock), for timing tests
                 with self.cond:
                     item["_seq"] = len(self.items)  # arrival order (wait() reorders items)
                     self.items.append(item)

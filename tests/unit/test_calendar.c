@@ -281,6 +281,153 @@ static void test_always_and_never(void **state)
     parsed_done(&p);
 }
 
+/* gw_hours_next_change: the moment the queue's opening/closing timer sleeps until. */
+static void test_next_change(void **state)
+{
+    (void)state;
+    struct parsed p;
+    parse_text(&p, WEEK_NO "};");
+    assert_int_equal(p.rc, 0);
+    /* Open Monday 2026-03-16 09:30 CET -> closes 15:00 CET (14:00 UTC). */
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 3, 16, 8, 30)), utc(2026, 3, 16, 14, 0));
+    /* Overnight: Monday 15:00 CET -> Tuesday 09:00 CET. */
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 3, 16, 14, 0)), utc(2026, 3, 17, 8, 0));
+    /* A weekend: Friday 2026-03-13 16:00 CET -> Monday 09:00 CET. */
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 3, 13, 15, 0)), utc(2026, 3, 16, 8, 0));
+    /* Strictly after t: at the opening moment itself the next change is the closing. */
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 3, 16, 8, 0)), utc(2026, 3, 16, 14, 0));
+    /* Tuesday between its two ranges -> 18:00 CET; then 21:00 CET. */
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 3, 17, 15, 0)), utc(2026, 3, 17, 17, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 3, 17, 17, 0)), utc(2026, 3, 17, 20, 0));
+    /* Easter 2026: Wednesday 1 April 15:00 CEST -> Maundy Thursday, Good Friday, the weekend
+     * and Easter Monday closed -> Tuesday 7 April 09:00 CEST (07:00 UTC). */
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 4, 1, 13, 0)), utc(2026, 4, 7, 7, 0));
+    /* 1 May (Friday) 2026: Thursday 30 April 15:00 CEST -> Monday 4 May. */
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 4, 30, 13, 0)), utc(2026, 5, 4, 7, 0));
+    /* 17 May 2027 is a Monday: Friday 14 May 15:00 CEST -> Tuesday 18 May. */
+    assert_int_equal(gw_hours_next_change(p.h, utc(2027, 5, 14, 13, 0)), utc(2027, 5, 18, 7, 0));
+    /* Ascension (Thursday 14 May 2026) and Whit Monday (25 May 2026). */
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 5, 13, 13, 0)), utc(2026, 5, 15, 7, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 5, 22, 13, 0)), utc(2026, 5, 26, 7, 0));
+    /* Christmas 2026 in Norway: 24 Dec (Thursday) is a working day; 25, 26 closed. */
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 12, 23, 14, 0)), utc(2026, 12, 24, 8, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 12, 24, 14, 0)), utc(2026, 12, 28, 8, 0));
+    parsed_done(&p);
+
+    /* Denmark: Grundlovsdag (Friday 5 June 2026) and 24 and 31 December are closed by
+     * custom; Store bededag until 2023 only; 1 May is a working day. */
+    parse_text(&p, "hours = { calendar = \"dk\"; mon = \"09:00-15:00\"; tue = \"09:00-15:00\"; "
+                   "wed = \"09:00-15:00\"; thu = \"09:00-15:00\"; fri = \"09:00-15:00\"; };");
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 6, 4, 13, 0)), utc(2026, 6, 8, 7, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2023, 5, 4, 13, 0)), utc(2023, 5, 8, 7, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2024, 4, 25, 13, 0)), utc(2024, 4, 26, 7, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 4, 30, 13, 0)), utc(2026, 5, 1, 7, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 12, 23, 14, 0)), utc(2026, 12, 28, 8, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 12, 30, 14, 0)), utc(2027, 1, 4, 8, 0));
+    parsed_done(&p);
+
+    /* Exceptions: a short Christmas Eve, and one that opens a holiday (Ascension). */
+    parse_text(&p, WEEK_NO "exceptions = (\n"
+                   "  { date = \"2026-12-24\"; hours = \"10:00-12:00\"; },\n"
+                   "  { date = \"2026-05-14\"; hours = \"10:00-14:00\"; } ); };");
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 12, 23, 14, 0)), utc(2026, 12, 24, 9, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 12, 24, 9, 30)), utc(2026, 12, 24, 11, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 5, 13, 13, 0)), utc(2026, 5, 14, 8, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 5, 14, 8, 0)), utc(2026, 5, 14, 12, 0));
+    parsed_done(&p);
+
+    /* Adjacent ranges across midnight are one opening: no change at midnight. */
+    parse_text(&p, "hours = { calendar = \"none\"; timezone = \"UTC\"; mon = \"20:00-24:00\"; "
+                   "tue = \"00:00-02:00\"; };");
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 3, 16, 21, 0)), utc(2026, 3, 17, 2, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 3, 17, 2, 0)), utc(2026, 3, 23, 20, 0));
+    parsed_done(&p);
+
+    /* Seconds: a range of fifteen seconds. */
+    parse_text(&p, "hours = { calendar = \"none\"; timezone = \"UTC\"; "
+                   "mon = \"09:00:30-09:00:45\"; };");
+    assert_int_equal(p.rc, 0);
+    time_t nine = utc(2026, 3, 16, 9, 0);
+    assert_int_equal(gw_hours_next_change(p.h, nine), nine + 30);
+    assert_int_equal(gw_hours_next_change(p.h, nine + 30), nine + 45);
+    assert_true(gw_hours_is_open(p.h, nine + 44));
+    assert_false(gw_hours_is_open(p.h, nine + 45));
+    assert_false(gw_hours_is_open(p.h, nine + 29));
+    assert_int_equal(gw_hours_next_change(p.h, nine + 45), nine + 7 * 86400 + 30);
+    parsed_done(&p);
+
+    /* Nothing ever changes: always open, never open, open around the clock. */
+    assert_int_equal(gw_hours_next_change(NULL, nine), (time_t)-1);
+    parse_text(&p, "hours = { calendar = \"no\"; };");
+    assert_int_equal(gw_hours_next_change(p.h, nine), (time_t)-1);
+    parsed_done(&p);
+    parse_text(&p, "hours = { calendar = \"none\"; timezone = \"UTC\"; mon = \"00:00-24:00\"; "
+                   "tue = \"00:00-24:00\"; wed = \"00:00-24:00\"; thu = \"00:00-24:00\"; "
+                   "fri = \"00:00-24:00\"; sat = \"00:00-24:00\"; sun = \"00:00-24:00\"; };");
+    assert_int_equal(gw_hours_next_change(p.h, nine), (time_t)-1);
+    parsed_done(&p);
+}
+
+static void test_next_change_dst(void **state)
+{
+    (void)state;
+    struct parsed p;
+    setenv("TZ", "America/New_York", 1); /* the process's zone must not matter */
+    tzset();
+    /* Sunday 29 March 2026 is 23 hours long in Oslo; 25 October 2026 is 25 hours long. */
+    parse_text(&p, "hours = { calendar = \"none\"; timezone = \"Europe/Oslo\"; "
+                   "sun = \"00:00-24:00\"; mon = \"09:00-10:00\"; };");
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 3, 28, 12, 0)), utc(2026, 3, 28, 23, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 3, 28, 23, 0)), utc(2026, 3, 29, 22, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 3, 29, 22, 0)), utc(2026, 3, 30, 7, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 10, 24, 22, 0)), utc(2026, 10, 25, 23, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 10, 25, 23, 0)), utc(2026, 10, 26, 8, 0));
+    parsed_done(&p);
+
+    /* A start inside the skipped hour opens when the clocks jump (03:00 CEST = 01:00 UTC),
+     * as gw_hours_is_open says; a range wholly inside it never opens that night. */
+    parse_text(&p, "hours = { calendar = \"none\"; timezone = \"Europe/Oslo\"; "
+                   "sun = \"02:30-04:00\"; };");
+    assert_int_equal(p.rc, 0);
+    assert_false(gw_hours_is_open(p.h, utc(2026, 3, 29, 0, 59)));
+    assert_true(gw_hours_is_open(p.h, utc(2026, 3, 29, 1, 0)));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 3, 28, 12, 0)), utc(2026, 3, 29, 1, 0));
+    assert_int_equal(gw_hours_next_open(p.h, utc(2026, 3, 28, 12, 0)), utc(2026, 3, 29, 1, 0));
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 3, 29, 1, 0)), utc(2026, 3, 29, 2, 0));
+    parsed_done(&p);
+    parse_text(&p, "hours = { calendar = \"none\"; timezone = \"Europe/Oslo\"; "
+                   "sun = \"02:00-02:30,05:00-06:00\"; };");
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(gw_hours_next_change(p.h, utc(2026, 3, 28, 12, 0)), utc(2026, 3, 29, 3, 0));
+    parsed_done(&p);
+    unsetenv("TZ");
+    tzset();
+}
+
+/* For a year of samples, next_change agrees with is_open: the state differs at the change
+ * and not just before it. */
+static void test_next_change_agrees_with_is_open(void **state)
+{
+    (void)state;
+    struct parsed p;
+    parse_text(&p, WEEK_NO "sat = \"10:00:30-12:00\"; exceptions = (\n"
+                   "  { date = \"2026-12-24\"; hours = \"10:00-12:00\"; } ); };");
+    assert_int_equal(p.rc, 0);
+    for (time_t t = utc(2026, 1, 1, 0, 7); t < utc(2027, 1, 1, 0, 0); t += 3 * 3600 + 17 * 60) {
+        time_t c = gw_hours_next_change(p.h, t);
+        assert_true(c > t);
+        int now = gw_hours_is_open(p.h, t);
+        assert_int_not_equal(gw_hours_is_open(p.h, c), now);
+        assert_int_equal(gw_hours_is_open(p.h, c - 1), now);
+        assert_int_equal(gw_hours_is_open(p.h, t + (c - t) / 2), now);
+    }
+    parsed_done(&p);
+}
+
 static void expect_error(const char *text, const char *needle)
 {
     struct parsed p;
@@ -301,6 +448,10 @@ static void test_errors(void **state)
     expect_error("hours = { calendar = \"no\"; mon = \"09:00-25:00\"; };", "bad time");
     expect_error("hours = { calendar = \"no\"; mon = \"25:00-26:00\"; };", "bad opening hours");
     expect_error("hours = { calendar = \"no\"; mon = \"9-15\"; };", "bad opening hours");
+    expect_error("hours = { calendar = \"no\"; mon = \"09:00:60-15:00\"; };", "bad opening hours");
+    expect_error("hours = { calendar = \"no\"; mon = \"09:00-24:00:01\"; };", "bad time");
+    expect_error("hours = { calendar = \"no\"; mon = \"09:00:5-15:00\"; };", "bad opening hours");
+    expect_error("hours = { calendar = \"no\"; mon = \"09:00:30-09:00:30\"; };", "must end after");
     expect_error("hours = { calendar = \"no\"; mon = \"15:00-09:00\"; };", "must end after");
     expect_error("hours = { calendar = \"no\"; mon = \"09:00-15:00;\"; };", "separated by ','");
     expect_error("hours = { calendar = \"no\";\n\n tue = \"09:00-12:00,11:00-13:00\"; };",
@@ -374,6 +525,13 @@ static void test_texts(void **state)
     assert_non_null(strstr(buf, "We open again tomorrow at 09:00."));
     parsed_done(&p);
 
+    /* An opening on a second is said with its seconds. */
+    parse_text(&p, "hours = { calendar = \"none\"; timezone = \"UTC\"; "
+                   "mon = \"09:00:30-10:00\"; };");
+    gw_hours_next_open_text(p.h, i, "nb", utc(2026, 3, 16, 8, 0), buf, sizeof buf);
+    assert_string_equal(buf, "i dag kl. 09:00:30");
+    parsed_done(&p);
+
     parse_text(&p, "hours = { calendar = \"no\"; };");
     assert_int_equal(gw_hours_next_open_text(p.h, i, "nb", utc(2026, 3, 16, 15, 0), buf, sizeof buf), 0);
     assert_string_equal(buf, "");
@@ -410,6 +568,9 @@ int main(void)
         cmocka_unit_test(test_dst),
         cmocka_unit_test(test_exceptions),
         cmocka_unit_test(test_always_and_never),
+        cmocka_unit_test(test_next_change),
+        cmocka_unit_test(test_next_change_dst),
+        cmocka_unit_test(test_next_change_agrees_with_is_open),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_error_names_file),
         cmocka_unit_test(test_texts),
