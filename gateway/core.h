@@ -387,6 +387,9 @@ int gw_outbox_channel_msg(struct gw_core *c, int64_t msg_id, const char *channel
 void gw_outbox_flush(struct gw_core *c);
 /* Free the outbox's in-memory work list (shutdown). */
 void gw_outbox_release(struct gw_core *c);
+/* A clean stop is coming: confirm what was sent since the last barrier with one more, whose
+ * answer the closing stream still reads (else those stanzas go again after the start). */
+void gw_outbox_last_barrier(struct gw_core *c);
 void gw_outbox_online(struct gw_core *c);
 void gw_outbox_offline(struct gw_core *c);
 void gw_outbox_acked(void *arg, uint64_t seq);

@@ -266,6 +266,8 @@ static void shutdown_core(struct gw_core *c)
     /* First close the stream and read what the server forwarded before it saw the close
      * (XEP-0114 has no acknowledgement: unread, it would be lost without a trace); the
      * plugins still run, since those stanzas reach the router. */
+    if (c->xmpp)
+        gw_outbox_last_barrier(c);
     int closed = c->xmpp ? gw_xmpp_close(c->xmpp) : -1;
     if (c->plugins)
         gw_host_stop_all(c);

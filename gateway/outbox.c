@@ -727,6 +727,12 @@ void gw_outbox_start(struct gw_core *c)
     c->outbox_dirty = 1;
 }
 
+void gw_outbox_last_barrier(struct gw_core *c)
+{
+    if (c->ninflight && c->inflight[c->ninflight - 1].seq == 0)
+        tag_barrier(c, gw_xmpp_barrier(c->xmpp));
+}
+
 void gw_outbox_online(struct gw_core *c)
 {
     c->xmpp_sent_upto = 0;

@@ -333,3 +333,28 @@ def test_counsellors_signed_in_again_after_restart(gateway, client):
     gateway.loopback = lb
     lb.send("+4790000011", "hello again", id="pr-1")
     assert "!accept" in kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10).body
+
+
+def test_clean_stop_confirms_what_it_sent(gateway_factory, client):
+    """SIGTERM right after a burst: the last stanzas are confirmed by one more barrier before
+    the stream closes, so the restart sends none of them again (no duplicate ids)."""
+    g = gateway_factory()
+    lb = g.loopback
+    kari = client("kari")
+    sign_in(kari)
+    offer = start_conversation(lb, kari, "+4790000077", "first", "cs-0")
+    for i in range(1, 41):
+        assert lb.send("+4790000077", "burst %d" % i, id="cs-%d" % i).status == 200
+    kari.wait_message(lambda s: s.body == "burst 40", timeout=10)
+    lb.close()
+    g.loopback = None
+    assert g.stop() == 0
+    g.start()
+    g.wait_log(r"component gw\.no\.test online", timeout=15)
+    g.loopback = type(lb)(g.http_port).start()
+    assert g.loopback.send("+4790000077", "after", id="cs-after").status == 200
+    kari.wait_message(lambda s: s.body == "after", timeout=10)
+    ids = [m.id for m in kari.messages if (m.body or "").startswith("burst")]
+    assert len(ids) == 40 and len(set(ids)) == 40, "sent again after a clean stop: %d" % (
+        len(ids) - len(set(ids)))
+    assert offer.bare_from

@@ -119,9 +119,9 @@ def test_channel_receipt_after_the_delivery_report_not_the_acceptance(gateway, c
     lb.post("/loopback/mode", {"mode": "pending"})
     kari.send_message(jid, "one", id="k-1", extra_xml=REQUEST)
     kari.send_message(jid, "two", id="k-2")
-    one = lb.wait(lambda i: i["kind"] == "text" and i["body"] == "one")
-    two = lb.wait(lambda i: i["kind"] == "text" and i["body"] == "two")
-    for item, ref in ((one, "prov-1"), (two, "prov-2")):
+    # per-seeker order: "two" is handed to the channel only once "one" is finished
+    for body, ref in (("one", "prov-1"), ("two", "prov-2")):
+        item = lb.wait(lambda i, b=body: i["kind"] == "text" and i["body"] == b)
         assert lb.post("/loopback/complete",
                        {"msg_id": item["id"], "status": "ok", "ref": ref}).status == 200
     # the channel took them: that is not the seeker having them
