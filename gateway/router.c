@@ -162,25 +162,6 @@ void gw_router_replay_to_counsellor(struct gw_core *c, struct gw_conv *cv, const
     gw_store_msg_each(c->store, cv->row.id, 0, "in,note", replay_one, &rc);
 }
 
-static void closed_hours_notice(struct gw_core *c, struct gw_conv *cv)
-{
-    const struct gw_queue_conf *qc = gw_config_queue(c->cfg, cv->row.queue);
-    time_t now = (time_t)(gw_now_ms(c) / 1000);
-    if (!qc || !qc->hours || gw_hours_is_open(qc->hours, now))
-        return;
-    char when[256], meta[128];
-    time_t next = gw_hours_next_open(qc->hours, now);
-    if (next == (time_t)-1) {
-        gw_conv_tell(c, cv, "closed_hours_never", NULL, "{\"type\":\"closed_hours\"}");
-        return;
-    }
-    gw_hours_next_open_text(qc->hours, c->i18n, cv->row.lang, now, when, sizeof when);
-    snprintf(meta, sizeof meta, "{\"type\":\"closed_hours\",\"next_open_ms\":%lld}",
-             (long long)next * 1000);
-    const char *v[] = {"next_open", when, NULL};
-    gw_conv_tell(c, cv, "closed_hours", v, meta);
-}
-
 int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inbound *in,
                      struct gw_submitted *out, char *err, size_t errlen)
 {
@@ -324,7 +305,7 @@ int gw_router_submit(struct gw_core *c, const char *channel, const struct gw_inb
     if (fresh) {
         gw_conv_tell(c, cv, "welcome", NULL, "{\"type\":\"welcome\"}");
         gw_conv_tell(c, cv, "privacy_notice", NULL, "{\"type\":\"privacy\"}");
-        closed_hours_notice(c, cv);
+        gw_queue_tell_closed(c, cv);
         gw_queue_enqueue(c, cv, 0);
         gw_queue_dispatch(c, cv->row.queue);
     } else if (mid && cv->row.role == 1) {

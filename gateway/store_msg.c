@@ -204,6 +204,34 @@ int64_t gw_store_outbox_add(struct gw_store *s, int64_t msg_id, const char *targ
     return ++s->outbox_last_id;
 }
 
+/* Step an outbox query and hand each row to cb (until it returns non-zero); `full`: the row
+ * has every column (S_OB_DUE), else only id, msg_id, target and conv_id (S_OB_CHANNEL). */
+static int outbox_rows(sqlite3_stmt *st, int full,
+                       int (*cb)(void *arg, const struct gw_outbox_row *r), void *arg)
+{
+    int n = 0;
+    struct gw_outbox_row r;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        memset(&r, 0, sizeof r);
+        r.id = sqlite3_column_int64(st, 0);
+        r.msg_id = sqlite3_column_int64(st, 1);
+        gw_store_i_copy_col(st, 2, r.target, sizeof r.target);
+        if (full) {
+            r.kind = sqlite3_column_int(st, 3);
+            r.payload = (const char *)sqlite3_column_text(st, 4);
+            r.attempts = sqlite3_column_int(st, 5);
+            r.next_at = sqlite3_column_int64(st, 6);
+            r.conv_id = sqlite3_column_int64(st, 7);
+        } else {
+            r.conv_id = sqlite3_column_int64(st, 3);
+        }
+        n++;
+        if (cb(arg, &r))
+            break;
+    }
+    return n;
+}
+
 int gw_store_outbox_due(struct gw_store *s, int64_t now, int64_t after_id, int limit,
                         int (*cb)(void *arg, const struct gw_outbox_row *r), void *arg)
 {
@@ -215,22 +243,7 @@ int gw_store_outbox_due(struct gw_store *s, int64_t now, int64_t after_id, int l
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int64(st, 2, after_id);
     sqlite3_bind_int(st, 3, limit);
-    int n = 0;
-    struct gw_outbox_row r;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        memset(&r, 0, sizeof r);
-        r.id = sqlite3_column_int64(st, 0);
-        r.msg_id = sqlite3_column_int64(st, 1);
-        gw_store_i_copy_col(st, 2, r.target, sizeof r.target);
-        r.kind = sqlite3_column_int(st, 3);
-        r.payload = (const char *)sqlite3_column_text(st, 4);
-        r.attempts = sqlite3_column_int(st, 5);
-        r.next_at = sqlite3_column_int64(st, 6);
-        r.conv_id = sqlite3_column_int64(st, 7);
-        n++;
-        if (cb(arg, &r))
-            break;
-    }
+    int n = outbox_rows(st, 1, cb, arg);
     sqlite3_finalize(st);
     return n;
 }
@@ -267,18 +280,7 @@ int gw_store_outbox_each_channel(struct gw_store *s,
                                  int (*cb)(void *arg, const struct gw_outbox_row *r), void *arg)
 {
     sqlite3_stmt *st = gw_store_i_prep(s, S_OB_CHANNEL, 0);
-    int n = 0;
-    struct gw_outbox_row r;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        memset(&r, 0, sizeof r);
-        r.id = sqlite3_column_int64(st, 0);
-        r.msg_id = sqlite3_column_int64(st, 1);
-        gw_store_i_copy_col(st, 2, r.target, sizeof r.target);
-        r.conv_id = sqlite3_column_int64(st, 3);
-        n++;
-        if (cb(arg, &r))
-            break;
-    }
+    int n = outbox_rows(st, 0, cb, arg);
     sqlite3_reset(st);
     return n;
 }
