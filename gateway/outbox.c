@@ -7,14 +7,12 @@
  * deliver_done(), or fails permanently; GW_EAGAIN retries with exponential backoff.
  * Per-seeker order: outbox_lane.c.  What the counsellor hears of a message's fate (receipts,
  * failures): outbox_report.c. */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "core.h"
-#include "i18n.h"
 #include "log.h"
 #include "loop.h"
 #include "outbox_int.h"
