@@ -27,7 +27,6 @@ Messages are recognised by a tag at the start of their text, `s.w01.0007` (seeke
 eighth message to the counsellor) or `c.w01.0003` (the counsellor's fourth to w01).
 """
 
-import base64
 import http.client
 import itertools
 import json
@@ -418,16 +417,18 @@ _cap_cache = {}
 
 
 def retry_cap_config(cap):
-    """The config text that caps the outbox retry backoff at `cap` seconds, or "" if this build
-    has no such key (checked with --check-config).  The key is not settled yet: override
-    with SKAGERRAK_FAULTS_CAP_CONFIG, a libconfig snippet with {cap} in it."""
-    cands = [os.environ["SKAGERRAK_FAULTS_CAP_CONFIG"]] if os.environ.get(
-        "SKAGERRAK_FAULTS_CAP_CONFIG") else ["outbox = {{ retry_max = {cap}; }};",
-                                             "outbox = {{ backoff_max = {cap}; }};"]
+    """(service keys, top-level text) that cap the outbox retry backoff at `cap` seconds, or
+    None if this build knows no such key (checked with --check-config).  main has
+    `service = { retry_max = N; }`; SKAGERRAK_FAULTS_CAP_CONFIG overrides it with a
+    top-level libconfig snippet containing {cap}."""
+    if os.environ.get("SKAGERRAK_FAULTS_CAP_CONFIG"):
+        cands = [("", os.environ["SKAGERRAK_FAULTS_CAP_CONFIG"])]
+    else:
+        cands = [("retry_max = {cap};", ""), ("", "outbox = {{ retry_max = {cap}; }};")]
     binary = harness.gateway_binary()
-    for c in cands:
-        text = c.format(cap=cap)
-        key = (binary, text)
+    for svc, top in cands:
+        svc, top = svc.format(cap=cap), top.format(cap=cap)
+        key = (binary, svc, top)
         if key not in _cap_cache:
             import tempfile
             d = tempfile.mkdtemp(prefix="skg-cap-")
@@ -436,16 +437,17 @@ def retry_cap_config(cap):
                 with open(cfg, "w") as f:
                     f.write('gateway = { database = "%s/x.db"; catalogue_dir = "%s"; };\n'
                             'xmpp = { host = "127.0.0.1"; port = 5347; domain = "gw.no.test"; '
-                            'secret = "x"; };\nqueues = ( { id = "general"; } );\n%s\n'
-                            % (d, os.path.join(REPO_ROOT, "conf", "i18n"), text))
+                            'secret = "x"; };\nservice = { %s };\n'
+                            'queues = ( { id = "general"; } );\n%s\n'
+                            % (d, os.path.join(REPO_ROOT, "conf", "i18n"), svc, top))
                 r = subprocess.run([binary, "--check-config", cfg], capture_output=True,
                                    text=True, timeout=30)
                 _cap_cache[key] = r.returncode == 0
             finally:
                 shutil.rmtree(d, ignore_errors=True)
         if _cap_cache[key]:
-            return text
-    return ""
+            return svc, top
+    return None
 
 
 # --------------------------------------------------------------------------- gateway config
