@@ -1262,7 +1262,7 @@ class Counsellor:
         self.sent = {}            # stanza id -> tag
         self.convs = {}           # conv jid -> seeker name
         self.errors = []          # (t, stanza id, condition, tag)
-        self.plain_after_error = {}   # conv jid -> times of untagged lines
+        self.plain_lines = {}   # conv jid -> times of untagged lines
         self.resend = []          # (due, entry)
         self.abandon_every = abandon_every
         self.refused_n = 0
@@ -1347,7 +1347,7 @@ class Counsellor:
         m = TAG_RX.search(body)
         if m is None:
             # a plain line from the gateway (joined, ended, "could not be delivered" ...)
-            self.plain_after_error.setdefault(frm, []).append((now(), body))
+            self.plain_lines.setdefault(frm, []).append((now(), body))
             return
         tag = m.group(0)
         seeker = m.group(2)
@@ -1422,11 +1422,35 @@ class Counsellor:
             for j, s in self.convs.items():
                 if s == tag.split(".")[1]:
                     jid = j
-            lines = self.plain_after_error.get(jid, [])
+            lines = self.plain_lines.get(jid, [])
             if not any(t - 1.0 <= lt <= t + window and re.search(r"(?i)\bnot\b|ikke", b)
                        for lt, b in lines):
                 missing.append(tag)
         return missing
+
+
+def catalogue_rx(key, lang="en"):
+    """A regex for catalogue text `key` (conf/i18n/<lang>.cfg; {placeholders} match
+    anything), or None when the catalogue has no such key."""
+    try:
+        with open(os.path.join(REPO_ROOT, "conf", "i18n", lang + ".cfg"), encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return None
+    m = re.search(r'(?m)^%s\s*=\s*"((?:[^"\\]|\\.)*)"' % re.escape(key), text)
+    if not m:
+        return None
+    parts = re.split(r"\{\w+\}", m.group(1).replace('\\"', '"'))
+    return re.compile(".*?".join(re.escape(p) for p in parts), re.S)
+
+
+def crash_notices(bots, rx):
+    """(conv jid, time) of every chat line matching rx the counsellors got."""
+    out = []
+    for b in bots:
+        for jid, lines in b.plain_lines.items():
+            out += [(jid, t) for t, body in lines if rx.search(body)]
+    return out
 
 
 class ReplyPump:
