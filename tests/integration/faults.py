@@ -88,11 +88,13 @@ def emit(line):
 class Entry:
     """One message (identified by its tag) and everything that happened to it."""
 
-    def __init__(self, tag, group, direction, seeker, seq, text, requested, confirms):
+    def __init__(self, tag, group, direction, seeker, seq, text, requested, confirms,
+                 observable=True):
         self.tag, self.group, self.direction = tag, group, direction
         self.seeker, self.seq, self.text = seeker, seq, text
         self.requested = requested    # counsellor messages: a receipt was asked for
-        self.confirms = confirms      # the seeker's channel confirms delivery (receipts possible)
+        self.confirms = confirms      # the seeker's channel confirms delivery (a receipt is due)
+        self.observable = observable  # the test sees that confirmation (else no early check)
         self.created = now()
         self.attempts = []            # times of each write
         self.order_t = None           # time of the latest write (defines the expected order)
@@ -124,7 +126,8 @@ class Ledger:
         self.notes = []
 
     # -- writers
-    def new(self, group, direction, seeker, filler="", requested=None, confirms=True):
+    def new(self, group, direction, seeker, filler="", requested=None, confirms=True,
+            observable=True):
         """A new message; filler: the text after the tag (a str, or a function of the
         sequence number)."""
         with self.lock:
@@ -134,7 +137,7 @@ class Ledger:
             if callable(filler):
                 filler = filler(n)
             text = (tag + " " + filler).strip()
-            e = Entry(tag, group, direction, seeker, n, text, requested, confirms)
+            e = Entry(tag, group, direction, seeker, n, text, requested, confirms, observable)
             self.entries[tag] = e
             return e
 
@@ -271,8 +274,8 @@ class Ledger:
             s["unrequested_receipts"] = sum(1 for e in es if e.direction == "c" and e.receipts
                                             and e.requested is False)
             s["early_receipts"] = sum(1 for e in es if e.direction == "c" and e.receipts and
-                                      e.confirms and (e.confirm_t is None or
-                                                      e.receipts[0] < e.confirm_t))
+                                      e.observable and (e.confirm_t is None or
+                                                        e.receipts[0] < e.confirm_t))
             s["pending"] = sum(1 for e in es if e.direction == "s" and e.acked_t is None and
                                not e.abandoned)
             s["no_receipt"] = sum(1 for e in es if e.direction == "c" and e.requested and
@@ -364,8 +367,8 @@ class Ledger:
             ex("unrequested_receipts", (e.tag for e in es if e.direction == "c" and e.receipts
                                         and e.requested is False))
             ex("early_receipts", (e.tag for e in es if e.direction == "c" and e.receipts and
-                                  e.confirms and (e.confirm_t is None or
-                                                  e.receipts[0] < e.confirm_t)))
+                                  e.observable and (e.confirm_t is None or
+                                                    e.receipts[0] < e.confirm_t)))
             ex("pending", (e.tag for e in es if e.direction == "s" and e.acked_t is None
                            and not e.abandoned))
             ex("no_receipt", (e.tag for e in es if e.direction == "c" and e.requested and
@@ -1396,14 +1399,16 @@ class Counsellor:
             self.world.ledger.no_answer(e)
         return sid
 
-    def reply(self, seeker, filler="", group=None, requested=True, confirms=True):
+    def reply(self, seeker, filler="", group=None, requested=True, confirms=True,
+              observable=True):
         """A new reply to `seeker` (a name) from whoever owns the conversation."""
         own = self.world.owned().get(seeker)
         if own is None:
             return None
         bot, jid = own
         e = self.world.ledger.new(group or self.world.seekers[seeker].group, "c", seeker,
-                                  filler, requested=requested, confirms=confirms)
+                                  filler, requested=requested, confirms=confirms,
+                                  observable=observable)
         bot.send_entry(e, jid)
         return e
 

@@ -409,7 +409,8 @@ def outage_round(world, rnd, fakes, seekers, gb, bots, kannel, sink, cap_text, t
                 for s in sk[style]:
                     e = bots[0].reply(s.name, "svar %d æøå" % k,
                                       group="%s-%s%s" % (which, style, suffix), requested=True,
-                                      confirms=style in ("gatewayapi", "link", "twilio"))
+                                      confirms=style in ("gatewayapi", "link", "twilio"),
+                                      observable=style in ("gatewayapi", "link", "twilio"))
                     assert e is not None, "no conversation for %s" % s.name
                     replies.setdefault(e.group, []).append(e)
         time.sleep(0.15)
