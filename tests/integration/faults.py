@@ -68,6 +68,12 @@ def now():
     return time.monotonic()
 
 
+try:  # one summary per run: the file collects this run's lines only
+    os.remove(SUMMARY_FILE)
+except OSError:
+    pass
+
+
 # --------------------------------------------------------------------------- summary lines
 
 def emit(line):

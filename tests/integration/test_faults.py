@@ -488,6 +488,9 @@ def test_provider_outages(stack, tmp_state):
     plus SLACK after recovery."""
     if not faults.kannel_mod.have_kannel():
         pytest.skip("kannel / kannel-extras not installed")
+    import importlib.util
+    if importlib.util.find_spec("aiosmtpd") is None:
+        pytest.skip("python3-aiosmtpd not installed")
     world = stack.world("outage")
     kannel = faults.HookedKannel(os.path.join(tmp_state, "kannel"),
                                  "http://127.0.0.1:9/unused")  # MOs go straight to the gateways
@@ -646,3 +649,28 @@ def test_prosody_sigstop(stack, fprosody):
     driver_errors(world)
     check(world, store=st, more=["no seeker message was taken while Prosody was stopped"]
           if not acked_during else [])
+
+
+# --------------------------------------------------------------------------- no fault at all
+
+@pytest.mark.timeout(60)
+def test_webchat_ack_on_arrival_gets_receipt(stack):
+    """Not a fault: the reproducer for what every test above counts as no_receipt.  A page
+    that acks a counsellor's message the moment it arrives on the event stream (as fast as
+    a browser can) gets 204, and the counsellor must then get the XEP-0184 receipt -- also
+    when the ack comes before the core has recorded the plugin's deliver_done."""
+    world = stack.world("webchat-ack-on-arrival")
+    port = harness.free_port()
+    g = stack.gateway(faults.webchat_plugin_conf(), port, counsellors=("kari@no.test",))
+    bot = stack.bot(world, "kari")
+    s = world.add_seeker(WebSeeker(world, "w01", port, world.ledger.fault, limit=1).open())
+    s.start()
+    faults.establish(world, [s], timeout=20)
+    for _ in range(20):
+        bot.reply("w01", "svar")
+        time.sleep(0.2)
+    faults.settle(world, [bot], timeout=10)
+    emit(world.ledger.line(extra={"acks": s.ack_status}))
+    driver_errors(world)
+    check(world)
+    assert g.running()
