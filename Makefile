@@ -4,6 +4,7 @@
 #   make test       install missing Debian packages, build, unit tests (plain and
 #                   ASan+UBSan), integration tests against real servers
 #   make run        the demo: local Prosody + gateway + channels
+#   make soak       the fault-injection suite with more rounds (SOAK_ROUNDS=5)
 #   make bench      benchmarks (bench/README.md)
 #   make install    PREFIX=/usr/local DESTDIR=   (give the same PREFIX when building: the
 #                   plugin and catalogue directories are compiled in as defaults)
@@ -51,7 +52,7 @@ UNIT_PLUGIN_SRC = $(wildcard tests/unit/*/test_*.c)
 UNIT_PLUGIN     = $(UNIT_PLUGIN_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_PLUGIN_SO  = $(patsubst tests/plugins/%/plugin.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*/plugin.c))
 
-.PHONY: all test unit integration run bench install clean deps check-format format
+.PHONY: all test unit integration soak run bench install clean deps check-format format
 # Keep intermediate objects (plugins' .o files would otherwise be deleted after each link).
 .SECONDARY:
 all: $(BUILD)/skagerrak $(PLUGIN_SO) $(TOOLS) $(TEST_PLUGIN_SO)
@@ -123,6 +124,15 @@ test: deps
 
 integration: all
 	scripts/run-integration.sh
+
+# The fault-injection suite (tests/integration/test_faults.py, part of `make test`) with more
+# rounds: more kill -9s, fill/free cycles, outages, Prosody restarts and SIGSTOPs.
+SOAK_ROUNDS ?= 5
+soak: deps
+	$(MAKE) SAN=1 all
+	SKAGERRAK_FAULTS_ROUNDS=$(SOAK_ROUNDS) SKAGERRAK_BUILD=build/san \
+	    SKAGERRAK_RUN_TIMEOUT=$$((900 * $(SOAK_ROUNDS))) \
+	    scripts/run-integration.sh tests/integration/test_faults.py
 
 run: deps all
 	scripts/demo.sh

@@ -17,8 +17,9 @@ Control API (JSON in and out):
   POST /dlr    {"id": "<provider message id>", "status": "...", "forge": optional}
                both -> {"status": <gateway's HTTP status>, "body": "..."}
 
-"down" closes the API listener, so the gateway sees "connection refused"; down=false binds
-the same port again.  Webhook URLs that start with public_url are delivered to gateway_url
+"down" closes the API listener, so the gateway sees "connection refused" (a request on a
+connection kept alive from before is dropped without an answer); down=false binds the same
+port again.  Webhook URLs that start with public_url are delivered to gateway_url
 (the same path), so signatures can cover the public URL a reverse proxy would present.
 
 Run with Debian's /usr/bin/python3; stdlib only.
@@ -223,6 +224,10 @@ class FakeProvider:
     # ---- request dispatch
 
     def _api_request(self, method, path, query, headers, body):
+        if self._api is None:
+            # "down": the listener is closed, but a client's kept-alive connection still
+            # reaches a handler thread -- drop it without an answer, as a dead server would.
+            return None, None, None, None
         if self.delay_ms:
             time.sleep(self.delay_ms / 1000.0)
         return self.api(method, path, query, headers, body)

@@ -208,3 +208,18 @@ def gateway_factory(prosody, tmp_state):
 @pytest.fixture
 def gateway(gateway_factory):
     return gateway_factory()
+
+
+# --------------------------------------------------------------------------- fault summary
+
+def pytest_terminal_summary(terminalreporter):
+    """The fault-injection suite's table lines (test_faults.py), so they appear in CI logs
+    without -s; they are also in tests/artifacts/faults-summary.txt."""
+    import sys
+    faults = sys.modules.get("faults")
+    lines = getattr(faults, "SUMMARY", None)
+    if lines:
+        terminalreporter.section("fault injection: sent / acknowledged / delivered / lost / "
+                                 "duplicated")
+        for line in lines:
+            terminalreporter.write_line(line)
