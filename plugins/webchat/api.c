@@ -412,6 +412,7 @@ static void h_ack(struct web_call *c)
         return;
     }
     int any = 0;
+    web_confirm_pending(x); /* else an ack in the turn the message arrived finds no ref */
     for (size_t i = 0; i < n; i++) {
         if (!web_session_has_out(c->s, ids[i]))
             continue; /* not a message this session was sent: ignore */

@@ -236,6 +236,16 @@ static void on_done(void *arg)
     confirm_all(x);
 }
 
+void web_confirm_pending(struct web_ctx *x)
+{
+    if (!x->n_done)
+        return;
+    if (x->done_timer)
+        x->api->timer_cancel(x->h, x->done_timer);
+    x->done_timer = 0;
+    confirm_all(x);
+}
+
 /* Queue `id` for confirmation; GW_OK or GW_ENOMEM (then the caller answers GW_OK). */
 static int confirm_later(struct web_ctx *x, int64_t id)
 {

@@ -55,6 +55,11 @@ void web_session_idle(struct web_ctx *x, struct web_session *s);
  * when the seeker's page acknowledges it.  Writes into buf (buflen >= 32). */
 void web_msg_ref(int64_t id, char *buf, size_t buflen);
 
+/* Confirm now (deliver_done with their refs) the counsellor messages waiting for the next
+ * turn's confirmation: a page can acknowledge a message in the very turn it arrived, and its
+ * delivery report needs the ref the confirmation records. */
+void web_confirm_pending(struct web_ctx *x);
+
 /* The catch-all route handler for /webchat/... (api.c). */
 void web_api_handle(void *arg, struct gw_http_req *req);
 
