@@ -123,7 +123,8 @@ struct gw_inflight {
  * the next commit (outbox.c record_acks). */
 struct gw_ack {
     int64_t outbox_id, msg_id;
-    char *ref; /* the channel's ref for later delivery reports (owned), or NULL */
+    char *ref;     /* the channel's ref for later delivery reports (owned), or NULL */
+    int state_set; /* the message's state was written in this transaction already */
 };
 /* An outbox row queued during this loop turn (so the common path never scans the table). */
 struct gw_work {
@@ -195,6 +196,7 @@ struct gw_core {
     size_t nafter, capafter;
     long long rollbacks;         /* turns rolled back since the last log line (turn.c) */
     int64_t rollback_logged_at;
+    int64_t rollback_at;         /* last failed commit (ms), 0 = none */
     int64_t last_retention_ms; /* last retention run */
     int run_marked;            /* the store's run marker says "running" (runmark.c) */
     int64_t alive_written_at;  /* last heartbeat written (ms) */

@@ -480,7 +480,7 @@ static void record_acks(struct gw_core *c, const struct gw_ack *e, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         gw_store_outbox_done(c->store, e[i].outbox_id);
-        if (e[i].msg_id)
+        if (e[i].msg_id && !e[i].state_set)
             gw_store_msg_state(c->store, e[i].msg_id, "sent", e[i].ref, NULL);
     }
 }
@@ -514,10 +514,10 @@ void gw_outbox_acked(void *arg, uint64_t seq)
     if (k && acked_reserve(c, k)) {
         for (size_t i = 0; i < k; i++)
             c->acked[c->nacked++] =
-                (struct gw_ack){c->inflight[i].outbox_id, c->inflight[i].msg_id, NULL};
+                (struct gw_ack){c->inflight[i].outbox_id, c->inflight[i].msg_id, NULL, 0};
     } else {
         for (size_t i = 0; i < k; i++) { /* no memory to defer: record now */
-            struct gw_ack e = {c->inflight[i].outbox_id, c->inflight[i].msg_id, NULL};
+            struct gw_ack e = {c->inflight[i].outbox_id, c->inflight[i].msg_id, NULL, 0};
             record_acks(c, &e, 1);
         }
     }
@@ -547,9 +547,9 @@ static void record_soon(void *arg)
 static void defer_delivered(struct gw_core *c, int64_t outbox_id, int64_t msg_id,
                             const char *ref)
 {
-    struct gw_ack e = {outbox_id, msg_id, ref ? strdup(ref) : NULL};
+    struct gw_ack e = {outbox_id, msg_id, ref ? strdup(ref) : NULL, 0};
     if (!acked_reserve(c, 1) || (ref && !e.ref)) {
-        struct gw_ack now = {outbox_id, msg_id, (char *)ref};
+        struct gw_ack now = {outbox_id, msg_id, (char *)ref, 0};
         record_acks(c, &now, 1); /* no memory to defer: record now */
         free(e.ref);
         return;
@@ -574,10 +574,15 @@ void gw_outbox_committed(struct gw_core *c)
 void gw_outbox_rolled_back(struct gw_core *c)
 {
     work_clear(c);
-    c->napplied = 0; /* written again with the next transaction */
+    c->napplied = 0; /* written again with the next transaction, states included */
+    for (size_t i = 0; i < c->nacked; i++)
+        c->acked[i].state_set = 0;
     gw_lanes_rebuild(c);
     c->outbox_rescan = 1;
     c->outbox_dirty = 1;
+    /* Written again at once, not with the next flush: a delivery report in the next turn
+     * must find the channel ref its deliver_done() recorded. */
+    gw_outbox_apply_acks(c);
 }
 
 void gw_outbox_start(struct gw_core *c)
@@ -638,6 +643,8 @@ void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const
          * make the outbox send it again. */
         gw_store_msg_state(c->store, msg_id, "sent", ref, NULL); /* reports may come at once */
         defer_delivered(c, oid, msg_id, ref);
+        if (c->nacked && c->acked[c->nacked - 1].outbox_id == oid)
+            c->acked[c->nacked - 1].state_set = 1; /* until a rollback (below) */
         lane_finished(c, target, conv, oid);
     } else if (status == GW_EAGAIN) {
         int64_t now = gw_now_ms(c);

@@ -24,7 +24,8 @@
 #include "log.h"
 #include "xmpp.h"
 
-#define WAL_CHECKPOINT_FRAMES 1024 /* 4 MiB of 4 KiB pages */
+#define WAL_CHECKPOINT_FRAMES 1024  /* 4 MiB of 4 KiB pages */
+#define RECENT_FAILURE_MS (60 * 1000) /* after a failed commit, the disk may be nearly full */
 
 /* A counsellor's message stored in the current transaction (told if it rolls back). */
 struct gw_turn_reply {
@@ -210,10 +211,14 @@ void gw_turn_end(struct gw_core *c)
     gw_http_flush(c->http);
     /* The 1 s checkpoint timer keeps checkpoints off the message path, but a burst can grow
      * the WAL by megabytes within that second, and on a filling disk a WAL that took the
-     * last free space leaves no room for the checkpoint that would let it shrink.  So a big
-     * WAL is checkpointed here, after the turn's answers are out; and after a failure at
-     * once (the space freed may be just enough). */
-    if (!ok || gw_store_wal_frames(c->store) > WAL_CHECKPOINT_FRAMES)
+     * last free space leaves no room for the checkpoint that would let it shrink.  So after
+     * a failed commit, and for a minute after one, a big WAL is checkpointed here, after the
+     * turn's answers are out.  Not always: under load that put two fsyncs on the message path
+     * every few dozen milliseconds (bench: counsellor->seeker p99 x2). */
+    if (!ok)
+        c->rollback_at = gw_now_ms(c);
+    if (!ok || (c->rollback_at && gw_now_ms(c) - c->rollback_at < RECENT_FAILURE_MS &&
+                gw_store_wal_frames(c->store) > WAL_CHECKPOINT_FRAMES))
         gw_store_checkpoint(c->store);
 }
 

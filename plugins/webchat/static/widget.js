@@ -633,7 +633,12 @@
     S.ackTimer = setTimeout(function () {
       if (!S.ackq.length || !S.open || document.visibilityState !== 'visible') return;
       var ids = S.ackq.splice(0, 100);
-      api('POST', 'ack', { ids: ids }).catch(function () {});
+      /* An ack is what gives the counsellor their receipt: one the gateway could not store
+         (503) or that never arrived is sent again, later. */
+      function again() { S.ackq = ids.concat(S.ackq); setTimeout(ackSoon, 3000); }
+      api('POST', 'ack', { ids: ids }).then(function (r) {
+        if (r.status === 503 || r.status === 429) again();
+      }, again);
     }, 600);
   }
 
