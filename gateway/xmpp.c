@@ -177,6 +177,19 @@ static const char *stream_error_text(xmpp_stream_error_t *se)
     }
 }
 
+/* The connection is gone (closed, reset, or drained at a clean stop): stop watching its
+ * socket and keep it for release outside libstrophe's callback. */
+static void forget_conn(struct gw_xmpp *x, xmpp_conn_t *conn)
+{
+    if (x->fd >= 0)
+        gw_loop_fd_del(x->loop, x->fd);
+    x->fd = -1;
+    if (conn == x->conn) {
+        x->dead = conn;
+        x->conn = NULL;
+    }
+}
+
 static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t status, int error,
                          xmpp_stream_error_t *stream_error, void *arg)
 {
@@ -189,13 +202,7 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t status, int error,
         /* error 0: the server's </stream:stream> (libstrophe's own 2 s cleanup comes after
          * gw_xmpp_close() has stopped waiting); otherwise a reset or a read error. */
         x->drained = error ? -1 : 1;
-        if (x->fd >= 0)
-            gw_loop_fd_del(x->loop, x->fd);
-        x->fd = -1;
-        if (conn == x->conn) {
-            x->dead = conn;
-            x->conn = NULL;
-        }
+        forget_conn(x, conn);
         return;
     }
     if (status == XMPP_CONN_CONNECT) {
@@ -214,13 +221,7 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t status, int error,
     int was_online = x->state == L_ONLINE;
     const char *why = stream_error_text(stream_error);
     snprintf(x->reason, sizeof x->reason, "%s", why ? why : error ? strerror(error) : "closed");
-    if (x->fd >= 0)
-        gw_loop_fd_del(x->loop, x->fd);
-    x->fd = -1;
-    if (conn == x->conn) {
-        x->dead = conn;
-        x->conn = NULL;
-    }
+    forget_conn(x, conn);
     if (was_online) {
         x->logged_down = 0;
         if (x->h.offline)
