@@ -194,7 +194,7 @@ struct gw_core {
     size_t nreplies, capreplies;
     struct gw_turn_after *after; /* effects waiting for this turn's commit (turn.c) */
     size_t nafter, capafter;
-    long long rollbacks;         /* turns rolled back since the last log line (turn.c) */
+    long long rollbacks, rollback_replies; /* since the last log line (turn.c) */
     int64_t rollback_logged_at;
     int64_t rollback_at;         /* last failed commit (ms), 0 = none */
     int64_t last_retention_ms; /* last retention run */

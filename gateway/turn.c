@@ -173,13 +173,14 @@ static void log_rollback(struct gw_core *c, size_t replies)
 {
     int64_t now = gw_now_ms(c);
     c->rollbacks++;
+    c->rollback_replies += (long long)replies;
     if (c->rollback_logged_at && now - c->rollback_logged_at < 10000)
         return;
     GW_ERROR("store: %lld turn(s) rolled back%s: their messages were refused (503 to channels,"
-             " %zu counsellor message(s) reported as not sent); retrying as new ones come",
-             c->rollbacks, c->rollback_logged_at ? " in the last 10 s" : "", replies);
+             " %lld counsellor message(s) reported as not sent); retrying as new ones come",
+             c->rollbacks, c->rollback_logged_at ? " in the last 10 s" : "", c->rollback_replies);
     c->rollback_logged_at = now;
-    c->rollbacks = 0;
+    c->rollbacks = c->rollback_replies = 0;
 }
 
 static void recover(struct gw_core *c)
@@ -190,6 +191,10 @@ static void recover(struct gw_core *c)
     c->nreplies = 0;
     run_after(c, 0);
     gw_store_recover(c->store);
+    c->rollback_at = gw_now_ms(c);
+    /* Before anything writes again: the space freed may be just enough for the checkpoint
+     * that lets the WAL start over (see gw_turn_end). */
+    gw_store_checkpoint(c->store);
     gw_outbox_rolled_back(c);
     gw_conv_reconcile(c);
 }
@@ -215,10 +220,8 @@ void gw_turn_end(struct gw_core *c)
      * a failed commit, and for a minute after one, a big WAL is checkpointed here, after the
      * turn's answers are out.  Not always: under load that put two fsyncs on the message path
      * every few dozen milliseconds (bench: counsellor->seeker p99 x2). */
-    if (!ok)
-        c->rollback_at = gw_now_ms(c);
-    if (!ok || (c->rollback_at && gw_now_ms(c) - c->rollback_at < RECENT_FAILURE_MS &&
-                gw_store_wal_frames(c->store) > WAL_CHECKPOINT_FRAMES))
+    if (c->rollback_at && gw_now_ms(c) - c->rollback_at < RECENT_FAILURE_MS &&
+        gw_store_wal_frames(c->store) > WAL_CHECKPOINT_FRAMES)
         gw_store_checkpoint(c->store);
 }
 
