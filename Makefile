@@ -161,3 +161,19 @@ clean:
 # and bench/loadgen (the load generator); scripts/bench.sh builds them.
 bench/%: bench/%.c
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags libstrophe) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libstrophe)
+
+# The web chat widget: plugins/webchat/static/widget.js, the one file the gateway serves, is
+# concatenated from its modules (plugins/webchat/widget/NN-*.js, scripts/bundle-widget.sh).
+# The bundle stays committed where it always was, so the static directory that `make run`,
+# `make install` and the tests use is unchanged; the modules live outside it, so they are
+# neither served nor installed.  widget-check (part of `make unit`) fails when widget.js was
+# edited by hand instead of its modules.
+WIDGET_SRC = $(sort $(wildcard plugins/webchat/widget/[0-9][0-9]-*.js))
+.PHONY: widget-check
+all: plugins/webchat/static/widget.js
+unit: widget-check
+plugins/webchat/static/widget.js: $(WIDGET_SRC) scripts/bundle-widget.sh
+	scripts/bundle-widget.sh $(WIDGET_SRC) > $@.tmp && mv $@.tmp $@
+widget-check: plugins/webchat/static/widget.js
+	@scripts/bundle-widget.sh $(WIDGET_SRC) | cmp -s - $< || \
+	    { echo "$< differs from its modules in plugins/webchat/widget/: edit those, then make"; exit 1; }
