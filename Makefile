@@ -51,6 +51,7 @@ UNIT_CORE       = $(UNIT_CORE_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_PLUGIN_SRC = $(wildcard tests/unit/*/test_*.c)
 UNIT_PLUGIN     = $(UNIT_PLUGIN_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_PLUGIN_SO  = $(patsubst tests/plugins/%/plugin.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*/plugin.c))
+FAKEHOST_OBJ    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%.o,$(wildcard tests/unit/fakehost/*.c))
 
 .PHONY: all test unit integration soak run bench install clean deps check-format format
 # Keep intermediate objects (plugins' .o files would otherwise be deleted after each link).
@@ -94,18 +95,23 @@ $(BUILD)/%: tools/%.c $(BUILD)/libgw.a
 	$(CC) $(CORE_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgw.a $(CORE_LIBS) $(shell pkg-config --cflags --libs gmime-3.0)
 
 # Core unit tests link the core library; plugin unit tests (tests/unit/<plugin>/) link
-# that plugin's objects and the fake host (tests/unit/fakehost.c).
+# that plugin's objects and the fake host (tests/unit/fakehost.h, its parts in
+# tests/unit/fakehost/), as does test_fakehost, which proves the fake host.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libgw.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libgw.a $(CORE_LIBS) -lcmocka
 
-$(BUILD)/tests/%: tests/unit/%.c $$(call objs_of,plugins/$$(firstword $$(subst /, ,$$*))) $(BUILD)/tests/fakehost.o
+$(BUILD)/tests/%: tests/unit/%.c $$(call objs_of,plugins/$$(firstword $$(subst /, ,$$*))) $(FAKEHOST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(PLUGIN_CFLAGS) -fvisibility=default -Itests/unit -Iplugins/$(firstword $(subst /, ,$*)) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS) $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/fakehost.o: tests/unit/fakehost.c tests/unit/fakehost.h gateway/plugin_api.h
+$(BUILD)/tests/test_fakehost: tests/unit/test_fakehost.c $(FAKEHOST_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(PLUGIN_CFLAGS) -fvisibility=default -c -o $@ $<
+	$(CC) $(PLUGIN_CFLAGS) -fvisibility=default -Itests/unit $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/fakehost/%.o: tests/unit/fakehost/%.c tests/unit/fakehost/priv.h tests/unit/fakehost.h gateway/plugin_api.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -fvisibility=default -Itests/unit -c -o $@ $<
 
 unit: $(UNIT_CORE) $(UNIT_PLUGIN) $(TEST_PLUGIN_SO)
 	@scripts/run-unit.sh $(UNIT_CORE) $(UNIT_PLUGIN)
