@@ -164,9 +164,12 @@ clean:
 	rm -rf build
 
 # Benchmark programs (bench/README.md): bench/zerowork (the zero-work reference component)
-# and bench/loadgen (the load generator); scripts/bench.sh builds them.
+# and bench/loadgen (the load generator, from its parts bench/loadgen_*.c); scripts/bench.sh
+# builds them.
 bench/%: bench/%.c
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags libstrophe) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libstrophe)
+bench/loadgen: $(wildcard bench/loadgen_*.c) bench/loadgen.h
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libstrophe) $(LDFLAGS) -o $@ $(filter %.c,$^) $(shell pkg-config --libs libstrophe)
 
 # The web chat widget: plugins/webchat/static/widget.js, the one file the gateway serves, is
 # concatenated from its modules (plugins/webchat/widget/NN-*.js, scripts/bundle-widget.sh).
