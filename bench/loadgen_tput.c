@@ -46,6 +46,11 @@ void throughput_phase(int64_t seq, double tput_s, int window, char dirs, const c
         p = c + 1;
     }
     gate(); /* the throughput phases run one after the other, never at once */
+    /* While we waited at the gate (the other side's throughput phase, tput_s seconds), the
+     * gateway may have closed our idle keep-alive connections (its 60 s timeout): read those
+     * closes now, which reopens them, before posting on them -- otherwise the first read
+     * finds a busy connection closed and loadgen stops with "http closed". */
+    pump(0);
     double cpu0[4], cpu1[4], me0 = self_cpu();
     for (int i = 0; i < np; i++)
         cpu0[i] = cpu_of(pid[i]);
