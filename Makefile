@@ -51,6 +51,7 @@ UNIT_CORE       = $(UNIT_CORE_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_PLUGIN_SRC = $(wildcard tests/unit/*/test_*.c)
 UNIT_PLUGIN     = $(UNIT_PLUGIN_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_PLUGIN_SO  = $(patsubst tests/plugins/%/plugin.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*/plugin.c))
+FAKEHOST_OBJ    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%.o,$(wildcard tests/unit/fakehost/*.c))
 
 .PHONY: all test unit integration soak run bench install clean deps check-format format
 # Keep intermediate objects (plugins' .o files would otherwise be deleted after each link).
@@ -94,18 +95,23 @@ $(BUILD)/%: tools/%.c $(BUILD)/libgw.a
 	$(CC) $(CORE_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgw.a $(CORE_LIBS) $(shell pkg-config --cflags --libs gmime-3.0)
 
 # Core unit tests link the core library; plugin unit tests (tests/unit/<plugin>/) link
-# that plugin's objects and the fake host (tests/unit/fakehost.c).
+# that plugin's objects and the fake host (tests/unit/fakehost.h, its parts in
+# tests/unit/fakehost/), as does test_fakehost, which proves the fake host.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libgw.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libgw.a $(CORE_LIBS) -lcmocka
 
-$(BUILD)/tests/%: tests/unit/%.c $$(call objs_of,plugins/$$(firstword $$(subst /, ,$$*))) $(BUILD)/tests/fakehost.o
+$(BUILD)/tests/%: tests/unit/%.c $$(call objs_of,plugins/$$(firstword $$(subst /, ,$$*))) $(FAKEHOST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(PLUGIN_CFLAGS) -fvisibility=default -Itests/unit -Iplugins/$(firstword $(subst /, ,$*)) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS) $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/fakehost.o: tests/unit/fakehost.c tests/unit/fakehost.h gateway/plugin_api.h
+$(BUILD)/tests/test_fakehost: tests/unit/test_fakehost.c $(FAKEHOST_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(PLUGIN_CFLAGS) -fvisibility=default -c -o $@ $<
+	$(CC) $(PLUGIN_CFLAGS) -fvisibility=default -Itests/unit $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/fakehost/%.o: tests/unit/fakehost/%.c tests/unit/fakehost/priv.h tests/unit/fakehost.h gateway/plugin_api.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -fvisibility=default -Itests/unit -c -o $@ $<
 
 unit: $(UNIT_CORE) $(UNIT_PLUGIN) $(TEST_PLUGIN_SO)
 	@scripts/run-unit.sh $(UNIT_CORE) $(UNIT_PLUGIN)
@@ -158,6 +164,25 @@ clean:
 	rm -rf build
 
 # Benchmark programs (bench/README.md): bench/zerowork (the zero-work reference component)
-# and bench/loadgen (the load generator); scripts/bench.sh builds them.
+# and bench/loadgen (the load generator, from its parts bench/loadgen_*.c); scripts/bench.sh
+# builds them.
 bench/%: bench/%.c
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags libstrophe) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libstrophe)
+bench/loadgen: $(wildcard bench/loadgen_*.c) bench/loadgen.h
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libstrophe) $(LDFLAGS) -o $@ $(filter %.c,$^) $(shell pkg-config --libs libstrophe)
+
+# The web chat widget: plugins/webchat/static/widget.js, the one file the gateway serves, is
+# concatenated from its modules (plugins/webchat/widget/NN-*.js, scripts/bundle-widget.sh).
+# The bundle stays committed where it always was, so the static directory that `make run`,
+# `make install` and the tests use is unchanged; the modules live outside it, so they are
+# neither served nor installed.  widget-check (part of `make unit`) fails when widget.js was
+# edited by hand instead of its modules.
+WIDGET_SRC = $(sort $(wildcard plugins/webchat/widget/[0-9][0-9]-*.js))
+.PHONY: widget-check
+all: plugins/webchat/static/widget.js
+unit: widget-check
+plugins/webchat/static/widget.js: $(WIDGET_SRC) scripts/bundle-widget.sh
+	scripts/bundle-widget.sh $(WIDGET_SRC) > $@.tmp && mv $@.tmp $@
+widget-check: plugins/webchat/static/widget.js
+	@scripts/bundle-widget.sh $(WIDGET_SRC) | cmp -s - $< || \
+	    { echo "$< differs from its modules in plugins/webchat/widget/: edit those, then make"; exit 1; }

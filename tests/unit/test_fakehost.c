@@ -1,7 +1,7 @@
-/* test_fakehost.c — proves the fake host API (tests/unit/fakehost.c) with a tiny inline plugin.
+/* test_fakehost.c — proves the fake host API (tests/unit/fakehost/) with a tiny inline plugin.
  *
- * The Makefile builds tests/unit/test_*.c as core tests (linked with libgw.a, not with
- * fakehost.o), so this file compiles the fake host in by including its source. */
+ * Unlike the other tests/unit/test_*.c (core tests, linked with libgw.a), the Makefile
+ * links this one with the fake host's objects (tests/unit/fakehost/), like a plugin test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fakehost.c"
+#include "fakehost.h"
 
 /* ---- a tiny plugin ------------------------------------------------------------------------ */
 
