@@ -1,5 +1,5 @@
-/* http_int.h — private to the HTTP server (http.c, http_stream.c): its structures and the
- * functions the two share.  Nothing else includes it. */
+/* http_int.h — private to the HTTP server (http.c, http_answer.c, http_stream.c): its
+ * structures and the functions they share.  Nothing else includes it. */
 #ifndef GW_HTTP_INT_H
 #define GW_HTTP_INT_H
 
@@ -108,6 +108,9 @@ void gw_http_i_mhd_kick(struct gw_http *h);
  * false on an invalid header or when MHD refuses one; resp is left for the caller to free. */
 bool gw_http_i_add_headers(struct MHD_Response *resp, const char *content_type,
                            const char *const *headers);
+/* Answer r with an empty body and `status` (Allow: `allow` when not NULL), now: the server's
+ * own refusals (404, 405, 400, 413, 500), never held.  Marks r answered. */
+enum MHD_Result gw_http_i_queue_plain(struct gw_http_req *r, unsigned status, const char *allow);
 
 /* Stop watching the stream's socket for hang-up (before MHD closes it). */
 void gw_http_i_stream_unwatch(struct gw_http_stream *s);
