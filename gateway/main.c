@@ -291,8 +291,6 @@ static void shutdown_core(struct gw_core *c)
     gw_map_free(&c->conv_by_token);
     gw_map_free(&c->conv_by_seeker);
     gw_outbox_release(c);
-    free(c->inflight);
-    free(c->pending);
     gw_turn_release(c);
     gw_loop_free(&c->loop);
     gw_store_close(&c->store);

@@ -146,6 +146,44 @@ struct gw_pending {
     char target[32];
 };
 
+/* The durable outbox's memory (outbox.c, outbox_lane.c, outbox_report.c own it; other
+ * modules use the gw_outbox_* functions). */
+struct gw_outbox {
+    int dirty;               /* new entries since the last flush */
+    int rescan;              /* read due rows from the store (start-up, reconnect, retries) */
+    struct gw_work *work;    /* rows added since the last flush, in id order */
+    size_t nwork, capwork;
+    uint64_t timer;
+    int64_t timer_at;             /* when it fires (unix ms) */
+    uint64_t barrier_pending;     /* barrier seq in flight, 0 = none (outbox.c) */
+    uint64_t barrier_timer;       /* the next barrier is due (outbox.c arm_barrier) */
+    int64_t barrier_sent_at;      /* when it was sent (ms) */
+    struct gw_inflight *inflight; /* xmpp outbox rows sent, waiting for their barrier */
+    size_t ninflight, capinflight;
+    struct gw_ack *acked; /* confirmed by the server or delivered by a channel, not yet
+                             committed (outbox.c); the first napplied are written to the
+                             open transaction and dropped when it commits */
+    size_t nacked, capacked, napplied;
+    struct gw_map *lanes; /* per-conversation order of channel rows (outbox_lane.c) */
+    uint64_t record_timer; /* 0 ms: a channel delivery's record goes with the next turn */
+    int64_t xmpp_sent_upto;     /* highest xmpp outbox id sent on this link */
+    struct gw_pending *pending; /* channel deliveries that answered GW_PENDING */
+    size_t npending, cappending;
+};
+
+/* One loop turn's transaction (turn.c owns it). */
+struct gw_turn_reply;
+struct gw_turn_after;
+struct gw_turn {
+    struct gw_turn_reply *replies; /* counsellor messages in this transaction */
+    size_t nreplies, capreplies;
+    struct gw_turn_after *after; /* effects waiting for this turn's commit */
+    size_t nafter, capafter;
+    long long rollbacks;         /* turns rolled back since the last log line */
+    int64_t rollback_logged_at;
+    int64_t rollback_at;         /* last failed commit (ms), 0 = none */
+};
+
 /* The pseudo-channel of conversations served here for a partner (and of relays to partners
  * for conversations served elsewhere): the desk routes it like a channel, fed/ serves it. */
 #define GW_FED_CHANNEL "fed"
@@ -200,44 +238,19 @@ struct gw_core {
     struct gw_queue_rt *queues;
     int nqueues;
     int64_t clock_offset_ms; /* test clock: wall = real + offset */
-    int outbox_dirty;        /* new entries since the last flush */
-    int outbox_rescan;       /* read due rows from the store (start-up, reconnect, retries) */
-    struct gw_work *work;    /* rows added since the last flush, in id order */
-    size_t nwork, capwork;
-    uint64_t outbox_timer;
-    int64_t outbox_timer_at;        /* when it fires (unix ms) */
+    struct gw_outbox outbox; /* outbox*.c only; the others call gw_outbox_*() */
     uint64_t sweep_timer;
     uint64_t grace_timer; /* next check of conversations held for an absent counsellor */
     int64_t grace_at;     /* when it fires (ms) */
     uint64_t checkpoint_timer;      /* WAL checkpoints, off the message path */
-    uint64_t barrier_pending;     /* barrier seq in flight, 0 = none (outbox.c) */
-    uint64_t barrier_timer;       /* the next barrier is due (outbox.c arm_barrier) */
-    int64_t barrier_sent_at;      /* when it was sent (ms) */
-    struct gw_inflight *inflight; /* xmpp outbox rows sent, waiting for their barrier */
-    size_t ninflight, capinflight;
     int64_t *touched; /* ids of conversations whose activity times wait to be written */
     size_t ntouched, captouched;
-    struct gw_ack *acked; /* confirmed by the server or delivered by a channel, not yet
-                             committed (outbox.c); the first napplied are written to the
-                             open transaction and dropped when it commits */
-    size_t nacked, capacked, napplied;
-    struct gw_map *lanes; /* per-conversation order of channel rows (outbox_lane.c) */
-    uint64_t record_timer; /* 0 ms: a channel delivery's record goes with the next turn */
-    int64_t xmpp_sent_upto;     /* highest xmpp outbox id sent on this link */
-    struct gw_pending *pending; /* channel deliveries that answered GW_PENDING */
-    size_t npending, cappending;
     int stopping;
     uint64_t stanza_seq;
     struct gw_fed *fed;        /* federation state (fed/, opaque to the desk) */
     const struct gw_fed_ops *fed_ops;         /* set by gw_fed_init */
     const struct gw_channel_ops *channel_ops; /* set by gw_host_attach */
-    struct gw_turn_reply *replies; /* counsellor messages in this transaction (turn.c) */
-    size_t nreplies, capreplies;
-    struct gw_turn_after *after; /* effects waiting for this turn's commit (turn.c) */
-    size_t nafter, capafter;
-    long long rollbacks;         /* turns rolled back since the last log line (turn.c) */
-    int64_t rollback_logged_at;
-    int64_t rollback_at;         /* last failed commit (ms), 0 = none */
+    struct gw_turn turn;     /* turn.c only */
     int64_t last_retention_ms; /* last retention run */
     int run_marked;            /* the store's run marker says "running" (runmark.c) */
     int64_t alive_written_at;  /* last heartbeat written (ms) */
@@ -428,8 +441,13 @@ int gw_outbox_channel_msg(struct gw_core *c, int64_t msg_id, const char *channel
                           int64_t conv_id, const char *body, const char *meta);
 /* Send what is due; called at the end of a loop turn and by the retry timer. */
 void gw_outbox_flush(struct gw_core *c);
-/* Free the outbox's in-memory work list (shutdown). */
+/* Free the outbox's memory (shutdown). */
 void gw_outbox_release(struct gw_core *c);
+/* Rows became due that this turn's work list does not hold (a partner answers again after
+ * their relays were put back): the next flush reads the due rows from the store. */
+void gw_outbox_rescan(struct gw_core *c);
+/* 1 while entries wait for a flush (the end of the turn drains them, bounded). */
+int gw_outbox_has_work(const struct gw_core *c);
 /* A clean stop is coming: confirm what was sent since the last barrier with one more, whose
  * answer the closing stream still reads (else those stanzas go again after the start). */
 void gw_outbox_last_barrier(struct gw_core *c);

@@ -27,63 +27,78 @@
 static struct gw_work *work_add(struct gw_core *c, int64_t id, int64_t msg_id, const char *target,
                                 int kind, const char *payload)
 {
-    if (c->nwork == c->capwork) {
-        size_t ncap = c->capwork ? c->capwork * 2 : 64;
-        struct gw_work *nw = realloc(c->work, ncap * sizeof *nw);
+    if (c->outbox.nwork == c->outbox.capwork) {
+        size_t ncap = c->outbox.capwork ? c->outbox.capwork * 2 : 64;
+        struct gw_work *nw = realloc(c->outbox.work, ncap * sizeof *nw);
         if (!nw) {
-            c->outbox_rescan = 1;
+            c->outbox.rescan = 1;
             return NULL;
         }
-        c->work = nw;
-        c->capwork = ncap;
+        c->outbox.work = nw;
+        c->outbox.capwork = ncap;
     }
-    struct gw_work *w = &c->work[c->nwork];
+    struct gw_work *w = &c->outbox.work[c->outbox.nwork];
     *w = (struct gw_work){.id = id, .msg_id = msg_id, .kind = kind};
     snprintf(w->target, sizeof w->target, "%s", target);
     if (payload && !(w->payload = strdup(payload))) {
-        c->outbox_rescan = 1;
+        c->outbox.rescan = 1;
         return NULL;
     }
-    c->nwork++;
+    c->outbox.nwork++;
     return w;
 }
 
 static void work_clear(struct gw_core *c)
 {
-    for (size_t i = 0; i < c->nwork; i++) {
-        free(c->work[i].payload);
-        free(c->work[i].body);
-        free(c->work[i].meta);
+    for (size_t i = 0; i < c->outbox.nwork; i++) {
+        free(c->outbox.work[i].payload);
+        free(c->outbox.work[i].body);
+        free(c->outbox.work[i].meta);
     }
-    c->nwork = 0;
-    if (c->capwork > 1024) { /* a burst's list is not kept for good */
-        free(c->work);
-        c->work = NULL;
-        c->capwork = 0;
+    c->outbox.nwork = 0;
+    if (c->outbox.capwork > 1024) { /* a burst's list is not kept for good */
+        free(c->outbox.work);
+        c->outbox.work = NULL;
+        c->outbox.capwork = 0;
     }
 }
 
 static void acks_drop(struct gw_core *c, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        free(c->acked[i].ref);
-    memmove(c->acked, c->acked + n, (c->nacked - n) * sizeof *c->acked);
-    c->nacked -= n;
-    c->napplied = 0;
+        free(c->outbox.acked[i].ref);
+    memmove(c->outbox.acked, c->outbox.acked + n, (c->outbox.nacked - n) * sizeof *c->outbox.acked);
+    c->outbox.nacked -= n;
+    c->outbox.napplied = 0;
 }
 
 void gw_outbox_release(struct gw_core *c)
 {
-    if (c->acked)
-        acks_drop(c, c->nacked);
-    free(c->acked);
-    c->acked = NULL;
-    c->nacked = c->capacked = 0;
+    if (c->outbox.acked)
+        acks_drop(c, c->outbox.nacked);
+    free(c->outbox.acked);
+    c->outbox.acked = NULL;
+    c->outbox.nacked = c->outbox.capacked = 0;
     gw_lanes_free(c);
     work_clear(c);
-    free(c->work);
-    c->work = NULL;
-    c->capwork = 0;
+    free(c->outbox.work);
+    c->outbox.work = NULL;
+    c->outbox.capwork = 0;
+    free(c->outbox.inflight);
+    c->outbox.inflight = NULL;
+    free(c->outbox.pending);
+    c->outbox.pending = NULL;
+}
+
+void gw_outbox_rescan(struct gw_core *c)
+{
+    c->outbox.rescan = 1;
+    c->outbox.dirty = 1;
+}
+
+int gw_outbox_has_work(const struct gw_core *c)
+{
+    return c->outbox.dirty;
 }
 
 int gw_outbox_xmpp(struct gw_core *c, int64_t msg_id, const char *xml)
@@ -92,7 +107,7 @@ int gw_outbox_xmpp(struct gw_core *c, int64_t msg_id, const char *xml)
     if (id < 0)
         return (int)id;
     work_add(c, id, msg_id, "xmpp", 0, xml);
-    c->outbox_dirty = 1;
+    c->outbox.dirty = 1;
     return GW_OK;
 }
 
@@ -115,7 +130,7 @@ int gw_outbox_channel_msg(struct gw_core *c, int64_t msg_id, const char *channel
         w->meta = meta ? strdup(meta) : NULL;
         w->conv_id = (w->body && (!meta || w->meta)) ? conv_id : 0; /* else: read back */
     }
-    c->outbox_dirty = 1;
+    c->outbox.dirty = 1;
     return GW_OK;
 }
 
@@ -144,23 +159,23 @@ static int in_flight(struct gw_core *c, int64_t outbox_id);
 static void lane_finished(struct gw_core *c, const char *target, int64_t conv_id, int64_t id)
 {
     if (gw_lane_done(c, target, conv_id, id)) {
-        c->outbox_rescan = 1;
-        c->outbox_dirty = 1;
+        c->outbox.rescan = 1;
+        c->outbox.dirty = 1;
     }
 }
 
 static struct gw_pending *pending_find(struct gw_core *c, int64_t msg_id, int64_t outbox_id)
 {
-    for (size_t i = 0; i < c->npending; i++)
-        if ((msg_id && c->pending[i].msg_id == msg_id) ||
-            (outbox_id && c->pending[i].outbox_id == outbox_id))
-            return &c->pending[i];
+    for (size_t i = 0; i < c->outbox.npending; i++)
+        if ((msg_id && c->outbox.pending[i].msg_id == msg_id) ||
+            (outbox_id && c->outbox.pending[i].outbox_id == outbox_id))
+            return &c->outbox.pending[i];
     return NULL;
 }
 
 static void pending_del(struct gw_core *c, struct gw_pending *p)
 {
-    *p = c->pending[--c->npending];
+    *p = c->outbox.pending[--c->outbox.npending];
 }
 
 static int in_flight(struct gw_core *c, int64_t outbox_id)
@@ -257,15 +272,15 @@ static int deliver_row(struct gw_core *c, const struct gw_outbox_row *r, struct 
         return 3;
     }
     if (rc == GW_PENDING) {
-        if (c->npending == c->cappending) {
-            size_t ncap = c->cappending ? c->cappending * 2 : 16;
-            struct gw_pending *np = realloc(c->pending, ncap * sizeof *np);
+        if (c->outbox.npending == c->outbox.cappending) {
+            size_t ncap = c->outbox.cappending ? c->outbox.cappending * 2 : 16;
+            struct gw_pending *np = realloc(c->outbox.pending, ncap * sizeof *np);
             if (!np)
                 return 0;
-            c->pending = np;
-            c->cappending = ncap;
+            c->outbox.pending = np;
+            c->outbox.cappending = ncap;
         }
-        struct gw_pending *p = &c->pending[c->npending++];
+        struct gw_pending *p = &c->outbox.pending[c->outbox.npending++];
         *p = (struct gw_pending){r->id, r->msg_id, r->attempts, r->conv_id, ""};
         gw_copy(p->target, sizeof p->target, r->target);
         return 0;
@@ -321,7 +336,7 @@ static int flush_one(void *arg, const struct gw_outbox_row *r)
     struct gw_core *c = f->c;
     f->last_id = r->id;
     if (strcmp(r->target, "xmpp") == 0) {
-        if (!gw_xmpp_online(c->xmpp) || r->id <= c->xmpp_sent_upto)
+        if (!gw_xmpp_online(c->xmpp) || r->id <= c->outbox.xmpp_sent_upto)
             return 0;
         if (!xbuf_add(f, r->payload)) { /* no memory for batching: write in order, now */
             if (f->xlen)
@@ -329,16 +344,16 @@ static int flush_one(void *arg, const struct gw_outbox_row *r)
             f->xlen = 0;
             gw_xmpp_send_raw(c->xmpp, r->payload, strlen(r->payload));
         }
-        c->xmpp_sent_upto = r->id;
-        if (c->ninflight == c->capinflight) {
-            size_t ncap = c->capinflight ? c->capinflight * 2 : 64;
-            struct gw_inflight *ni = realloc(c->inflight, ncap * sizeof *ni);
+        c->outbox.xmpp_sent_upto = r->id;
+        if (c->outbox.ninflight == c->outbox.capinflight) {
+            size_t ncap = c->outbox.capinflight ? c->outbox.capinflight * 2 : 64;
+            struct gw_inflight *ni = realloc(c->outbox.inflight, ncap * sizeof *ni);
             if (!ni)
                 return 1;
-            c->inflight = ni;
-            c->capinflight = ncap;
+            c->outbox.inflight = ni;
+            c->outbox.capinflight = ncap;
         }
-        c->inflight[c->ninflight++] = (struct gw_inflight){r->id, r->msg_id, 0};
+        c->outbox.inflight[c->outbox.ninflight++] = (struct gw_inflight){r->id, r->msg_id, 0};
         f->sent_xmpp++;
         return 0;
     }
@@ -356,10 +371,10 @@ static int flush_one(void *arg, const struct gw_outbox_row *r)
 static void retry_timer(void *arg)
 {
     struct gw_core *c = arg;
-    c->outbox_timer = 0;
-    c->outbox_timer_at = 0;
-    c->outbox_rescan = 1;
-    c->outbox_dirty = 1;
+    c->outbox.timer = 0;
+    c->outbox.timer_at = 0;
+    c->outbox.rescan = 1;
+    c->outbox.dirty = 1;
 }
 
 /* Make sure the retry timer fires by `due` (unix ms): an earlier row re-arms it.  Every
@@ -369,12 +384,12 @@ static void retry_timer(void *arg)
 static void arm_retry(struct gw_core *c, int64_t due)
 {
     int64_t now = gw_now_ms(c);
-    if (c->outbox_timer && c->outbox_timer_at <= due)
+    if (c->outbox.timer && c->outbox.timer_at <= due)
         return;
-    if (c->outbox_timer)
-        gw_loop_timer_cancel(c->loop, c->outbox_timer);
-    c->outbox_timer_at = due;
-    c->outbox_timer =
+    if (c->outbox.timer)
+        gw_loop_timer_cancel(c->loop, c->outbox.timer);
+    c->outbox.timer_at = due;
+    c->outbox.timer =
         gw_loop_timer_add(c->loop, (uint64_t)(due > now ? due - now : 0), retry_timer, c);
 }
 
@@ -385,10 +400,10 @@ static void tag_barrier(struct gw_core *c, uint64_t seq);
 static void barrier_due(void *arg)
 {
     struct gw_core *c = arg;
-    c->barrier_timer = 0;
-    if (!c->ninflight || c->inflight[c->ninflight - 1].seq != 0)
+    c->outbox.barrier_timer = 0;
+    if (!c->outbox.ninflight || c->outbox.inflight[c->outbox.ninflight - 1].seq != 0)
         return; /* nothing new to confirm */
-    if (c->barrier_pending && gw_now_ms(c) - c->barrier_sent_at < BARRIER_STUCK_MS)
+    if (c->outbox.barrier_pending && gw_now_ms(c) - c->outbox.barrier_sent_at < BARRIER_STUCK_MS)
         return;
     tag_barrier(c, gw_xmpp_barrier(c->xmpp));
 }
@@ -400,15 +415,15 @@ static void barrier_due(void *arg)
  * price: a crash re-sends (same ids) what those milliseconds left unconfirmed. */
 static void arm_barrier(struct gw_core *c)
 {
-    if (!c->barrier_timer)
-        c->barrier_timer = gw_loop_timer_add(c->loop, BARRIER_DELAY_MS, barrier_due, c);
+    if (!c->outbox.barrier_timer)
+        c->outbox.barrier_timer = gw_loop_timer_add(c->loop, BARRIER_DELAY_MS, barrier_due, c);
 }
 
 void gw_outbox_flush(struct gw_core *c)
 {
-    if (!c->outbox_dirty)
+    if (!c->outbox.dirty)
         return;
-    c->outbox_dirty = 0;
+    c->outbox.dirty = 0;
     /* Confirmations kept in memory ride along with this commit (and must be recorded before
      * a rescan reads the rows again). */
     gw_outbox_apply_acks(c);
@@ -419,10 +434,10 @@ void gw_outbox_flush(struct gw_core *c)
     gw_outbox_committed(c);
     int64_t now = gw_now_ms(c);
     struct flush_ctx f = {c, 0, 0, NULL, NULL, 0, 0};
-    int rescanned = c->outbox_rescan;
-    if (c->outbox_rescan) {
+    int rescanned = c->outbox.rescan;
+    if (c->outbox.rescan) {
         /* Start-up, reconnect, or a retry is due: everything due comes from the store. */
-        c->outbox_rescan = 0;
+        c->outbox.rescan = 0;
         work_clear(c);
         int n;
         do {
@@ -430,8 +445,8 @@ void gw_outbox_flush(struct gw_core *c)
         } while (n == FLUSH_BATCH);
     } else {
         /* The common path: only what this turn added, already in memory. */
-        for (size_t i = 0; i < c->nwork; i++) {
-            struct gw_work *w = &c->work[i];
+        for (size_t i = 0; i < c->outbox.nwork; i++) {
+            struct gw_work *w = &c->outbox.work[i];
             struct gw_outbox_row r = {.id = w->id,
                                       .msg_id = w->msg_id,
                                       .kind = w->kind,
@@ -469,10 +484,10 @@ static void tag_barrier(struct gw_core *c, uint64_t seq)
 {
     if (!seq)
         return;
-    for (size_t i = c->ninflight; i-- > 0 && c->inflight[i].seq == 0;)
-        c->inflight[i].seq = seq;
-    c->barrier_pending = seq;
-    c->barrier_sent_at = gw_now_ms(c);
+    for (size_t i = c->outbox.ninflight; i-- > 0 && c->outbox.inflight[i].seq == 0;)
+        c->outbox.inflight[i].seq = seq;
+    c->outbox.barrier_pending = seq;
+    c->outbox.barrier_sent_at = gw_now_ms(c);
 }
 
 /* Delete confirmed rows and mark their messages sent. */
@@ -488,16 +503,16 @@ static void record_acks(struct gw_core *c, const struct gw_ack *e, size_t n)
 /* Room for n more deferred confirmations; false when memory runs out. */
 static int acked_reserve(struct gw_core *c, size_t n)
 {
-    if (c->nacked + n <= c->capacked)
+    if (c->outbox.nacked + n <= c->outbox.capacked)
         return 1;
-    size_t ncap = c->capacked ? c->capacked : 64;
-    while (ncap < c->nacked + n)
+    size_t ncap = c->outbox.capacked ? c->outbox.capacked : 64;
+    while (ncap < c->outbox.nacked + n)
         ncap *= 2;
-    struct gw_ack *na = realloc(c->acked, ncap * sizeof *na);
+    struct gw_ack *na = realloc(c->outbox.acked, ncap * sizeof *na);
     if (!na)
         return 0;
-    c->acked = na;
-    c->capacked = ncap;
+    c->outbox.acked = na;
+    c->outbox.capacked = ncap;
     return 1;
 }
 
@@ -509,24 +524,24 @@ void gw_outbox_acked(void *arg, uint64_t seq)
 {
     struct gw_core *c = arg;
     size_t k = 0;
-    while (k < c->ninflight && c->inflight[k].seq && c->inflight[k].seq <= seq)
+    while (k < c->outbox.ninflight && c->outbox.inflight[k].seq && c->outbox.inflight[k].seq <= seq)
         k++;
     if (k && acked_reserve(c, k)) {
         for (size_t i = 0; i < k; i++)
-            c->acked[c->nacked++] =
-                (struct gw_ack){c->inflight[i].outbox_id, c->inflight[i].msg_id, NULL, 0};
+            c->outbox.acked[c->outbox.nacked++] =
+                (struct gw_ack){c->outbox.inflight[i].outbox_id, c->outbox.inflight[i].msg_id, NULL, 0};
     } else {
         for (size_t i = 0; i < k; i++) { /* no memory to defer: record now */
-            struct gw_ack e = {c->inflight[i].outbox_id, c->inflight[i].msg_id, NULL, 0};
+            struct gw_ack e = {c->outbox.inflight[i].outbox_id, c->outbox.inflight[i].msg_id, NULL, 0};
             record_acks(c, &e, 1);
         }
     }
-    memmove(c->inflight, c->inflight + k, (c->ninflight - k) * sizeof *c->inflight);
-    c->ninflight -= k;
-    if (seq >= c->barrier_pending) {
-        c->barrier_pending = 0;
+    memmove(c->outbox.inflight, c->outbox.inflight + k, (c->outbox.ninflight - k) * sizeof *c->outbox.inflight);
+    c->outbox.ninflight -= k;
+    if (seq >= c->outbox.barrier_pending) {
+        c->outbox.barrier_pending = 0;
         /* Rows sent while that barrier was out: their own barrier. */
-        if (c->ninflight && c->inflight[c->ninflight - 1].seq == 0)
+        if (c->outbox.ninflight && c->outbox.inflight[c->outbox.ninflight - 1].seq == 0)
             arm_barrier(c);
     }
 }
@@ -534,8 +549,8 @@ void gw_outbox_acked(void *arg, uint64_t seq)
 static void record_soon(void *arg)
 {
     struct gw_core *c = arg;
-    c->record_timer = 0;
-    c->outbox_dirty = 1; /* this turn's flush records them, with whatever else it commits */
+    c->outbox.record_timer = 0;
+    c->outbox.dirty = 1; /* this turn's flush records them, with whatever else it commits */
 }
 
 /* A channel took a message at once: delete its row and mark it sent -- not with a commit of
@@ -554,32 +569,32 @@ static void defer_delivered(struct gw_core *c, int64_t outbox_id, int64_t msg_id
         free(e.ref);
         return;
     }
-    c->acked[c->nacked++] = e;
-    if (!c->record_timer)
-        c->record_timer = gw_loop_timer_add(c->loop, 0, record_soon, c);
+    c->outbox.acked[c->outbox.nacked++] = e;
+    if (!c->outbox.record_timer)
+        c->outbox.record_timer = gw_loop_timer_add(c->loop, 0, record_soon, c);
 }
 
 void gw_outbox_apply_acks(struct gw_core *c)
 {
-    record_acks(c, c->acked + c->napplied, c->nacked - c->napplied);
-    c->napplied = c->nacked;
+    record_acks(c, c->outbox.acked + c->outbox.napplied, c->outbox.nacked - c->outbox.napplied);
+    c->outbox.napplied = c->outbox.nacked;
 }
 
 void gw_outbox_committed(struct gw_core *c)
 {
-    if (c->napplied)
-        acks_drop(c, c->napplied);
+    if (c->outbox.napplied)
+        acks_drop(c, c->outbox.napplied);
 }
 
 void gw_outbox_rolled_back(struct gw_core *c)
 {
     work_clear(c);
-    c->napplied = 0; /* written again with the next transaction, states included */
-    for (size_t i = 0; i < c->nacked; i++)
-        c->acked[i].state_set = 0;
+    c->outbox.napplied = 0; /* written again with the next transaction, states included */
+    for (size_t i = 0; i < c->outbox.nacked; i++)
+        c->outbox.acked[i].state_set = 0;
     gw_lanes_rebuild(c);
-    c->outbox_rescan = 1;
-    c->outbox_dirty = 1;
+    c->outbox.rescan = 1;
+    c->outbox.dirty = 1;
     /* Written again at once, not with the next flush: a delivery report in the next turn
      * must find the channel ref its deliver_done() recorded. */
     gw_outbox_apply_acks(c);
@@ -588,23 +603,23 @@ void gw_outbox_rolled_back(struct gw_core *c)
 void gw_outbox_start(struct gw_core *c)
 {
     gw_lanes_rebuild(c);
-    c->outbox_rescan = 1;
-    c->outbox_dirty = 1;
+    c->outbox.rescan = 1;
+    c->outbox.dirty = 1;
 }
 
 void gw_outbox_last_barrier(struct gw_core *c)
 {
-    if (c->ninflight && c->inflight[c->ninflight - 1].seq == 0)
+    if (c->outbox.ninflight && c->outbox.inflight[c->outbox.ninflight - 1].seq == 0)
         tag_barrier(c, gw_xmpp_barrier(c->xmpp));
 }
 
 void gw_outbox_online(struct gw_core *c)
 {
-    c->xmpp_sent_upto = 0;
-    c->ninflight = 0;
-    c->barrier_pending = 0;
-    c->outbox_rescan = 1; /* everything unconfirmed goes again */
-    c->outbox_dirty = 1;
+    c->outbox.xmpp_sent_upto = 0;
+    c->outbox.ninflight = 0;
+    c->outbox.barrier_pending = 0;
+    c->outbox.rescan = 1; /* everything unconfirmed goes again */
+    c->outbox.dirty = 1;
     /* What waited because the link was down goes now, not after its backoff. */
     gw_store_outbox_wake_all(c->store);
 }
@@ -612,9 +627,9 @@ void gw_outbox_online(struct gw_core *c)
 void gw_outbox_offline(struct gw_core *c)
 {
     /* Unconfirmed stanzas are still in the outbox: resend them all on reconnect. */
-    c->xmpp_sent_upto = 0;
-    c->ninflight = 0;
-    c->barrier_pending = 0;
+    c->outbox.xmpp_sent_upto = 0;
+    c->outbox.ninflight = 0;
+    c->outbox.barrier_pending = 0;
 }
 
 void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const char *ref,
@@ -643,8 +658,8 @@ void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const
          * make the outbox send it again. */
         gw_store_msg_state(c->store, msg_id, "sent", ref, NULL); /* reports may come at once */
         defer_delivered(c, oid, msg_id, ref);
-        if (c->nacked && c->acked[c->nacked - 1].outbox_id == oid)
-            c->acked[c->nacked - 1].state_set = 1; /* until a rollback (below) */
+        if (c->outbox.nacked && c->outbox.acked[c->outbox.nacked - 1].outbox_id == oid)
+            c->outbox.acked[c->outbox.nacked - 1].state_set = 1; /* until a rollback (below) */
         lane_finished(c, target, conv, oid);
     } else if (status == GW_EAGAIN) {
         int64_t now = gw_now_ms(c);
@@ -656,5 +671,5 @@ void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const
         gw_outbox_report(c, msg_id, GW_DLR_FAILED, reason ? reason : "refused");
         lane_finished(c, target, conv, oid);
     }
-    c->outbox_dirty = 1;
+    c->outbox.dirty = 1;
 }

@@ -25,7 +25,7 @@ int gw_lane_may_deliver(struct gw_core *c, const char *target, int64_t conv_id, 
 int64_t gw_lane_retry_at(struct gw_core *c, const char *target, int64_t conv_id, int64_t now,
                          int64_t wait);
 /* Forget every lane and read them again from the outbox table, leaving out rows recorded as
- * finished but not yet committed (c->acked). */
+ * finished but not yet committed (c->outbox.acked). */
 void gw_lanes_rebuild(struct gw_core *c);
 void gw_lanes_free(struct gw_core *c);
 /* Lanes with something waiting (tests, health). */

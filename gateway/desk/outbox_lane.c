@@ -45,11 +45,11 @@ static void lane_key(const char *target, int64_t conv_id, char key[64])
 
 static struct gw_lane *lane_get(struct gw_core *c, const char *target, int64_t conv_id)
 {
-    if (!c->lanes)
+    if (!c->outbox.lanes)
         return NULL;
     char key[64];
     lane_key(target, conv_id, key);
-    return gw_map_get(c->lanes, key);
+    return gw_map_get(c->outbox.lanes, key);
 }
 
 static int free_lane(void *arg, const char *key, void *value)
@@ -64,22 +64,22 @@ static int free_lane(void *arg, const char *key, void *value)
 
 void gw_lanes_free(struct gw_core *c)
 {
-    if (c->lanes)
-        gw_map_each(c->lanes, free_lane, NULL);
-    gw_map_free(&c->lanes);
+    if (c->outbox.lanes)
+        gw_map_each(c->outbox.lanes, free_lane, NULL);
+    gw_map_free(&c->outbox.lanes);
 }
 
 int gw_lane_add(struct gw_core *c, const char *target, int64_t conv_id, int64_t id)
 {
-    if (!c->lanes && !(c->lanes = gw_map_new()))
+    if (!c->outbox.lanes && !(c->outbox.lanes = gw_map_new()))
         return -1;
     char key[64];
     lane_key(target, conv_id, key);
-    struct gw_lane *l = gw_map_get(c->lanes, key);
+    struct gw_lane *l = gw_map_get(c->outbox.lanes, key);
     if (!l) {
         if (!(l = calloc(1, sizeof *l)))
             return -1;
-        if (gw_map_set(c->lanes, key, l) < 0) {
+        if (gw_map_set(c->outbox.lanes, key, l) < 0) {
             free(l);
             return -1;
         }
@@ -114,7 +114,7 @@ int gw_lane_done(struct gw_core *c, const char *target, int64_t conv_id, int64_t
         return 1;
     char key[64];
     lane_key(target, conv_id, key);
-    gw_map_del(c->lanes, key);
+    gw_map_del(c->outbox.lanes, key);
     free_lane(NULL, key, l);
     return 0;
 }
@@ -164,11 +164,11 @@ static int rebuild_one(void *arg, const struct gw_outbox_row *r)
 void gw_lanes_rebuild(struct gw_core *c)
 {
     gw_lanes_free(c);
-    struct rebuild_ctx x = {c, c->acked, c->nacked};
+    struct rebuild_ctx x = {c, c->outbox.acked, c->outbox.nacked};
     gw_store_outbox_each_channel(c->store, rebuild_one, &x);
 }
 
 size_t gw_lanes_count(const struct gw_core *c)
 {
-    return c->lanes ? gw_map_count(c->lanes) : 0;
+    return c->outbox.lanes ? gw_map_count(c->outbox.lanes) : 0;
 }

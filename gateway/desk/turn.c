@@ -37,15 +37,15 @@ struct gw_turn_reply {
 void gw_turn_note_reply(struct gw_core *c, const char *from_full, const char *conv,
                         const char *stanza_id)
 {
-    if (c->nreplies == c->capreplies) {
-        size_t ncap = c->capreplies ? c->capreplies * 2 : 8;
-        struct gw_turn_reply *n = realloc(c->replies, ncap * sizeof *n);
+    if (c->turn.nreplies == c->turn.capreplies) {
+        size_t ncap = c->turn.capreplies ? c->turn.capreplies * 2 : 8;
+        struct gw_turn_reply *n = realloc(c->turn.replies, ncap * sizeof *n);
         if (!n)
             return; /* the counsellor then only misses the notice, not the message */
-        c->replies = n;
-        c->capreplies = ncap;
+        c->turn.replies = n;
+        c->turn.capreplies = ncap;
     }
-    struct gw_turn_reply *r = &c->replies[c->nreplies++];
+    struct gw_turn_reply *r = &c->turn.replies[c->turn.nreplies++];
     gw_copy(r->from, sizeof r->from, from_full);
     gw_copy(r->conv, sizeof r->conv, conv);
     gw_copy(r->stanza_id, sizeof r->stanza_id, stanza_id ? stanza_id : "");
@@ -62,19 +62,19 @@ struct gw_turn_after {
  * the next transaction and stay. */
 static void run_after(struct gw_core *c, int committed)
 {
-    size_t n = c->nafter;
+    size_t n = c->turn.nafter;
     if (!n)
         return;
     struct gw_turn_after *items = malloc(n * sizeof *items);
     if (!items) { /* never run an effect whose data was not committed */
         committed = 0;
-        items = c->after;
-        c->after = NULL;
-        c->nafter = c->capafter = 0;
+        items = c->turn.after;
+        c->turn.after = NULL;
+        c->turn.nafter = c->turn.capafter = 0;
     } else {
-        memcpy(items, c->after, n * sizeof *items);
-        memmove(c->after, c->after + n, (c->nafter - n) * sizeof *c->after);
-        c->nafter -= n;
+        memcpy(items, c->turn.after, n * sizeof *items);
+        memmove(c->turn.after, c->turn.after + n, (c->turn.nafter - n) * sizeof *c->turn.after);
+        c->turn.nafter -= n;
     }
     for (size_t i = 0; i < n; i++) {
         if (committed)
@@ -92,30 +92,30 @@ int gw_turn_after_commit(struct gw_core *c, const void *owner, void (*cb)(void *
         cb(arg); /* nothing waits for a commit */
         return GW_OK;
     }
-    if (c->nafter == c->capafter) {
-        size_t ncap = c->capafter ? c->capafter * 2 : 16;
-        struct gw_turn_after *n = realloc(c->after, ncap * sizeof *n);
+    if (c->turn.nafter == c->turn.capafter) {
+        size_t ncap = c->turn.capafter ? c->turn.capafter * 2 : 16;
+        struct gw_turn_after *n = realloc(c->turn.after, ncap * sizeof *n);
         if (!n)
             return GW_ENOMEM;
-        c->after = n;
-        c->capafter = ncap;
+        c->turn.after = n;
+        c->turn.capafter = ncap;
     }
-    c->after[c->nafter++] = (struct gw_turn_after){owner, cb, drop, arg};
+    c->turn.after[c->turn.nafter++] = (struct gw_turn_after){owner, cb, drop, arg};
     return GW_OK;
 }
 
 void gw_turn_drop_owner(struct gw_core *c, const void *owner)
 {
     size_t k = 0;
-    for (size_t i = 0; i < c->nafter; i++) {
-        if (c->after[i].owner == owner) {
-            if (c->after[i].drop)
-                c->after[i].drop(c->after[i].arg);
+    for (size_t i = 0; i < c->turn.nafter; i++) {
+        if (c->turn.after[i].owner == owner) {
+            if (c->turn.after[i].drop)
+                c->turn.after[i].drop(c->turn.after[i].arg);
         } else {
-            c->after[k++] = c->after[i];
+            c->turn.after[k++] = c->turn.after[i];
         }
     }
-    c->nafter = k;
+    c->turn.nafter = k;
 }
 
 int gw_turn_commit(struct gw_core *c)
@@ -123,7 +123,7 @@ int gw_turn_commit(struct gw_core *c)
     if (gw_store_commit(c->store) != GW_OK)
         return GW_EIO;
     gw_outbox_committed(c);
-    c->nreplies = 0;
+    c->turn.nreplies = 0;
     return GW_OK;
 }
 
@@ -172,22 +172,22 @@ static void tell_not_sent(struct gw_core *c, const struct gw_turn_reply *r)
 static void log_rollback(struct gw_core *c, size_t replies)
 {
     int64_t now = gw_now_ms(c);
-    c->rollbacks++;
-    if (c->rollback_logged_at && now - c->rollback_logged_at < 10000)
+    c->turn.rollbacks++;
+    if (c->turn.rollback_logged_at && now - c->turn.rollback_logged_at < 10000)
         return;
     GW_ERROR("store: %lld turn(s) rolled back%s: their messages were refused (503 to channels,"
              " %zu counsellor message(s) reported as not sent); retrying as new ones come",
-             c->rollbacks, c->rollback_logged_at ? " in the last 10 s" : "", replies);
-    c->rollback_logged_at = now;
-    c->rollbacks = 0;
+             c->turn.rollbacks, c->turn.rollback_logged_at ? " in the last 10 s" : "", replies);
+    c->turn.rollback_logged_at = now;
+    c->turn.rollbacks = 0;
 }
 
 static void recover(struct gw_core *c)
 {
-    log_rollback(c, c->nreplies);
-    for (size_t i = 0; i < c->nreplies; i++)
-        tell_not_sent(c, &c->replies[i]);
-    c->nreplies = 0;
+    log_rollback(c, c->turn.nreplies);
+    for (size_t i = 0; i < c->turn.nreplies; i++)
+        tell_not_sent(c, &c->turn.replies[i]);
+    c->turn.nreplies = 0;
     run_after(c, 0);
     gw_store_recover(c->store);
     gw_outbox_rolled_back(c);
@@ -197,7 +197,7 @@ static void recover(struct gw_core *c)
 void gw_turn_end(struct gw_core *c)
 {
     /* Delivering can queue more (receipts, failure notices): drain, bounded. */
-    for (int i = 0; i < 4 && c->outbox_dirty && !gw_store_doomed(c->store); i++)
+    for (int i = 0; i < 4 && gw_outbox_has_work(c) && !gw_store_doomed(c->store); i++)
         gw_outbox_flush(c);
     int ok = gw_turn_commit(c) == GW_OK;
     if (ok)
@@ -216,8 +216,8 @@ void gw_turn_end(struct gw_core *c)
      * turn's answers are out.  Not always: under load that put two fsyncs on the message path
      * every few dozen milliseconds (bench: counsellor->seeker p99 x2). */
     if (!ok)
-        c->rollback_at = gw_now_ms(c);
-    if (!ok || (c->rollback_at && gw_now_ms(c) - c->rollback_at < RECENT_FAILURE_MS &&
+        c->turn.rollback_at = gw_now_ms(c);
+    if (!ok || (c->turn.rollback_at && gw_now_ms(c) - c->turn.rollback_at < RECENT_FAILURE_MS &&
                 gw_store_wal_frames(c->store) > WAL_CHECKPOINT_FRAMES))
         gw_store_checkpoint(c->store);
 }
@@ -225,10 +225,10 @@ void gw_turn_end(struct gw_core *c)
 void gw_turn_release(struct gw_core *c)
 {
     run_after(c, 0);
-    free(c->after);
-    c->after = NULL;
-    c->nafter = c->capafter = 0;
-    free(c->replies);
-    c->replies = NULL;
-    c->nreplies = c->capreplies = 0;
+    free(c->turn.after);
+    c->turn.after = NULL;
+    c->turn.nafter = c->turn.capafter = 0;
+    free(c->turn.replies);
+    c->turn.replies = NULL;
+    c->turn.nreplies = c->turn.capreplies = 0;
 }

@@ -64,8 +64,7 @@ static void partner_back(struct gw_core *c, const char *domain)
         pp = &p->next;
     }
     gw_store_outbox_wake_target(c->store, GW_FED_CHANNEL);
-    c->outbox_rescan = 1;
-    c->outbox_dirty = 1;
+    gw_outbox_rescan(c);
     GW_INFO("federation: %s answers again; resending what waited for it", domain);
 }
 
