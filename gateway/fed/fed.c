@@ -12,32 +12,15 @@
 #include <string.h>
 
 #include "conf/calendar.h"
+#include "conf/i18n.h"
 #include "desk/core.h"
 #include "fed/fed.h"
 #include "fed/fed_int.h"
-#include "conf/i18n.h"
 #include "io/log.h"
 #include "io/loop.h"
 #include "io/xmpp.h"
 
 #define FED_TIMEOUT_MS 30000
-
-enum pend_kind { P_ESCALATE, P_RELAY, P_QUEUE, P_TAKE };
-
-struct pend {
-    char id[48];
-    enum pend_kind kind;
-    struct gw_core *c;
-    char conv[24];       /* our conversation token */
-    int64_t msg_id;      /* relay: the message being delivered */
-    char requester[400]; /* counsellor full JID to report to */
-    char partner[256];
-    int overflow; /* escalation started by overflow, not a counsellor */
-    int closing;  /* relay: a kind="closed" relay */
-    int confirms; /* relay: our counsellor's text; the partner's result is its confirmation */
-    uint64_t timer;
-    struct pend *next;
-};
 
 struct gw_fed {
     struct pend *pending;
@@ -129,18 +112,18 @@ char *gw_fed_i_child_text(xmpp_stanza_t *st, const char *name)
     return e ? xmpp_stanza_get_text(e) : NULL;
 }
 
-static const char *T(struct gw_core *c, const char *jid, const char *key)
+const char *gw_fed_i_text(struct gw_core *c, const char *jid, const char *key)
 {
     return gw_i18n_text(c->i18n, gw_counsellor_lang(c, jid), key);
 }
 
-static void tell_counsellor(struct gw_core *c, const char *to_full, const char *text)
+void gw_fed_i_tell_counsellor(struct gw_core *c, const char *to_full, const char *text)
 {
     if (to_full && *to_full)
         gw_router_chat(c, NULL, to_full, text, NULL, 0);
 }
 
-static void bare_of(const char *full, char *bare, size_t len)
+void gw_fed_i_bare_of(const char *full, char *bare, size_t len)
 {
     const char *slash = full ? strchr(full, '/') : NULL;
     snprintf(bare, len, "%.*s", slash ? (int)(slash - full) : (int)strlen(full ? full : ""),
@@ -186,8 +169,8 @@ static const char *error_condition(xmpp_stanza_t *iq)
 static void pend_expired(void *arg);
 
 /* Send an IQ set/get to a partner gateway and remember what it was for. */
-static struct pend *send_iq(struct gw_core *c, const char *type, const char *partner,
-                            xmpp_stanza_t *payload, enum pend_kind kind)
+struct pend *gw_fed_i_send_iq(struct gw_core *c, const char *type, const char *partner,
+                              xmpp_stanza_t *payload, enum pend_kind kind)
 {
     xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
     struct pend *p = calloc(1, sizeof *p);
@@ -282,8 +265,8 @@ static int tx_line(void *arg, const struct gw_msg_row *m)
     return 0;
 }
 
-static void escalate_now(struct gw_core *c, struct gw_conv *cv, const struct gw_partner_conf *pc,
-                         const char *note, int transcript, const char *requester, int overflow)
+void gw_fed_i_escalate_now(struct gw_core *c, struct gw_conv *cv, const struct gw_partner_conf *pc,
+                           const char *note, int transcript, const char *requester, int overflow)
 {
     xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
     xmpp_stanza_t *e = gw_fed_i_el(ctx, "escalate", GW_NS_FED);
@@ -314,9 +297,9 @@ static void escalate_now(struct gw_core *c, struct gw_conv *cv, const struct gw_
             free(t.buf);
         }
     }
-    struct pend *p = send_iq(c, "set", pc->domain, e, P_ESCALATE);
+    struct pend *p = gw_fed_i_send_iq(c, "set", pc->domain, e, P_ESCALATE);
     if (!p) {
-        tell_counsellor(c, requester, T(c, requester, "partner_unreachable"));
+        gw_fed_i_tell_counsellor(c, requester, gw_fed_i_text(c, requester, "partner_unreachable"));
         return;
     }
     cv->fed_busy = 1;
@@ -330,9 +313,9 @@ void gw_fed_cmd_escalate(struct gw_core *c, const char *from_full, struct gw_con
                          const char *args)
 {
     char bare[256];
-    bare_of(from_full, bare, sizeof bare);
+    gw_fed_i_bare_of(from_full, bare, sizeof bare);
     if (!cv || cv->state != CS_ACTIVE || strcmp(cv->row.counsellor, bare) || cv->row.role) {
-        tell_counsellor(c, from_full, T(c, bare, "not_your_conversation"));
+        gw_fed_i_tell_counsellor(c, from_full, gw_fed_i_text(c, bare, "not_your_conversation"));
         return;
     }
     char name[256] = "";
@@ -352,7 +335,7 @@ void gw_fed_cmd_escalate(struct gw_core *c, const char *from_full, struct gw_con
         const char *v[] = {"target", name, "known", known, NULL};
         gw_i18n_format(c->i18n, gw_counsellor_lang(c, bare), "transfer_unknown_target", text,
                        sizeof text, v);
-        tell_counsellor(c, from_full, text);
+        gw_fed_i_tell_counsellor(c, from_full, text);
         return;
     }
     if (pc->send_transcript) {
@@ -364,10 +347,10 @@ void gw_fed_cmd_escalate(struct gw_core *c, const char *from_full, struct gw_con
         cv->esc_note = note ? strdup(note) : NULL;
         cv->esc_requester = strdup(from_full);
         gw_conv_tell(c, cv, "consent_question", NULL, "{\"type\":\"consent_question\"}");
-        tell_counsellor(c, from_full, T(c, bare, "consent_waiting"));
+        gw_fed_i_tell_counsellor(c, from_full, gw_fed_i_text(c, bare, "consent_waiting"));
         return;
     }
-    escalate_now(c, cv, pc, note, 0, from_full, 0);
+    gw_fed_i_escalate_now(c, cv, pc, note, 0, from_full, 0);
 }
 
 static int word_in(const char *body, const char *const *words)
@@ -407,7 +390,7 @@ int gw_fed_consent_answer(struct gw_core *c, struct gw_conv *cv, const char *bod
     cv->esc_requester = NULL;
     cv->esc_note = NULL;
     if (pc)
-        escalate_now(c, cv, pc, note, y, req, 0);
+        gw_fed_i_escalate_now(c, cv, pc, note, y, req, 0);
     free(req);
     free(note);
     return 1;
@@ -433,9 +416,9 @@ void gw_fed_i_served_by_partner(struct gw_core *c, struct gw_conv *cv, const cha
     gw_conv_tell(c, cv, "escalated_to_partner", v, "{\"type\":\"escalated\"}");
     if (requester && *requester) {
         char bare[256], text[600];
-        bare_of(requester, bare, sizeof bare);
+        gw_fed_i_bare_of(requester, bare, sizeof bare);
         gw_i18n_format(c->i18n, gw_counsellor_lang(c, bare), "escalated_ok", text, sizeof text, v);
-        tell_counsellor(c, requester, text);
+        gw_fed_i_tell_counsellor(c, requester, text);
     }
     gw_queue_dispatch(c, cv->row.queue);
 }
@@ -471,7 +454,7 @@ int gw_fed_deliver(struct gw_core *c, const struct gw_msg *m, char *err, size_t 
      * (or an automatic text) back to the home gateway. */
     xmpp_stanza_set_attribute(r, "dir", row.role == 1 ? "in" : "out");
     gw_fed_i_add_text(ctx, r, "body", m->body);
-    struct pend *p = send_iq(c, "set", row.partner, r, P_RELAY);
+    struct pend *p = gw_fed_i_send_iq(c, "set", row.partner, r, P_RELAY);
     if (!p) {
         snprintf(err, errlen, "XMPP link down");
         return GW_EAGAIN;
@@ -490,7 +473,7 @@ static void on_result(struct gw_core *c, struct pend *p, xmpp_stanza_t *iq, int 
     struct gw_conv *cv = p->conv[0] ? gw_conv_find(c, p->conv) : NULL;
     xmpp_stanza_t *a = xmpp_stanza_get_child_by_ns(iq, GW_NS_FED);
     char bare[256];
-    bare_of(p->requester, bare, sizeof bare);
+    gw_fed_i_bare_of(p->requester, bare, sizeof bare);
     switch (p->kind) {
     case P_RELAY: {
         /* A refusal is final (retrying would be refused forever); unreachable, timeouts and
@@ -532,7 +515,8 @@ static void on_result(struct gw_core *c, struct pend *p, xmpp_stanza_t *iq, int 
             cv->overflow_next++; /* the next partner, now: its deadline has passed already */
             gw_queue_arm(c, cv);
         } else {
-            tell_counsellor(c, p->requester, T(c, bare, "partner_unreachable"));
+            gw_fed_i_tell_counsellor(c, p->requester,
+                                     gw_fed_i_text(c, bare, "partner_unreachable"));
             if (cv) {
                 gw_store_event(c->store, cv->row.id, gw_now_ms(c), "escalate-failed", bare,
                                p->partner);
@@ -566,14 +550,15 @@ static void on_result(struct gw_core *c, struct pend *p, xmpp_stanza_t *iq, int 
                 wbuf, p->partner, xmpp_stanza_get_attribute(it, "conv"));
         }
         if (ok && n)
-            tell_counsellor(c, p->requester, text);
+            gw_fed_i_tell_counsellor(c, p->requester, text);
         break;
     }
     case P_TAKE: {
         const struct gw_partner_conf *pc = gw_config_partner(c->cfg, p->partner);
         if (!ok || !a || !pc) {
-            tell_counsellor(c, p->requester,
-                            T(c, bare, ok ? "partner_unreachable" : "offer_taken_by_other"));
+            gw_fed_i_tell_counsellor(
+                c, p->requester,
+                gw_fed_i_text(c, bare, ok ? "partner_unreachable" : "offer_taken_by_other"));
             break;
         }
         char *display = gw_fed_i_child_text(a, "display"),
@@ -654,7 +639,7 @@ int gw_fed_iq(struct gw_core *c, xmpp_stanza_t *st)
     if (!req)
         return 0;
     char domain[256];
-    bare_of(from, domain, sizeof domain);
+    gw_fed_i_bare_of(from, domain, sizeof domain);
     const struct gw_partner_conf *pc =
         strchr(domain, '@') ? NULL : gw_config_partner(c->cfg, domain);
     if (!pc) {
@@ -675,95 +660,4 @@ int gw_fed_iq(struct gw_core *c, xmpp_stanza_t *st)
     else
         gw_fed_i_refuse(c, st, "cancel", "feature-not-implemented", "unknown request");
     return 1;
-}
-
-/* --- counsellor commands on the serving side --- */
-
-void gw_fed_cmd_queue(struct gw_core *c, const char *from_full, const char *to_local)
-{
-    (void)to_local;
-    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
-    for (int i = 0; i < c->cfg->npartners; i++) {
-        struct pend *p = send_iq(c, "get", c->cfg->partners[i].domain,
-                                 gw_fed_i_el(ctx, "queue", GW_NS_FED), P_QUEUE);
-        if (p)
-            snprintf(p->requester, sizeof p->requester, "%s", from_full);
-    }
-}
-
-void gw_fed_cmd_take(struct gw_core *c, const char *from_full, const char *to_local,
-                     const char *target)
-{
-    (void)to_local;
-    char domain[256], bare[256];
-    bare_of(from_full, bare, sizeof bare);
-    const char *colon = strrchr(target, ':');
-    snprintf(domain, sizeof domain, "%.*s", colon ? (int)(colon - target) : 0, target);
-    const struct gw_partner_conf *pc = gw_config_partner(c->cfg, domain);
-    if (!pc || !colon) {
-        tell_counsellor(c, from_full, T(c, bare, "nothing_waiting"));
-        return;
-    }
-    xmpp_ctx_t *ctx = gw_xmpp_ctx(c->xmpp);
-    xmpp_stanza_t *t = gw_fed_i_el(ctx, "take", GW_NS_FED);
-    xmpp_stanza_set_attribute(t, "conv", colon + 1);
-    xmpp_stanza_set_attribute(t, "name", gw_counsellor_name(c, bare));
-    struct pend *p = send_iq(c, "set", pc->domain, t, P_TAKE);
-    if (p)
-        snprintf(p->requester, sizeof p->requester, "%s", from_full);
-    else
-        tell_counsellor(c, from_full, T(c, bare, "partner_unreachable"));
-}
-
-/* The queue is closed for overflow: as the hours timer last saw it (queue.c), so the
- * deadline and the check agree with the moment the queue's state changed. */
-static int queue_closed(struct gw_core *c, const struct gw_queue_conf *qc, int64_t now)
-{
-    if (!qc->hours)
-        return 0;
-    const struct gw_queue_rt *q = gw_queue_rt(c, qc->id);
-    if (q && q->open >= 0)
-        return !q->open;
-    return !gw_hours_is_open(qc->hours, (time_t)(now / 1000));
-}
-
-int64_t gw_fed_overflow_due(struct gw_core *c, const struct gw_conv *cv, int64_t now)
-{
-    if (cv->state != CS_QUEUED || cv->row.role || cv->fed_busy || cv->esc_partner)
-        return -1;
-    const struct gw_queue_conf *qc = gw_config_queue(c->cfg, cv->row.queue);
-    if (!qc || !qc->noverflow || cv->overflow_next >= qc->noverflow)
-        return -1;
-    if (queue_closed(c, qc, now))
-        return now;
-    if (!qc->overflow_after_s)
-        return -1;
-    return cv->row.queued_at + (int64_t)qc->overflow_after_s * 1000;
-}
-
-void gw_fed_overflow_check(struct gw_core *c, struct gw_conv *cv, int64_t now)
-{
-    int64_t due = gw_fed_overflow_due(c, cv, now);
-    if (due < 0 || due > now)
-        return;
-    const struct gw_queue_conf *qc = gw_config_queue(c->cfg, cv->row.queue);
-    const struct gw_partner_conf *pc = NULL;
-    while (!pc && cv->overflow_next < qc->noverflow) {
-        pc = gw_config_partner(c->cfg, qc->overflow_to[cv->overflow_next]);
-        if (!pc)
-            cv->overflow_next++; /* removed by a reload: the next one */
-    }
-    if (!pc)
-        return;
-    GW_INFO("federation: overflow of %s to %s after %lld s", cv->row.token, pc->domain,
-            (long long)((now - cv->row.queued_at) / 1000));
-    escalate_now(c, cv, pc, NULL, 0, NULL, 1);
-}
-
-void gw_fed_sweep(struct gw_core *c)
-{
-    int64_t now = gw_now_ms(c);
-    struct gw_conv *cv;
-    TAILQ_FOREACH(cv, &c->convs, all)
-    gw_fed_overflow_check(c, cv, now);
 }

@@ -1,4 +1,4 @@
-/* fed_int.h — private to federation (fed.c, fed_serve.c): the helpers the two share.
+/* fed_int.h — private to federation (fed.c, fed_serve.c, fed_queue.c): the helpers they share.
  * Nothing else includes it. */
 #ifndef GW_FED_INT_H
 #define GW_FED_INT_H
@@ -7,6 +7,42 @@
 #include <strophe.h>
 
 #include "desk/core.h"
+
+/* --- our requests to partners (fed.c) --- */
+
+enum pend_kind { P_ESCALATE, P_RELAY, P_QUEUE, P_TAKE };
+
+struct pend {
+    char id[48];
+    enum pend_kind kind;
+    struct gw_core *c;
+    char conv[24];       /* our conversation token */
+    int64_t msg_id;      /* relay: the message being delivered */
+    char requester[400]; /* counsellor full JID to report to */
+    char partner[256];
+    int overflow; /* escalation started by overflow, not a counsellor */
+    int closing;  /* relay: a kind="closed" relay */
+    int confirms; /* relay: our counsellor's text; the partner's result is its confirmation */
+    uint64_t timer;
+    struct pend *next;
+};
+
+/* Send an IQ set/get with `payload` (consumed) to a partner gateway and remember what it was
+ * for; the answer or a timeout goes to fed.c on_result.  NULL when it could not be sent. */
+struct pend *gw_fed_i_send_iq(struct gw_core *c, const char *type, const char *partner,
+                              xmpp_stanza_t *payload, enum pend_kind kind);
+/* Ask partner pc to take cv (overflow = 1: an overflow, not a counsellor's escalation): the
+ * request carries the fields pc may see, the note, and the transcript when `transcript` and
+ * pc's agreement allows it.  `requester` (full JID, may be NULL) is told when the request
+ * cannot be sent, and of the answer later (on_result). */
+void gw_fed_i_escalate_now(struct gw_core *c, struct gw_conv *cv, const struct gw_partner_conf *pc,
+                           const char *note, int transcript, const char *requester, int overflow);
+/* The catalogue text `key` in the language of counsellor `jid`. */
+const char *gw_fed_i_text(struct gw_core *c, const char *jid, const char *key);
+/* A chat message from the gateway domain to a counsellor's full JID (nothing if empty). */
+void gw_fed_i_tell_counsellor(struct gw_core *c, const char *to_full, const char *text);
+/* The bare JID of `full` (may be NULL: "") into bare. */
+void gw_fed_i_bare_of(const char *full, char *bare, size_t len);
 
 /* --- stanza helpers (fed.c) --- */
 
