@@ -1,7 +1,9 @@
 # Skagerrak — build, test, demo, install.  Plain make + pkg-config.
 #
 #   make            daemon + plugins (build/)
-#   make test       install missing Debian packages, build, unit tests (plain and
+#   make check-layers  the core's rooms include only their own and lower rooms' headers
+#                   (docs/architecture.md)
+#   make test       install missing Debian packages, the layer check, build, unit tests (plain and
 #                   ASan+UBSan), integration tests against real servers
 #   make run        the demo: local Prosody + gateway + channels
 #   make soak       the fault-injection suite with more rounds (SOAK_ROUNDS=5)
@@ -36,10 +38,14 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 
 CORE_CFLAGS   = $(CFLAGS) -Igateway $(shell pkg-config --cflags $(PKGS))
 CORE_LIBS     = $(shell pkg-config --libs $(PKGS)) $(LDLIBS)
-PLUGIN_CFLAGS = $(CFLAGS) -fPIC -fvisibility=hidden -Igateway $(shell pkg-config --cflags $(PLUGIN_PKGS))
+# Plugins see one header of the core, gateway/host/plugin_api.h, and nothing else of it.
+PLUGIN_CFLAGS = $(CFLAGS) -fPIC -fvisibility=hidden -Igateway/host $(shell pkg-config --cflags $(PLUGIN_PKGS))
 PLUGIN_LIBS   = $(shell pkg-config --libs $(PLUGIN_PKGS)) -lm
 
-CORE_SRC  = $(filter-out gateway/main.c,$(wildcard gateway/*.c))
+# The core: gateway/main.c and the rooms gateway/<room>/ (docs/architecture.md; their order
+# is defined in scripts/check-layers.sh, which also rejects a folder it does not know).
+CORE_SRC  = $(wildcard gateway/*/*.c)
+CORE_HDR  = $(wildcard gateway/*.h gateway/*/*.h)
 CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/%.o)
 PLUGINS   = $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/plugin.c))))
 PLUGIN_SO = $(PLUGINS:%=$(BUILD)/plugins/%.so)
@@ -53,7 +59,7 @@ UNIT_PLUGIN     = $(UNIT_PLUGIN_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_PLUGIN_SO  = $(patsubst tests/plugins/%/plugin.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*/plugin.c))
 FAKEHOST_OBJ    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%.o,$(wildcard tests/unit/fakehost/*.c))
 
-.PHONY: all test unit integration soak run bench install clean deps check-format format
+.PHONY: all test check-layers unit integration soak run bench install clean deps check-format format
 # Keep intermediate objects (plugins' .o files would otherwise be deleted after each link).
 .SECONDARY:
 all: $(BUILD)/skagerrak $(PLUGIN_SO) $(TOOLS) $(TEST_PLUGIN_SO)
@@ -64,7 +70,7 @@ $(BUILD)/libgw.a: $(CORE_OBJ)
 $(BUILD)/skagerrak: $(BUILD)/gateway/main.o $(BUILD)/libgw.a
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(CORE_LIBS)
 
-$(BUILD)/gateway/%.o: gateway/%.c $(wildcard gateway/*.h)
+$(BUILD)/gateway/%.o: gateway/%.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) -c -o $@ $<
 
@@ -77,7 +83,7 @@ $(BUILD)/plugins/%.so: $$(call objs_of,plugins/$$*)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared -o $@ $^ $(PLUGIN_LIBS)
 
-$(BUILD)/plugins/%.o: plugins/%.c $$(wildcard $$(dir plugins/%)*.h) gateway/plugin_api.h
+$(BUILD)/plugins/%.o: plugins/%.c $$(wildcard $$(dir plugins/%)*.h) gateway/host/plugin_api.h
 	@mkdir -p $(dir $@)
 	$(CC) $(PLUGIN_CFLAGS) -c -o $@ $<
 
@@ -86,7 +92,7 @@ $(BUILD)/tests/plugins/%.so: $$(call objs_of,tests/plugins/$$*)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared -o $@ $^ $(PLUGIN_LIBS)
 
-$(BUILD)/tests/plugins/%.o: tests/plugins/%.c gateway/plugin_api.h
+$(BUILD)/tests/plugins/%.o: tests/plugins/%.c gateway/host/plugin_api.h
 	@mkdir -p $(dir $@)
 	$(CC) $(PLUGIN_CFLAGS) -c -o $@ $<
 
@@ -99,7 +105,7 @@ $(BUILD)/%: tools/%.c $(BUILD)/libgw.a
 # tests/unit/fakehost/), as does test_fakehost, which proves the fake host.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libgw.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CORE_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libgw.a $(CORE_LIBS) -lcmocka
+	$(CC) $(CORE_CFLAGS) -Itests/unit -Igateway/host $(LDFLAGS) -o $@ $< $(BUILD)/libgw.a $(CORE_LIBS) -lcmocka
 
 $(BUILD)/tests/%: tests/unit/%.c $$(call objs_of,plugins/$$(firstword $$(subst /, ,$$*))) $(FAKEHOST_OBJ)
 	@mkdir -p $(dir $@)
@@ -109,18 +115,23 @@ $(BUILD)/tests/test_fakehost: tests/unit/test_fakehost.c $(FAKEHOST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(PLUGIN_CFLAGS) -fvisibility=default -Itests/unit $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS) $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/fakehost/%.o: tests/unit/fakehost/%.c tests/unit/fakehost/priv.h tests/unit/fakehost.h gateway/plugin_api.h
+$(BUILD)/tests/fakehost/%.o: tests/unit/fakehost/%.c tests/unit/fakehost/priv.h tests/unit/fakehost.h gateway/host/plugin_api.h
 	@mkdir -p $(dir $@)
 	$(CC) $(PLUGIN_CFLAGS) -fvisibility=default -Itests/unit -c -o $@ $<
 
 unit: $(UNIT_CORE) $(UNIT_PLUGIN) $(TEST_PLUGIN_SO)
 	@scripts/run-unit.sh $(UNIT_CORE) $(UNIT_PLUGIN)
 
+# Dependencies between the core's rooms point one way (docs/architecture.md).
+check-layers:
+	@scripts/check-layers.sh
+
 deps:
 	@scripts/setup-deps.sh
 
 # The README's test command.  Everything it needs is installed and started from here.
 test: deps
+	$(MAKE) check-layers
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) SAN=1 all

@@ -114,7 +114,7 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t status, int error,
     exit(1);
 }
 
-/* Same workaround as gateway/xmpp.c give_sm_state(): libstrophe 0.12.2 dereferences the
+/* Same workaround as gateway/io/xmpp.c give_sm_state(): libstrophe 0.12.2 dereferences the
  * XEP-0198 state on every received stanza but allocates it only for client streams. */
 static void give_sm_state(struct zw *z)
 {
@@ -157,7 +157,7 @@ static void close_conn(struct zw *z, int i)
 /* A chat message from LOCAL@domain to JID; the HTTP status to answer with. */
 static int send_chat(struct zw *z, const char *to, const char *from, const char *text)
 {
-    /* The same stanza the gateway sends a counsellor (gateway/router.c gw_router_chat): an
+    /* The same stanza the gateway sends a counsellor (gateway/desk/router.c gw_router_chat): an
      * id, the body, the seeker's nick (XEP-0172), origin-id (XEP-0359) and <active/>
      * (XEP-0085) -- the issue's "emits the same messages"; only the work behind it is gone. */
     char out[4096];

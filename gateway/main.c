@@ -10,15 +10,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core.h"
-#include "fed.h"
-#include "fetch.h"
-#include "hashmap.h"
-#include "http.h"
-#include "i18n.h"
-#include "log.h"
-#include "loop.h"
-#include "xmpp.h"
+#include "desk/core.h"
+#include "fed/fed.h"
+#include "host/host.h"
+#include "io/fetch.h"
+#include "io/hashmap.h"
+#include "io/http.h"
+#include "conf/i18n.h"
+#include "io/log.h"
+#include "io/loop.h"
+#include "io/xmpp.h"
 
 #define SWEEP_MS 5000
 
@@ -239,7 +240,9 @@ static int start(struct gw_core *c, char *err, size_t errlen)
         return -1;
     }
     gw_xmpp_set_identity(c->xmpp, cfg->service_name, GW_VERSION);
-    if (gw_queues_init(c) < 0 || gw_fed_init(c) < 0) {
+    /* The upper rooms register their services with the desk before anything can use them. */
+    gw_host_attach(c);
+    if (gw_fed_init(c) < 0 || gw_queues_init(c) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -288,8 +291,6 @@ static void shutdown_core(struct gw_core *c)
     gw_map_free(&c->conv_by_token);
     gw_map_free(&c->conv_by_seeker);
     gw_outbox_release(c);
-    free(c->inflight);
-    free(c->pending);
     gw_turn_release(c);
     gw_loop_free(&c->loop);
     gw_store_close(&c->store);

@@ -105,7 +105,7 @@ def test_control_characters_never_reach_the_stream(gateway, client):
 
 
 def test_markup_characters_arrive_as_written(gateway, client):
-    """Stanzas to counsellors are written as text (gateway/router.c): what XML must escape
+    """Stanzas to counsellors are written as text (gateway/desk/router.c): what XML must escape
     arrives exactly as the seeker wrote it, and the stream survives it."""
     kari = client("kari")
     sign_in(kari)

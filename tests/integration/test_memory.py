@@ -10,7 +10,7 @@ Each round mixes the three ways a conversation ends:
 
 Why the bound holds and what it means:
   * Before round 1, one long loopback conversation (WARM_MB of text) fills SQLite's page
-    cache up to its cap (PRAGMA cache_size = -16384, 16 MiB, gateway/store.c).  That cache
+    cache up to its cap (PRAGMA cache_size = -16384, 16 MiB, gateway/store/store.c).  That cache
     is bounded and grows with any stored data, not per conversation; without the warm-up it
     would grow by ~1.6 KB per conversation here until the cap (~10,000 conversations) and
     hide what this test is about.

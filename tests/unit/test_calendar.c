@@ -1,4 +1,4 @@
-/* test_calendar.c — unit tests for holidays, Easter and opening hours (gateway/calendar.c). */
+/* test_calendar.c — unit tests for holidays, Easter and opening hours (gateway/conf/calendar.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "calendar.h"
-#include "i18n.h"
-#include "plugin_api.h"
+#include "conf/calendar.h"
+#include "conf/i18n.h"
+#include "host/plugin_api.h"
 
 /* UTC instant from calendar fields (the tests state the Oslo offset next to each use). */
 static time_t utc(int y, int mo, int d, int h, int mi)

@@ -1,4 +1,4 @@
-/* test_config.c — unit tests for the configuration loader (gateway/config.c). */
+/* test_config.c — unit tests for the configuration loader (gateway/conf/config.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "conf/config.h"
 
 struct fx {
     char dir[64];

@@ -13,9 +13,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fetch.h"
-#include "http.h"
-#include "loop.h" /* after plugin_api.h: see http.h */
+#include "io/fetch.h"
+#include "io/http.h"
+#include "io/loop.h" /* after plugin_api.h: see http.h */
 
 struct env {
     struct gw_loop *l;

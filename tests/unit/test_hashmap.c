@@ -1,4 +1,4 @@
-/* test_hashmap.c — unit tests for the string-keyed hash map (gateway/hashmap.c). */
+/* test_hashmap.c — unit tests for the string-keyed hash map (gateway/io/hashmap.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hashmap.h"
+#include "io/hashmap.h"
 
 #define N 10000
 

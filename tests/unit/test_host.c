@@ -1,4 +1,4 @@
-/* test_host.c — unit tests for the plugin loader (gateway/host.c): gw_host_check on good,
+/* test_host.c — unit tests for the plugin loader (gateway/host/host.c): gw_host_check on good,
  * missing, wrong-ABI, symbol-less and init-failing plugins, and the load/start/stop cycle
  * (the host removes the routes, timers and fds a plugin registered). */
 #include <setjmp.h>
@@ -15,9 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core.h"
-#include "http.h"
-#include "loop.h"
+#include "desk/core.h"
+#include "host/host.h"
+#include "io/http.h"
+#include "io/loop.h"
 
 static char plugin_dir[PATH_MAX];
 

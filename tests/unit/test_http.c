@@ -16,9 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fetch.h"
-#include "http.h"
-#include "loop.h" /* after plugin_api.h: see http.h */
+#include "io/fetch.h"
+#include "io/http.h"
+#include "io/loop.h" /* after plugin_api.h: see http.h */
 
 #define MAX_BODY 4096
 

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "i18n.h"
+#include "conf/i18n.h"
 
 static const char *i18n_dir(void)
 {

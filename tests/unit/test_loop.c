@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "loop.h"
+#include "io/loop.h"
 
 struct rec {
     int order[256];

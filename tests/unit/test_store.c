@@ -1,4 +1,4 @@
-/* test_store.c — unit tests for the durable store (gateway/store.c): creation, migrations,
+/* test_store.c — unit tests for the durable store (gateway/store/store.c): creation, migrations,
  * refusal of bad files, and every table's operations. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,8 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "plugin_api.h"
-#include "store.h"
+#include "host/plugin_api.h"
+#include "store/store.h"
 
 struct fx {
     char dir[64];

@@ -1,4 +1,4 @@
-/* test_xmlsafe.c — unit tests for gw_xml_safe (gateway/xmpp.c): what XML 1.0 forbids is
+/* test_xmlsafe.c — unit tests for gw_xml_safe (gateway/io/xmpp.c): what XML 1.0 forbids is
  * stripped and the result is cut on a character boundary; and for gw_xml_escape, which the
  * stanzas written as text (gw_router_chat) rely on. */
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xmpp.h"
+#include "io/xmpp.h"
 
 static void check(const char *in, size_t max, const char *want)
 {
