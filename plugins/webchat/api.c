@@ -400,6 +400,31 @@ static void h_typing(struct web_call *c)
     reply_empty(c, 204);
 }
 
+/* Is `id` a counsellor's message of this session's conversation?  Asked of the store when the
+ * session's memory of what it was sent does not have it: after a restart the ring is empty,
+ * yet the page still acknowledges what it showed before (its receipt must not be lost). */
+struct ack_probe {
+    int64_t id;
+    int mine;
+};
+
+static int ack_probe_one(void *arg, const struct gw_history_item *it)
+{
+    struct ack_probe *p = arg;
+    p->mine = it->id == p->id && !strcmp(it->dir, "out");
+    return 1; /* the first item after id - 1 is the only one that matters */
+}
+
+static int ack_is_mine(struct web_ctx *x, struct web_session *s, int64_t id)
+{
+    if (web_session_has_out(s, id))
+        return 1;
+    struct ack_probe p = {id, 0};
+    if (id > 0 && s->conv[0])
+        x->api->history(x->h, s->conv, id - 1, ack_probe_one, &p);
+    return p.mine;
+}
+
 static void h_ack(struct web_call *c)
 {
     struct web_ctx *x = c->x;
@@ -414,7 +439,7 @@ static void h_ack(struct web_call *c)
     int any = 0;
     web_confirm_pending(x); /* else an ack in the turn the message arrived finds no ref */
     for (size_t i = 0; i < n; i++) {
-        if (!web_session_has_out(c->s, ids[i]))
+        if (!ack_is_mine(x, c->s, ids[i]))
             continue; /* not a message this session was sent: ignore */
         char ref[32];
         web_msg_ref(ids[i], ref, sizeof(ref));
