@@ -198,7 +198,7 @@ static int copy_msg(void *arg, const struct gw_msg_row *r)
 }
 
 static void defer_delivered(struct gw_core *c, int64_t outbox_id, int64_t msg_id,
-                            const char *ref);
+                            const char *ref, int state_set);
 static void arm_retry(struct gw_core *c, int64_t due);
 
 /* Deliver one channel row; `w` is its work item when the message is in hand (else NULL: read
@@ -268,7 +268,7 @@ static int deliver_row(struct gw_core *c, const struct gw_outbox_row *r, struct 
     free(b.body);
     free(b.meta);
     if (rc == GW_OK) {
-        defer_delivered(c, r->id, r->msg_id, NULL);
+        defer_delivered(c, r->id, r->msg_id, NULL, 0);
         return 3;
     }
     if (rc == GW_PENDING) {
@@ -560,9 +560,9 @@ static void record_soon(void *arg)
  * between delivers the message again, as a crash between deliver() and that second commit
  * always could. */
 static void defer_delivered(struct gw_core *c, int64_t outbox_id, int64_t msg_id,
-                            const char *ref)
+                            const char *ref, int state_set)
 {
-    struct gw_ack e = {outbox_id, msg_id, ref ? strdup(ref) : NULL, 0};
+    struct gw_ack e = {outbox_id, msg_id, ref ? strdup(ref) : NULL, state_set};
     if (!acked_reserve(c, 1) || (ref && !e.ref)) {
         struct gw_ack now = {outbox_id, msg_id, (char *)ref, 0};
         record_acks(c, &now, 1); /* no memory to defer: record now */
@@ -657,9 +657,7 @@ void gw_outbox_channel_done(struct gw_core *c, int64_t msg_id, int status, const
         /* Recorded like a confirmation: kept until committed, so a rolled-back turn cannot
          * make the outbox send it again. */
         gw_store_msg_state(c->store, msg_id, "sent", ref, NULL); /* reports may come at once */
-        defer_delivered(c, oid, msg_id, ref);
-        if (c->outbox.nacked && c->outbox.acked[c->outbox.nacked - 1].outbox_id == oid)
-            c->outbox.acked[c->outbox.nacked - 1].state_set = 1; /* until a rollback (below) */
+        defer_delivered(c, oid, msg_id, ref, 1); /* state written: until a rollback */
         lane_finished(c, target, conv, oid);
     } else if (status == GW_EAGAIN) {
         int64_t now = gw_now_ms(c);

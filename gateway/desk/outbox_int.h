@@ -28,7 +28,5 @@ int64_t gw_lane_retry_at(struct gw_core *c, const char *target, int64_t conv_id,
  * finished but not yet committed (c->outbox.acked). */
 void gw_lanes_rebuild(struct gw_core *c);
 void gw_lanes_free(struct gw_core *c);
-/* Lanes with something waiting (tests, health). */
-size_t gw_lanes_count(const struct gw_core *c);
 
 #endif

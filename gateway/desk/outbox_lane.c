@@ -11,7 +11,6 @@
  *
  * Lanes live in memory (one small map entry per conversation with something waiting) and are
  * rebuilt from the outbox table at start-up and after a rolled-back turn. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,9 +165,4 @@ void gw_lanes_rebuild(struct gw_core *c)
     gw_lanes_free(c);
     struct rebuild_ctx x = {c, c->outbox.acked, c->outbox.nacked};
     gw_store_outbox_each_channel(c->store, rebuild_one, &x);
-}
-
-size_t gw_lanes_count(const struct gw_core *c)
-{
-    return c->outbox.lanes ? gw_map_count(c->outbox.lanes) : 0;
 }
