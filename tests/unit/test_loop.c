@@ -252,10 +252,14 @@ static void test_timer_heap_cancel(void **state)
         perm[i] = perm[j];
         perm[j] = x;
     }
+    /* Deadlines are base + 2i on one clock, not "2i from whenever the add ran": a
+     * machine that pauses the test for 2 ms between two adds must not reorder them. */
+    uint64_t base = gw_loop_mono_ms() + 100;
     for (int k = 0; k < N; k++) {
         int i = perm[k];
         t[i] = (struct tctx){.r = &r, .v = i, .l = l};
-        ids[i] = gw_loop_timer_add(l, (uint64_t)i * 2, timer_cb, &t[i]);
+        uint64_t now = gw_loop_mono_ms(), due = base + (uint64_t)i * 2;
+        ids[i] = gw_loop_timer_add(l, due > now ? due - now : 0, timer_cb, &t[i]);
         assert_true(ids[i] != 0);
     }
     int expect = 0;
