@@ -12,7 +12,7 @@
 # with -Igateway and nothing deeper, so an unprefixed "x.h" finds only a header of the file's
 # own room (the including file's directory); "../x/y.h" is reported as not a room.
 set -u
-ORDER="io store conf desk fed host"
+ORDER="io store conf desk fed host ctl"
 cd "$(dirname "$0")/.." || exit 2
 
 rank() {
