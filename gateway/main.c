@@ -14,7 +14,6 @@
 #include "fed/fed.h"
 #include "host/host.h"
 #include "io/fetch.h"
-#include "io/hashmap.h"
 #include "io/http.h"
 #include "conf/i18n.h"
 #include "io/log.h"
@@ -105,7 +104,7 @@ static void health(void *arg, struct gw_http_req *req)
              xok && dok && pok ? "true" : "false", xok ? "true" : "false", gw_xmpp_state(c->xmpp),
              (unsigned long long)gw_xmpp_barriers(c->xmpp),
              dok ? "true" : "false", gw_store_version(c->store),
-             (long long)gw_store_outbox_count(c->store), gw_map_count(c->conv_by_token) / 2,
+             (long long)gw_store_outbox_count(c->store), gw_conv_count(c),
              plugins);
     gw_http_req_respond(req, xok && dok && pok ? 200 : 503, "application/json", body, strlen(body),
                         NULL);
@@ -165,8 +164,8 @@ static void reload(struct gw_core *c)
         gw_clock_set_test(c, n->test_clock);
     gw_queues_init(c); /* re-arms the opening/closing timers */
     gw_config_free(&old);
-    for (int i = 0; i < c->nqueues; i++)
-        gw_queue_dispatch(c, c->queues[i].id);
+    for (int i = 0; i < c->cfg->nqueues; i++)
+        gw_queue_dispatch(c, c->cfg->queues[i].id);
     gw_timers_rearm(c, clock_changed); /* timeouts may have changed */
     GW_INFO("configuration reloaded");
 }
@@ -204,9 +203,7 @@ static int start(struct gw_core *c, char *err, size_t errlen)
     if (!c->store)
         return -1;
     c->loop = gw_loop_new();
-    c->conv_by_token = gw_map_new();
-    c->conv_by_seeker = gw_map_new();
-    if (!c->loop || !c->conv_by_token || !c->conv_by_seeker) {
+    if (!c->loop || gw_desk_init(c) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -283,13 +280,8 @@ static void shutdown_core(struct gw_core *c)
     gw_xmpp_free(&c->xmpp);
     gw_http_free(&c->http);
     gw_fetch_free(&c->fetch);
-    gw_conv_free_all(c);
-    gw_queues_release(c);
-    gw_presence_release(c);
-    gw_retention_release(c);
+    gw_desk_release(c);
     gw_fed_release(c);
-    gw_map_free(&c->conv_by_token);
-    gw_map_free(&c->conv_by_seeker);
     gw_outbox_release(c);
     gw_turn_release(c);
     gw_loop_free(&c->loop);
@@ -332,8 +324,6 @@ int main(int argc, char **argv)
     }
     struct gw_core core = {0};
     struct gw_core *c = &core;
-    TAILQ_INIT(&c->convs);
-    TAILQ_INIT(&c->presence);
     struct gw_cfg_errors e = {0};
     c->config_path = check ? check : path;
     c->cfg = gw_config_load(c->config_path, &e);

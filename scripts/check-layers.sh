@@ -60,6 +60,12 @@ done
 grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' gateway/host/plugin_api.h |
     sed 's|^\([0-9]*\):.*|gateway/host/plugin_api.h:\1: plugin_api.h includes a gateway header (it must stay a leaf)|' \
     >>"$out"
+# Rooms own their state: struct gw_core's sub-structs that belong to the desk (desk, outbox,
+# turn) are read and written only by gateway/desk/; the other rooms call its functions.
+grep -nE -- '->(desk|outbox|turn)\.|\.(desk|outbox|turn)\.' gateway/*.c gateway/*/*.[ch] |
+    grep -v '^gateway/desk/' |
+    sed 's|^\([^:]*:[0-9]*\):.*|\1: reaches into the desk'"'"'s state (use a gw_conv_*/gw_outbox_* function)|' \
+    >>"$out"
 if [ -s "$out" ]; then
     cat "$out" >&2
     echo "check-layers: $(wc -l <"$out") include(s) against the room order ($ORDER, docs/architecture.md)" >&2

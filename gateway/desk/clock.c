@@ -10,7 +10,7 @@ int64_t gw_now_ms(const struct gw_core *c)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + c->clock_offset_ms;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + c->desk.clock_offset_ms;
 }
 
 static int parse_spec(const char *spec, time_t *out)
@@ -36,16 +36,16 @@ int gw_clock_set_test(struct gw_core *c, const char *spec)
 {
     time_t t;
     if (!spec) {
-        if (c->clock_offset_ms)
+        if (c->desk.clock_offset_ms)
             GW_WARN("test clock off: the daemon runs on the real clock again");
-        c->clock_offset_ms = 0;
+        c->desk.clock_offset_ms = 0;
         return 0;
     }
     if (parse_spec(spec, &t) < 0)
         return -1;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    c->clock_offset_ms = (int64_t)t * 1000 - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    c->desk.clock_offset_ms = (int64_t)t * 1000 - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
     GW_WARN("test clock in use: the daemon believes it is %s", spec);
     return 0;
 }

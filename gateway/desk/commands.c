@@ -185,7 +185,7 @@ static struct gw_conv *my_offer(struct cmd_ctx *x)
     if (x->cv && x->cv->state == CS_OFFERED)
         return x->cv;
     struct gw_conv *cv;
-    TAILQ_FOREACH(cv, &x->c->convs, all)
+    TAILQ_FOREACH(cv, &x->c->desk.convs, all)
     if (cv->state == CS_OFFERED && cv->offered_to && !strcmp(cv->offered_to, x->bare))
         return cv;
     return NULL;
@@ -407,7 +407,7 @@ static void cmd_all(struct cmd_ctx *x, char *args)
     char text[8192];
     size_t off = 0;
     struct gw_conv *cv;
-    TAILQ_FOREACH(cv, &x->c->convs, all)
+    TAILQ_FOREACH(cv, &x->c->desk.convs, all)
     if (off < sizeof text)
         off += (size_t)snprintf(text + off, sizeof text - off, "%s%s %s %s %s", off ? "\n" : "",
                                 cv->row.token, gw_conv_state_name(cv->state), cv->nick,

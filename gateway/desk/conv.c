@@ -52,7 +52,7 @@ static void make_nick(struct gw_conv *cv)
 
 struct gw_conv *gw_conv_find(struct gw_core *c, const char *token)
 {
-    return token ? gw_map_get(c->conv_by_token, token) : NULL;
+    return token ? gw_map_get(c->desk.conv_by_token, token) : NULL;
 }
 
 /* The key of a conversation's id in conv_by_token: "#" and the id in decimal (written by
@@ -78,14 +78,14 @@ struct gw_conv *gw_conv_by_id(struct gw_core *c, int64_t id)
 {
     char idkey[24];
     id_key(id, idkey);
-    return gw_map_get(c->conv_by_token, idkey);
+    return gw_map_get(c->desk.conv_by_token, idkey);
 }
 
 struct gw_conv *gw_conv_for_seeker(struct gw_core *c, const char *channel, const char *address)
 {
     char key[320];
     seeker_key(channel, address, key, sizeof key);
-    return gw_map_get(c->conv_by_seeker, key);
+    return gw_map_get(c->desk.conv_by_seeker, key);
 }
 
 static void index_conv(struct gw_core *c, struct gw_conv *cv)
@@ -94,10 +94,11 @@ static void index_conv(struct gw_core *c, struct gw_conv *cv)
     seeker_key(cv->channel, cv->address, key, sizeof key);
     char idkey[24];
     id_key(cv->row.id, idkey);
-    gw_map_set(c->conv_by_token, cv->row.token, cv);
-    gw_map_set(c->conv_by_token, idkey, cv); /* tokens never start with '#' */
-    gw_map_set(c->conv_by_seeker, key, cv);
-    TAILQ_INSERT_TAIL(&c->convs, cv, all);
+    gw_map_set(c->desk.conv_by_token, cv->row.token, cv);
+    gw_map_set(c->desk.conv_by_token, idkey, cv); /* tokens never start with '#' */
+    gw_map_set(c->desk.conv_by_seeker, key, cv);
+    TAILQ_INSERT_TAIL(&c->desk.convs, cv, all);
+    c->desk.nconvs++;
 }
 
 static void new_token(char *buf, size_t len)
@@ -171,30 +172,30 @@ void gw_conv_touch(struct gw_core *c, struct gw_conv *cv)
         gw_queue_arm(c, cv);
     if (cv->touched)
         return;
-    if (c->ntouched == c->captouched) {
-        size_t ncap = c->captouched ? c->captouched * 2 : 64;
-        int64_t *n = realloc(c->touched, ncap * sizeof *n);
+    if (c->desk.ntouched == c->desk.captouched) {
+        size_t ncap = c->desk.captouched ? c->desk.captouched * 2 : 64;
+        int64_t *n = realloc(c->desk.touched, ncap * sizeof *n);
         if (!n) { /* no memory to defer: write now */
             gw_store_conv_touch(c->store, &cv->row);
             return;
         }
-        c->touched = n;
-        c->captouched = ncap;
+        c->desk.touched = n;
+        c->desk.captouched = ncap;
     }
-    c->touched[c->ntouched++] = cv->row.id;
+    c->desk.touched[c->desk.ntouched++] = cv->row.id;
     cv->touched = 1;
 }
 
 void gw_conv_flush_touches(struct gw_core *c)
 {
-    for (size_t i = 0; i < c->ntouched; i++) {
-        struct gw_conv *cv = gw_conv_by_id(c, c->touched[i]);
+    for (size_t i = 0; i < c->desk.ntouched; i++) {
+        struct gw_conv *cv = gw_conv_by_id(c, c->desk.touched[i]);
         if (cv && cv->touched) /* closed ones were saved whole and are gone */
             gw_store_conv_touch(c->store, &cv->row);
         if (cv)
             cv->touched = 0;
     }
-    c->ntouched = 0;
+    c->desk.ntouched = 0;
 }
 
 int gw_conv_save(struct gw_core *c, struct gw_conv *cv)
@@ -209,13 +210,14 @@ static void conv_release(struct gw_core *c, struct gw_conv *cv)
 {
     char key[320];
     seeker_key(cv->channel, cv->address, key, sizeof key);
-    if (gw_map_get(c->conv_by_seeker, key) == cv)
-        gw_map_del(c->conv_by_seeker, key);
+    if (gw_map_get(c->desk.conv_by_seeker, key) == cv)
+        gw_map_del(c->desk.conv_by_seeker, key);
     char idkey[24];
     id_key(cv->row.id, idkey);
-    gw_map_del(c->conv_by_token, cv->row.token);
-    gw_map_del(c->conv_by_token, idkey);
-    TAILQ_REMOVE(&c->convs, cv, all);
+    gw_map_del(c->desk.conv_by_token, cv->row.token);
+    gw_map_del(c->desk.conv_by_token, idkey);
+    TAILQ_REMOVE(&c->desk.convs, cv, all);
+    c->desk.nconvs--;
     if (cv->offer_timer)
         gw_loop_timer_cancel(c->loop, cv->offer_timer);
     if (cv->due_timer)
@@ -346,17 +348,17 @@ static int reconcile_one(void *arg, const struct gw_conv_row *r)
 void gw_conv_reconcile(struct gw_core *c)
 {
     struct gw_conv *cv, *next;
-    TAILQ_FOREACH(cv, &c->convs, all)
+    TAILQ_FOREACH(cv, &c->desk.convs, all)
         cv->seen = cv->touched = 0;
     struct load_ctx lc = {c, 0};
     gw_store_conv_open_each(c->store, reconcile_one, &lc);
     int dropped = 0;
-    TAILQ_FOREACH_SAFE(cv, &c->convs, all, next)
+    TAILQ_FOREACH_SAFE(cv, &c->desk.convs, all, next)
         if (!cv->seen) { /* opened by the rolled-back turn (or closed in the store) */
             conv_forget(c, cv);
             dropped++;
         }
-    c->ntouched = 0; /* ids of the dropped ones may be among them; times are a second's worth */
+    c->desk.ntouched = 0; /* ids of the dropped ones may be among them; times are a second's worth */
     if (lc.n || dropped)
         GW_INFO("store: after the rollback %d conversation(s) reloaded, %d dropped", lc.n,
                 dropped);
@@ -367,7 +369,7 @@ void gw_conv_reconcile(struct gw_core *c)
 void gw_conv_free_all(struct gw_core *c)
 {
     struct gw_conv *cv;
-    while ((cv = TAILQ_FIRST(&c->convs))) {
+    while ((cv = TAILQ_FIRST(&c->desk.convs))) {
         struct gw_queue_rt *q = gw_queue_rt(c, cv->row.queue);
         if (q && (cv->state == CS_QUEUED || cv->state == CS_OFFERED)) {
             TAILQ_REMOVE(&q->waiting, cv, qlink);
@@ -375,9 +377,9 @@ void gw_conv_free_all(struct gw_core *c)
         }
         conv_release(c, cv);
     }
-    free(c->touched);
-    c->touched = NULL;
-    c->ntouched = c->captouched = 0;
+    free(c->desk.touched);
+    c->desk.touched = NULL;
+    c->desk.ntouched = c->desk.captouched = 0;
 }
 
 const char *gw_conv_jid(struct gw_core *c, const struct gw_conv *cv, char *buf, size_t len)

@@ -221,6 +221,32 @@ struct gw_channel_ops {
     int (*pipelined)(struct gw_core *c, const char *channel);
 };
 
+/* The desk's own state: open conversations (conv.c), queues (queue.c), counsellor presence
+ * (presence.c), the router's stanza counter, the test clock (clock.c).  Only desk/ reads
+ * these fields; the other rooms use the functions below (gw_conv_find, gw_conv_each,
+ * gw_conv_count, gw_queue_rt_find, ...).  gw_desk_init / gw_desk_release (desk.c) make and
+ * free it. */
+struct gw_desk {
+    int ready;                     /* gw_desk_init ran */
+    struct gw_map *conv_by_token;
+    struct gw_map *conv_by_seeker; /* "channel\naddress" -> open conversation */
+    struct gw_conv_list convs;     /* every open conversation, in opening order */
+    size_t nconvs;
+    struct gw_presence_list presence;
+    struct gw_queue_rt *queues;
+    int nqueues;
+    int64_t *touched; /* ids of conversations whose activity times wait to be written */
+    size_t ntouched, captouched;
+    uint64_t grace_timer; /* next check of conversations held for an absent counsellor */
+    int64_t grace_at;     /* when it fires (ms) */
+    uint64_t stanza_seq;
+    int64_t clock_offset_ms; /* test clock: wall = real + offset */
+    /* runmark.c */
+    int run_marked;           /* the store's run marker says "running" */
+    int64_t alive_written_at; /* last heartbeat written (ms) */
+    int64_t crashed_at; /* an unclean stop at about this time (ms) not yet announced, 0 none */
+};
+
 struct gw_core {
     const char *config_path;
     struct gw_config *cfg;
@@ -231,30 +257,16 @@ struct gw_core {
     struct gw_fetch *fetch;
     struct gw_i18n *i18n;
     struct gw_plugin_slot *plugins; /* linked list (host.c) */
-    struct gw_map *conv_by_token;
-    struct gw_map *conv_by_seeker; /* "channel\naddress" -> open conversation */
-    struct gw_conv_list convs;
-    struct gw_presence_list presence;
-    struct gw_queue_rt *queues;
-    int nqueues;
-    int64_t clock_offset_ms; /* test clock: wall = real + offset */
+    struct gw_desk desk;     /* the desk's files only; the others call gw_conv_*(), gw_queue_*() */
     struct gw_outbox outbox; /* outbox*.c only; the others call gw_outbox_*() */
     uint64_t sweep_timer;
-    uint64_t grace_timer; /* next check of conversations held for an absent counsellor */
-    int64_t grace_at;     /* when it fires (ms) */
     uint64_t checkpoint_timer;      /* WAL checkpoints, off the message path */
-    int64_t *touched; /* ids of conversations whose activity times wait to be written */
-    size_t ntouched, captouched;
     int stopping;
-    uint64_t stanza_seq;
     struct gw_fed *fed;        /* federation state (fed/, opaque to the desk) */
     const struct gw_fed_ops *fed_ops;         /* set by gw_fed_init */
     const struct gw_channel_ops *channel_ops; /* set by gw_host_attach */
     struct gw_turn turn;     /* turn.c only */
     int64_t last_retention_ms; /* last retention run */
-    int run_marked;            /* the store's run marker says "running" (runmark.c) */
-    int64_t alive_written_at;  /* last heartbeat written (ms) */
-    int64_t crashed_at; /* an unclean stop at about this time (ms) not yet announced, 0 none */
     uint64_t retention_timer;  /* retention.c */
     int64_t retention_at;
     int64_t *ret_cut;          /* ring of cut-off times of closings waiting for retention */
@@ -332,6 +344,20 @@ int gw_conv_load_all(struct gw_core *c);
  * memory knows (offers, consent questions).  Then every queue is dispatched again. */
 void gw_conv_reconcile(struct gw_core *c);
 void gw_conv_free_all(struct gw_core *c);
+
+/* --- desk.c: the desk's state as a whole --- */
+/* Make the desk's state (empty lists and maps).  0, or -1 out of memory. */
+int gw_desk_init(struct gw_core *c);
+/* Free everything the desk holds (conversations, queues, presence, retention); safe when
+ * gw_desk_init never ran. */
+void gw_desk_release(struct gw_core *c);
+/* How many conversations are open. */
+size_t gw_conv_count(const struct gw_core *c);
+/* cb for every open conversation, in opening order; cb may finish the one it is given
+ * (not others). */
+void gw_conv_each(struct gw_core *c, void (*cb)(void *arg, struct gw_conv *cv), void *arg);
+/* The open conversation served elsewhere (role 1, "home side") that partner knows as ref. */
+struct gw_conv *gw_conv_by_partner_ref(struct gw_core *c, const char *partner, const char *ref);
 /* JID of the conversation ("token@domain") into buf. */
 const char *gw_conv_jid(struct gw_core *c, const struct gw_conv *cv, char *buf, size_t len);
 /* Tell the seeker an automatic text (catalogue key, vars name/value pairs, NULL-ended),

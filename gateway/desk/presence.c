@@ -44,7 +44,7 @@ void gw_presence_probe(struct gw_core *c)
 int gw_counsellor_online(struct gw_core *c, const char *bare)
 {
     struct gw_presence *p;
-    TAILQ_FOREACH(p, &c->presence, link)
+    TAILQ_FOREACH(p, &c->desk.presence, link)
     if (strcmp(p->bare, bare) == 0)
         return 1;
     return 0;
@@ -53,7 +53,7 @@ int gw_counsellor_online(struct gw_core *c, const char *bare)
 int gw_counsellor_ready(struct gw_core *c, const char *bare, const char *queue)
 {
     struct gw_presence *p;
-    TAILQ_FOREACH(p, &c->presence, link)
+    TAILQ_FOREACH(p, &c->desk.presence, link)
     if (strcmp(p->bare, bare) == 0 && (strcmp(p->queue, queue) == 0 || !strcmp(p->queue, "*")) &&
         show_ready(p->show))
         return 1;
@@ -69,13 +69,13 @@ static void grace_check(void *arg);
 
 static void arm_grace(struct gw_core *c, int64_t due)
 {
-    if (c->grace_timer && c->grace_at <= due)
+    if (c->desk.grace_timer && c->desk.grace_at <= due)
         return;
-    if (c->grace_timer)
-        gw_loop_timer_cancel(c->loop, c->grace_timer);
+    if (c->desk.grace_timer)
+        gw_loop_timer_cancel(c->loop, c->desk.grace_timer);
     int64_t at;
-    c->grace_timer = gw_loop_timer_add(c->loop, gw_clock_delay_ms(c, due, &at), grace_check, c);
-    c->grace_at = at;
+    c->desk.grace_timer = gw_loop_timer_add(c->loop, gw_clock_delay_ms(c, due, &at), grace_check, c);
+    c->desk.grace_at = at;
 }
 
 static int64_t grace_ms(const struct gw_core *c)
@@ -86,12 +86,12 @@ static int64_t grace_ms(const struct gw_core *c)
 static void grace_check(void *arg)
 {
     struct gw_core *c = arg;
-    c->grace_timer = 0;
+    c->desk.grace_timer = 0;
     if (!gw_xmpp_online(c->xmpp))
         return; /* nobody can come back meanwhile; gw_presence_link_up() starts over */
     int64_t now = gw_now_ms(c), soonest = -1;
     struct gw_conv *cv, *tmp;
-    TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp)
+    TAILQ_FOREACH_SAFE(cv, &c->desk.convs, all, tmp)
     {
         if (cv->state != CS_ACTIVE || !cv->held_until)
             continue;
@@ -128,7 +128,7 @@ static int hold_conversations(struct gw_core *c, const char *bare, int64_t wait)
     int n = 0;
     int64_t now = gw_now_ms(c);
     struct gw_conv *cv;
-    TAILQ_FOREACH(cv, &c->convs, all)
+    TAILQ_FOREACH(cv, &c->desk.convs, all)
     if (cv->state == CS_ACTIVE && cv->row.role != 1 && cv->row.counsellor[0] &&
         (!bare || !strcmp(cv->row.counsellor, bare))) {
         if (!cv->held_until)
@@ -143,12 +143,12 @@ static int hold_conversations(struct gw_core *c, const char *bare, int64_t wait)
 static void counsellor_gone(struct gw_core *c, const char *bare)
 {
     struct gw_conv *cv, *tmp;
-    TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp)
+    TAILQ_FOREACH_SAFE(cv, &c->desk.convs, all, tmp)
     if (cv->state == CS_OFFERED && cv->offered_to && strcmp(cv->offered_to, bare) == 0)
         withdraw_offer(c, cv);
     if (!grace_ms(c)) {
         GW_INFO("counsellor %s went offline; requeueing their conversations", bare);
-        TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp)
+        TAILQ_FOREACH_SAFE(cv, &c->desk.convs, all, tmp)
         if (cv->state == CS_ACTIVE && strcmp(cv->row.counsellor, bare) == 0)
             gw_queue_requeue(c, cv, "counsellor_left_requeued");
         return;
@@ -162,7 +162,7 @@ static void counsellor_back(struct gw_core *c, const char *bare)
 {
     int n = 0;
     struct gw_conv *cv;
-    TAILQ_FOREACH(cv, &c->convs, all)
+    TAILQ_FOREACH(cv, &c->desk.convs, all)
     if (cv->state == CS_ACTIVE && cv->held_until && !strcmp(cv->row.counsellor, bare)) {
         cv->held_until = 0;
         n++;
@@ -179,20 +179,20 @@ void gw_presence_link_down(struct gw_core *c)
     /* What we knew of presence died with the link (a server restart signs everyone out,
      * often without telling us); the probes on reconnect rebuild it. */
     struct gw_presence *p;
-    while ((p = TAILQ_FIRST(&c->presence))) {
-        TAILQ_REMOVE(&c->presence, p, link);
+    while ((p = TAILQ_FIRST(&c->desk.presence))) {
+        TAILQ_REMOVE(&c->desk.presence, p, link);
         free(p);
     }
     struct gw_conv *cv, *tmp;
-    TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp)
+    TAILQ_FOREACH_SAFE(cv, &c->desk.convs, all, tmp)
     {
         if (cv->state == CS_OFFERED)
             withdraw_offer(c, cv);
         cv->held_until = 0;
     }
-    if (c->grace_timer)
-        gw_loop_timer_cancel(c->loop, c->grace_timer);
-    c->grace_timer = 0;
+    if (c->desk.grace_timer)
+        gw_loop_timer_cancel(c->loop, c->desk.grace_timer);
+    c->desk.grace_timer = 0;
 }
 
 void gw_presence_link_up(struct gw_core *c)
@@ -211,13 +211,13 @@ void gw_presence_in(struct gw_core *c, const char *from_full, const char *to_que
     char bare[256], res[128];
     bare_of(from_full, bare, sizeof bare, res, sizeof res);
     struct gw_presence *p, *found = NULL;
-    TAILQ_FOREACH(p, &c->presence, link)
+    TAILQ_FOREACH(p, &c->desk.presence, link)
     if (!strcmp(p->bare, bare) && !strcmp(p->resource, res) && !strcmp(p->queue, to_queue))
         found = p;
     int was_online = gw_counsellor_online(c, bare);
     if (type && strcmp(type, "unavailable") == 0) {
         if (found) {
-            TAILQ_REMOVE(&c->presence, found, link);
+            TAILQ_REMOVE(&c->desk.presence, found, link);
             free(found);
             GW_INFO("counsellor %s signed out of %s", bare, to_queue);
         }
@@ -231,34 +231,34 @@ void gw_presence_in(struct gw_core *c, const char *from_full, const char *to_que
             snprintf(found->bare, sizeof found->bare, "%s", bare);
             snprintf(found->resource, sizeof found->resource, "%s", res);
             snprintf(found->queue, sizeof found->queue, "%s", to_queue);
-            TAILQ_INSERT_TAIL(&c->presence, found, link);
+            TAILQ_INSERT_TAIL(&c->desk.presence, found, link);
             GW_INFO("counsellor %s signed in to %s", bare, to_queue);
         }
         if (!was_online)
             counsellor_back(c, bare);
         snprintf(found->show, sizeof found->show, "%s", show ? show : "");
     }
-    for (int i = 0; i < c->nqueues; i++)
-        if (!strcmp(to_queue, "*") || !strcmp(c->queues[i].id, to_queue))
-            gw_queue_dispatch(c, c->queues[i].id);
+    for (int i = 0; i < c->desk.nqueues; i++)
+        if (!strcmp(to_queue, "*") || !strcmp(c->desk.queues[i].id, to_queue))
+            gw_queue_dispatch(c, c->desk.queues[i].id);
 }
 
 void gw_presence_rearm(struct gw_core *c)
 {
-    if (c->grace_timer)
-        gw_loop_timer_cancel(c->loop, c->grace_timer);
-    c->grace_timer = 0;
+    if (c->desk.grace_timer)
+        gw_loop_timer_cancel(c->loop, c->desk.grace_timer);
+    c->desk.grace_timer = 0;
     grace_check(c); /* requeues what is due now, sleeps until the next held_until */
 }
 
 void gw_presence_release(struct gw_core *c)
 {
-    if (c->grace_timer)
-        gw_loop_timer_cancel(c->loop, c->grace_timer);
-    c->grace_timer = 0;
+    if (c->desk.grace_timer)
+        gw_loop_timer_cancel(c->loop, c->desk.grace_timer);
+    c->desk.grace_timer = 0;
     struct gw_presence *p;
-    while ((p = TAILQ_FIRST(&c->presence))) {
-        TAILQ_REMOVE(&c->presence, p, link);
+    while ((p = TAILQ_FIRST(&c->desk.presence))) {
+        TAILQ_REMOVE(&c->desk.presence, p, link);
         free(p);
     }
 }

@@ -25,8 +25,8 @@ int gw_queues_init(struct gw_core *c)
 {
     /* Keep waiting lists across a reload: conversations of a queue that disappeared stay
      * in memory and are served when it returns (logged). */
-    struct gw_queue_rt *old = c->queues;
-    int nold = c->nqueues;
+    struct gw_queue_rt *old = c->desk.queues;
+    int nold = c->desk.nqueues;
     struct gw_queue_rt *nq = calloc((size_t)c->cfg->nqueues + (size_t)nold + 1, sizeof *nq);
     if (!nq)
         return GW_ENOMEM;
@@ -67,8 +67,8 @@ int gw_queues_init(struct gw_core *c)
         }
     }
     free(old);
-    c->queues = nq;
-    c->nqueues = n;
+    c->desk.queues = nq;
+    c->desk.nqueues = n;
     /* The opening/closing timers; at start-up this only learns whether each queue is open. */
     for (int i = 0; i < n; i++)
         gw_queue_hours(c, &nq[i]);
@@ -77,18 +77,18 @@ int gw_queues_init(struct gw_core *c)
 
 void gw_queues_release(struct gw_core *c)
 {
-    for (int i = 0; i < c->nqueues; i++)
-        cancel_queue_timers(c, &c->queues[i]);
-    free(c->queues);
-    c->queues = NULL;
-    c->nqueues = 0;
+    for (int i = 0; i < c->desk.nqueues; i++)
+        cancel_queue_timers(c, &c->desk.queues[i]);
+    free(c->desk.queues);
+    c->desk.queues = NULL;
+    c->desk.nqueues = 0;
 }
 
 struct gw_queue_rt *gw_queue_rt(struct gw_core *c, const char *id)
 {
-    for (int i = 0; id && i < c->nqueues; i++)
-        if (strcmp(c->queues[i].id, id) == 0)
-            return &c->queues[i];
+    for (int i = 0; id && i < c->desk.nqueues; i++)
+        if (strcmp(c->desk.queues[i].id, id) == 0)
+            return &c->desk.queues[i];
     return NULL;
 }
 
@@ -169,7 +169,7 @@ int gw_counsellor_load(struct gw_core *c, const char *bare)
 {
     int n = 0;
     struct gw_conv *cv;
-    TAILQ_FOREACH(cv, &c->convs, all)
+    TAILQ_FOREACH(cv, &c->desk.convs, all)
     if ((cv->state == CS_ACTIVE && strcmp(cv->row.counsellor, bare) == 0) ||
         (cv->state == CS_OFFERED && cv->offered_to && strcmp(cv->offered_to, bare) == 0))
         n++;
@@ -271,7 +271,7 @@ static struct slot *slots_for(struct gw_core *c, const struct gw_queue_conf *qc)
         sl[i].ready = gw_counsellor_ready(c, sl[i].jid, qc->id);
     }
     struct gw_conv *o;
-    TAILQ_FOREACH(o, &c->convs, all)
+    TAILQ_FOREACH(o, &c->desk.convs, all)
     {
         const char *who = o->state == CS_ACTIVE    ? o->row.counsellor
                           : o->state == CS_OFFERED ? o->offered_to
@@ -637,7 +637,7 @@ void gw_queue_sweep(struct gw_core *c)
 {
     int64_t now = gw_now_ms(c);
     struct gw_conv *cv, *tmp;
-    TAILQ_FOREACH_SAFE(cv, &c->convs, all, tmp)
+    TAILQ_FOREACH_SAFE(cv, &c->desk.convs, all, tmp)
     check_conv(c, cv, now);
 }
 
@@ -713,10 +713,10 @@ void gw_queue_hours(struct gw_core *c, struct gw_queue_rt *q)
 void gw_timers_rearm(struct gw_core *c, int clock_changed)
 {
     struct gw_conv *cv;
-    TAILQ_FOREACH(cv, &c->convs, all)
+    TAILQ_FOREACH(cv, &c->desk.convs, all)
     arm_at(c, cv, conv_due(c, cv, gw_now_ms(c)), clock_changed);
-    for (int i = 0; i < c->nqueues; i++) {
-        struct gw_queue_rt *q = &c->queues[i];
+    for (int i = 0; i < c->desk.nqueues; i++) {
+        struct gw_queue_rt *q = &c->desk.queues[i];
         gw_queue_hours(c, q);
         if (clock_changed) {
             if (q->position_timer)

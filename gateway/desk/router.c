@@ -80,7 +80,7 @@ int gw_router_chat(struct gw_core *c, const char *from_local, const char *to, co
         snprintf(id, sizeof id, "gw-m%lld", (long long)msg_id);
     else
         snprintf(id, sizeof id, "gw-n%llx-%llu", (unsigned long long)gw_now_ms(c),
-                 (unsigned long long)++c->stanza_seq);
+                 (unsigned long long)++c->desk.stanza_seq);
     /* Written directly rather than built as a libstrophe tree and serialised: this is every
      * seeker message's path, and the tree cost a dozen allocations per message. */
     char *safe = gw_xml_safe(body, (size_t)c->cfg->max_body_bytes * 4);

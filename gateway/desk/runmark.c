@@ -65,11 +65,11 @@ void gw_run_begin(struct gw_core *c)
                 "open conversations will be told once the link is up",
                 t);
     }
-    c->crashed_at = kv_ms(c, "crash_at");
+    c->desk.crashed_at = kv_ms(c, "crash_at");
     gw_store_kv_set(c->store, OWNER, "run", "running");
     kv_set_ms(c, "alive_at", now);
-    c->alive_written_at = now;
-    c->run_marked = 1;
+    c->desk.alive_written_at = now;
+    c->desk.run_marked = 1;
 }
 
 void gw_run_alive(struct gw_core *c)
@@ -77,10 +77,10 @@ void gw_run_alive(struct gw_core *c)
     int64_t now = gw_now_ms(c);
     /* The timer fires every second; this only keeps a late or doubled tick from writing
      * twice in a row. */
-    if (!c->run_marked || now - c->alive_written_at < 500)
+    if (!c->desk.run_marked || now - c->desk.alive_written_at < 500)
         return;
     kv_set_ms(c, "alive_at", now);
-    c->alive_written_at = now;
+    c->desk.alive_written_at = now;
 }
 
 /* One plain line per open conversation, from the conversation's JID: it lands in the very
@@ -89,14 +89,14 @@ void gw_run_alive(struct gw_core *c)
  * clients are signed in, or keeps it for the next login (offline storage). */
 void gw_run_link_up(struct gw_core *c)
 {
-    if (!c->crashed_at)
+    if (!c->desk.crashed_at)
         return;
     char t[8];
-    hhmm(c->crashed_at, t, sizeof t);
+    hhmm(c->desk.crashed_at, t, sizeof t);
     const char *v[] = {"time", t, NULL};
     int n = 0;
     struct gw_conv *cv;
-    TAILQ_FOREACH(cv, &c->convs, all)
+    TAILQ_FOREACH(cv, &c->desk.convs, all)
     {
         /* role 1: served by a partner's counsellor, whose own gateway tells them */
         if (cv->state != CS_ACTIVE || cv->row.role == 1 || !cv->row.counsellor[0])
@@ -110,13 +110,13 @@ void gw_run_link_up(struct gw_core *c)
     /* Removed in the same transaction that stores the notices in the outbox: a crash before
      * that commit leaves both undone, and the next start tells them. */
     gw_store_kv_del(c->store, OWNER, "crash_at");
-    c->crashed_at = 0;
+    c->desk.crashed_at = 0;
     GW_INFO("told %d open conversation(s) that messages sent shortly before %s may be lost", n, t);
 }
 
 void gw_run_end(struct gw_core *c, int clean)
 {
-    if (!c->run_marked)
+    if (!c->desk.run_marked)
         return;
     kv_set_ms(c, "alive_at", gw_now_ms(c));
     if (clean)

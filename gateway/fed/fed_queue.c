@@ -97,10 +97,19 @@ void gw_fed_overflow_check(struct gw_core *c, struct gw_conv *cv, int64_t now)
     gw_fed_i_escalate_now(c, cv, pc, NULL, 0, NULL, 1);
 }
 
+struct sweep_ctx {
+    struct gw_core *c;
+    int64_t now;
+};
+
+static void sweep_one(void *arg, struct gw_conv *cv)
+{
+    struct sweep_ctx *x = arg;
+    gw_fed_overflow_check(x->c, cv, x->now);
+}
+
 void gw_fed_sweep(struct gw_core *c)
 {
-    int64_t now = gw_now_ms(c);
-    struct gw_conv *cv;
-    TAILQ_FOREACH(cv, &c->convs, all)
-    gw_fed_overflow_check(c, cv, now);
+    struct sweep_ctx x = {c, gw_now_ms(c)};
+    gw_conv_each(c, sweep_one, &x);
 }

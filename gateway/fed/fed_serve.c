@@ -167,11 +167,8 @@ void gw_fed_i_on_relay(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *r,
         char address[400];
         snprintf(address, sizeof address, "%s/%s", pc->domain, from_conv);
         cv = gw_conv_for_seeker(c, GW_FED_CHANNEL, address); /* serving side */
-        struct gw_conv *k;
-        TAILQ_FOREACH(k, &c->convs, all)
-        if (!cv && k->row.role == 1 && !strcmp(k->row.partner, pc->domain) &&
-            !strcmp(k->row.partner_ref, from_conv))
-            cv = k; /* home side */
+        if (!cv)
+            cv = gw_conv_by_partner_ref(c, pc->domain, from_conv); /* home side */
     }
     if (!cv || strcmp(cv->row.partner, pc->domain)) {
         gw_fed_i_refuse(c, iq, "cancel", "item-not-found", "no such federated conversation");

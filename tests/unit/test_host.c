@@ -47,8 +47,8 @@ static int setup(void **state)
         fprintf(stderr, "setup: %s\n", err);
         return -1;
     }
-    TAILQ_INIT(&f->core.convs);
-    TAILQ_INIT(&f->core.presence);
+    TAILQ_INIT(&f->core.desk.convs);
+    TAILQ_INIT(&f->core.desk.presence);
     *state = f;
     return 0;
 }
