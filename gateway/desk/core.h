@@ -2,10 +2,11 @@
  *
  * Everything the core owns hangs off struct gw_core, passed explicitly (no globals).
  * Module map:  conv.c (conversations in memory + persistence + texts to seekers),
- * queue.c (waiting lists, assignment, positions, timeouts), presence.c (counsellor
- * presence, grace after a drop-out), router.c (inbound from
+ * queue.c (waiting lists, assignment), queue_time.c (positions, timeouts, opening hours),
+ * presence.c (counsellor presence, grace after a drop-out), router.c (inbound from
  * channels and from XMPP, disco), outbox.c (durable sending), commands.c (text commands),
- * adhoc.c (XEP-0050), turn.c, runmark.c, retention.c, clock.c (wall/test clock), all in
+ * adhoc.c (XEP-0050), turn.c, runmark.c, retention.c, clock.c (wall/test clock), desk.c
+ * (the state as a whole), all in
  * gateway/desk/.  The other rooms (docs/architecture.md): io/ (loop, XMPP link, HTTP, fetch,
  * log, hashmap), store/ (SQLite), conf/ (configuration, calendar, i18n) below the desk; fed/
  * (federation) and host/ (plugin loader, host API) above it, reached through the ops tables
@@ -408,6 +409,8 @@ int gw_queue_assign(struct gw_core *c, struct gw_conv *cv, const char *jid, cons
 void gw_queue_requeue(struct gw_core *c, struct gw_conv *cv, const char *key);
 /* Open conversations assigned to bare. */
 int gw_counsellor_load(struct gw_core *c, const char *bare);
+/* How many conversations counsellor `bare` may hold at once (config, default 3). */
+int gw_counsellor_capacity(struct gw_core *c, const char *bare);
 /* Position (1-based) of cv in its queue, 0 if not waiting. */
 int gw_queue_position(struct gw_core *c, const struct gw_conv *cv);
 /* Estimated wait for position pos in queue (ms), -1 unknown. */
