@@ -530,7 +530,11 @@ def test_link_loss_mid_conversation(fed):
     for i in range(3):  # both sides write during the outage
         seeker_says(fed, address, conv, "seeker %d" % i, "ll-s%d" % i)
         mette.send_message(mjid, "mette %d" % i)
-    fed.dk.gw.wait_log(r"answered fed-\d+ with an error|fed delivery of message \d+ deferred", timeout=T)
+    # How soon the serving side hears of the outage is Prosody's business (a refused s2s
+    # reconnect answers at once; a half-dead connection only after its own timeout, and on a
+    # loaded machine the first can take longer than T): what is asserted is below, that
+    # nothing is lost or doubled once the link is back.
+    fed.dk.gw.wait_log(r"answered fed-\d+ with an error|fed delivery of message \d+ deferred", timeout=60)
     fed.p_no.start()
     fed.no.gw.wait_log(r"component gw\.no\.test online", timeout=20, since=mark)
     # The serving side's server may take a while to notice that its old s2s connection to the
