@@ -43,6 +43,13 @@ int gw_cfg_bool(struct gw_cfg_errors *e, const config_setting_t *g, const char *
  * `required`). */
 char *gw_cfg_secret(struct gw_cfg_errors *e, const config_setting_t *g, const char *key,
                     int required);
+/* A string array/list -> NULL-terminated array of borrowed strings (owned by the config);
+ * *n gets the count.  NULL only out of memory. */
+const char **gw_cfg_str_list(struct gw_cfg_errors *e, const config_setting_t *g, const char *key,
+                             int *n);
+/* An error unless v (the value of g's key) is one of nb, nn, da, en; NULL is fine. */
+void gw_cfg_check_lang(struct gw_cfg_errors *e, const config_setting_t *g, const char *key,
+                       const char *v);
 
 /* One counsellor. */
 struct gw_counsellor_conf {
