@@ -357,6 +357,18 @@ size_t gw_conv_count(const struct gw_core *c);
 /* cb for every open conversation, in opening order; cb may finish the one it is given
  * (not others). */
 void gw_conv_each(struct gw_core *c, void (*cb)(void *arg, struct gw_conv *cv), void *arg);
+/* Walk the open conversations in opening order without a callback (the loop body must not
+ * open or finish conversations; gw_conv_each allows finishing the current one):
+ *     struct gw_conv *cv;
+ *     GW_CONV_FOREACH(cv, c) { ... } */
+struct gw_conv *gw_conv_first(struct gw_core *c);
+struct gw_conv *gw_conv_next(struct gw_core *c, struct gw_conv *cv);
+#define GW_CONV_FOREACH(cv, c) for ((cv) = gw_conv_first(c); (cv); (cv) = gw_conv_next((c), (cv)))
+/* The same for counsellor presences (one per resource and queue, presence.c). */
+const struct gw_presence *gw_presence_first(struct gw_core *c);
+const struct gw_presence *gw_presence_next(struct gw_core *c, const struct gw_presence *p);
+#define GW_PRESENCE_FOREACH(p, c)                                                                 \
+    for ((p) = gw_presence_first(c); (p); (p) = gw_presence_next((c), (p)))
 /* The open conversation served elsewhere (role 1, "home side") that partner knows as ref. */
 struct gw_conv *gw_conv_by_partner_ref(struct gw_core *c, const char *partner, const char *ref);
 /* JID of the conversation ("token@domain") into buf. */

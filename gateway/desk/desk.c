@@ -51,3 +51,25 @@ struct gw_conv *gw_conv_by_partner_ref(struct gw_core *c, const char *partner, c
         return cv;
     return NULL;
 }
+
+struct gw_conv *gw_conv_first(struct gw_core *c)
+{
+    return TAILQ_FIRST(&c->desk.convs);
+}
+
+struct gw_conv *gw_conv_next(struct gw_core *c, struct gw_conv *cv)
+{
+    (void)c;
+    return TAILQ_NEXT(cv, all);
+}
+
+const struct gw_presence *gw_presence_first(struct gw_core *c)
+{
+    return TAILQ_FIRST(&c->desk.presence);
+}
+
+const struct gw_presence *gw_presence_next(struct gw_core *c, const struct gw_presence *p)
+{
+    (void)c;
+    return TAILQ_NEXT(p, link);
+}
