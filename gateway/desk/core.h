@@ -251,15 +251,11 @@ struct gw_core {
     const struct gw_fed_ops *fed_ops;         /* set by gw_fed_init */
     const struct gw_channel_ops *channel_ops; /* set by gw_host_attach */
     struct gw_turn turn;     /* turn.c only */
-    int64_t last_retention_ms; /* last retention run */
     int run_marked;            /* the store's run marker says "running" (runmark.c) */
     int64_t alive_written_at;  /* last heartbeat written (ms) */
     int64_t crashed_at; /* an unclean stop at about this time (ms) not yet announced, 0 none */
     uint64_t retention_timer;  /* retention.c */
-    int64_t retention_at;
-    int64_t *ret_cut;          /* ring of cut-off times of closings waiting for retention */
-    size_t ret_head, ret_n, ret_cap;
-    int64_t ret_tail_first;    /* first closing folded into the newest entry */
+    int64_t retention_at;      /* when it fires (the earliest purge_at in the store, ...) */
     int64_t clock_skew_ms;     /* real-time minus monotonic clock at the last sweep */
 };
 
@@ -484,14 +480,32 @@ void gw_run_link_up(struct gw_core *c);
  * up), so nothing the server forwarded can be unread; only then the marker says "stopped". */
 void gw_run_end(struct gw_core *c, int clean);
 /* --- retention.c --- */
-/* The first run shortly after start-up, then on its own timer (retention_days). */
+/* The first run shortly after start-up, then on its own timer (the earliest purge_at). */
 void gw_retention_start(struct gw_core *c);
-/* A conversation closed at closed_at: its messages are due for deletion retention_days
- * later. */
-void gw_retention_closed(struct gw_core *c, int64_t closed_at);
-/* Re-arm after a reload or a clock change. */
+/* cv has just closed (row.closed_at set, row saved): its purge_at is written from the rule
+ * that applies (gw_config_retention_days) and the timer brought forward if needed. */
+void gw_retention_closed(struct gw_core *c, const struct gw_conv *cv);
+/* Re-arm after a reload (rules may have changed) or a clock change. */
 void gw_retention_rearm(struct gw_core *c);
 void gw_retention_release(struct gw_core *c);
+/* Run retention now (skagerrakctl purge): every conversation due by now loses its texts,
+ * audit rows past audit_retention_days go.  *nconv = conversations purged, *naudit = audit
+ * rows deleted.  Returns messages deleted or a negative GW_E*.  The writes join the turn. */
+int64_t gw_retention_run_now(struct gw_core *c, int *nconv, int64_t *naudit);
+
+/* --- audit.c: the read audit (docs/privacy.md, "the audit") --- */
+/* Record that `who` read `what` of conversation conv_id (0: not one conversation) now;
+ * detail says what was shown, why is the reason given (both may be NULL).  Seeker
+ * identifiers in who/detail must already be masked.  Joins the turn's transaction; a
+ * failed write is logged (the read itself is not undone). */
+void gw_audit(struct gw_core *c, const char *who, int64_t conv_id, const char *what,
+              const char *detail, const char *why);
+/* The ctl's `show --messages CONV` (ctl/, via its peer string "uid 1000 (name)"): one
+ * audit row "ctl-show" for conversation conv_id with the number of messages shown. */
+void gw_audit_ctl_show(struct gw_core *c, const char *peer, int64_t conv_id, int nmessages,
+                       const char *why);
+/* "seeker (webchat ··abcd)": who, for a read by the seeker themselves on their channel. */
+void gw_audit_seeker_who(struct gw_core *c, int64_t seeker_id, char *buf, size_t len);
 
 /* --- commands.c --- */
 /* Handle a counsellor's command text (without the prefix) sent to `to_local` (queue id,
