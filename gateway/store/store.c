@@ -464,18 +464,6 @@ int gw_store_checkpoint(struct gw_store *s)
     return rc == SQLITE_OK ? GW_OK : GW_EIO;
 }
 
-int64_t gw_store_retention(struct gw_store *s, int64_t cutoff_ms)
-{
-    sqlite3_stmt *st = gw_store_i_prep(s, S_RET_MSG, 1);
-    sqlite3_bind_int64(st, 1, cutoff_ms);
-    if (gw_store_i_step_done(s, st) < 0)
-        return GW_EIO;
-    int64_t n = sqlite3_changes(s->db);
-    if (n > 0 && gw_store_i_step_done(s, gw_store_i_prep(s, S_RET_DEDUP, 1)) < 0)
-        return GW_EIO;
-    return n;
-}
-
 int64_t gw_store_count(struct gw_store *s, const char *table)
 {
     static const char *const allowed[] = {

@@ -187,9 +187,6 @@ int gw_store_stats(struct gw_store *s, int64_t since_ms,
 int gw_store_checkpoint(struct gw_store *s);
 /* Frames in the write-ahead log after the last commit (0 right after a checkpoint reset). */
 int gw_store_wal_frames(const struct gw_store *s);
-/* Delete the messages of conversations closed before cutoff_ms (retention); returns the
- * number deleted or GW_EIO.  Conversation rows (statistics) are kept. */
-int64_t gw_store_retention(struct gw_store *s, int64_t cutoff_ms);
 /* --- store_audit.c: the read audit (issue 14) ---
  * One row each time a person or tool reads stored content: `who` read `what` of
  * conversation conv_id (0: none, e.g. a list of all conversations), with `detail` (what was

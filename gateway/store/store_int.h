@@ -54,8 +54,6 @@ enum stmt {
     S_OB_COUNT,
     S_EVENT,
     S_FEEDBACK,
-    S_RET_MSG,
-    S_RET_DEDUP,
     S_AUDIT_ADD,
     S_AUDIT_EXPIRE,
     S_PURGE_SET,
@@ -149,12 +147,6 @@ static const char *const gw_store_i_sql[S_COUNT_MAX] = {
     [S_OB_NEXT] = "SELECT min(next_at) FROM outbox WHERE next_at>?1",
     [S_OB_COUNT] = "SELECT count(*) FROM outbox",
     [S_EVENT] = "INSERT INTO events(conv_id, at, kind, actor, detail) VALUES(?1,?2,?3,?4,?5)",
-    /* Retention: the text of conversations closed before the cutoff goes; the conversation
-     * rows (times, queue, outcome: the statistics) stay, without content. */
-    [S_RET_MSG] = "DELETE FROM messages WHERE conv_id IN (SELECT id FROM conversations WHERE"
-                  " closed_at IS NOT NULL AND closed_at < ?1) AND id NOT IN (SELECT msg_id FROM"
-                  " outbox WHERE msg_id IS NOT NULL)",
-    [S_RET_DEDUP] = "DELETE FROM inbound_dedup WHERE msg_id NOT IN (SELECT id FROM messages)",
     [S_FEEDBACK] = "INSERT OR REPLACE INTO feedback(conv_id, rating, comment) VALUES(?1,?2,?3)",
     /* store_audit.c: the read audit and the per-conversation purge (issue 14). */
     [S_AUDIT_ADD] = "INSERT INTO audit(at, who, conv_id, what, detail, why) VALUES(?1,?2,?3,?4,?5,?6)",
