@@ -8,7 +8,9 @@
  * earliest purge_at in the store (an indexed min()), deletes the texts of every
  * conversation due by then and sleeps until the next — the same after a restart, since the
  * deadlines are in the store and not in memory.  A message still in the outbox is kept and
- * its conversation tried again RET_RETRY_MS later.  Retention 0 (delete at the closing)
+ * its conversation tried again later: a tenth of the time since its closing, 5 s to an
+ * hour (the closing's own message to the seeker is usually out within a second; a channel
+ * that is down for a day is not asked every few seconds).  Retention 0 (delete at the closing)
  * is a purge_at equal to closed_at: the timer fires in the next loop turn, after the
  * closing's commit.
  *
@@ -31,7 +33,8 @@
 
 #define RET_FIRST_MS 5000              /* the first run: off the start-up path */
 #define RET_MAX_WAIT_MS (3600 * 1000)  /* a run at least hourly (a cheap min() when idle) */
-#define RET_RETRY_MS (300 * 1000)      /* a conversation whose message was still in the outbox */
+#define RET_RETRY_MIN_MS 5000         /* a conversation whose message was still in the outbox: */
+#define RET_RETRY_MAX_MS (3600 * 1000) /* tried again after a tenth of its time since closing */
 #define RET_BATCH 500                  /* conversations per run; more: the next turn goes on */
 #define DAY_MS 86400000LL
 
@@ -122,15 +125,22 @@ static void recompute(struct gw_core *c)
 }
 
 struct due_ctx {
-    int64_t ids[RET_BATCH];
+    int64_t ids[RET_BATCH], closed[RET_BATCH];
     int n;
 };
 
 static int collect(void *arg, const struct gw_purge_row *r)
 {
     struct due_ctx *d = arg;
+    d->closed[d->n] = r->closed_at;
     d->ids[d->n++] = r->id;
     return d->n >= RET_BATCH;
+}
+
+static int64_t retry_at(int64_t now, int64_t closed_at)
+{
+    int64_t d = (now - closed_at) / 10;
+    return now + (d < RET_RETRY_MIN_MS ? RET_RETRY_MIN_MS : d > RET_RETRY_MAX_MS ? RET_RETRY_MAX_MS : d);
 }
 
 /* Delete what is due at `now`; returns the messages deleted (or GW_EIO), *more when a full
@@ -148,7 +158,7 @@ static int64_t purge_due(struct gw_core *c, int64_t now, int *nconv, int *more)
         return GW_EIO;
     }
     for (int i = 0; i < d->n; i++) {
-        int64_t n = gw_store_purge_conv(c->store, d->ids[i], now + RET_RETRY_MS);
+        int64_t n = gw_store_purge_conv(c->store, d->ids[i], retry_at(now, d->closed[i]));
         if (n < 0) {
             free(d);
             return GW_EIO;
