@@ -248,7 +248,9 @@ int gw_store_purge_each(struct gw_store *s, int64_t due_ms, int limit,
 int gw_store_purge_closed_each(struct gw_store *s,
                                int (*cb)(void *arg, const struct gw_purge_row *r), void *arg);
 /* Delete the texts of one conversation: its messages (except those still in the outbox),
- * their dedup keys, its feedback comment (the rating stays) and its pre-chat form.  The
+ * their dedup keys, its feedback comment (the rating stays), its pre-chat form and the
+ * plugins' key/value rows whose key ends in ":<its token>" (the e-mail channel's subject
+ * and references: the convention for per-conversation plugin state).  The
  * conversation row, its events and audit rows stay (statistics, accountability).  When
  * messages were held back, purge_at becomes retry_at, else NULL.  Returns the number of
  * messages deleted or GW_EIO. */

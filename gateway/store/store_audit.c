@@ -190,6 +190,10 @@ int64_t gw_store_purge_conv(struct gw_store *s, int64_t conv_id, int64_t retry_a
     sqlite3_bind_int64(st, 1, conv_id);
     if (gw_store_i_step_done(s, st) < 0)
         return GW_EIO;
+    st = gw_store_i_prep(s, S_PURGE_KV, 1);
+    sqlite3_bind_int64(st, 1, conv_id);
+    if (gw_store_i_step_done(s, st) < 0)
+        return GW_EIO;
     st = gw_store_i_prep(s, S_PURGE_DONE, 1);
     sqlite3_bind_int64(st, 1, conv_id);
     sqlite3_bind_int64(st, 2, retry_at);

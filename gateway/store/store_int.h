@@ -60,6 +60,7 @@ enum stmt {
     S_PURGE_DEDUP,
     S_PURGE_MSG,
     S_PURGE_FEEDBACK,
+    S_PURGE_KV,
     S_PURGE_DONE,
     S_PURGE_NEXT,
     S_AUDIT_OLDEST,
@@ -161,6 +162,10 @@ static const char *const gw_store_i_sql[S_COUNT_MAX] = {
     [S_PURGE_MSG] = "DELETE FROM messages WHERE conv_id=?1 AND id NOT IN (SELECT msg_id FROM"
                     " outbox WHERE msg_id IS NOT NULL)",
     [S_PURGE_FEEDBACK] = "UPDATE feedback SET comment=NULL WHERE conv_id=?1 AND comment IS NOT NULL",
+    /* A plugin's per-conversation keys ("subj:<token>", "refs:<token>" of the e-mail
+     * channel: a subject line is text) go with the texts. */
+    [S_PURGE_KV] = "DELETE FROM kv WHERE owner <> 'core' AND key LIKE '%:' || (SELECT token FROM"
+                   " conversations WHERE id=?1)",
     /* The pre-chat form goes with the texts; what a message held back by the outbox keeps
      * is tried again at ?2. */
     [S_PURGE_DONE] = "UPDATE conversations SET meta=NULL, purge_at=CASE WHEN EXISTS(SELECT 1 FROM"

@@ -835,6 +835,9 @@ static void test_retention(void **state)
     gw_store_outbox_add(f->s, m2, "sms", 0, NULL, 0);
     gw_store_dedup_add(f->s, "sms", "prov-1", m1);
     gw_store_feedback(f->s, old, 4, "takk for praten");
+    gw_store_kv_set(f->s, "email", "subj:c-old", "Re: om studier");
+    gw_store_kv_set(f->s, "email", "subj:c-new", "Re: annet");
+    gw_store_kv_set(f->s, "core", "run", "running");
     gw_store_event(f->s, old, 1000, "closed", "kari@example.no", "info");
     gw_store_audit_add(f->s, 900, "kari@example.no", old, "history", "0 earlier", NULL);
     gw_store_msg_insert(f->s, recent, "in", "ny", NULL, 800000, "stored", NULL, NULL);
@@ -858,6 +861,7 @@ static void test_retention(void **state)
     assert_int_equal(gw_store_count(f->s, "conversations"), 3);
     assert_int_equal(gw_store_count(f->s, "events"), 1);
     assert_int_equal(gw_store_count(f->s, "audit"), 1);
+    assert_int_equal(gw_store_count(f->s, "kv"), 2); /* subj:c-new and core's run marker */
     assert_int_equal(gw_store_commit(f->s), GW_OK);
     assert_int_equal(sql1(f->db, "SELECT coalesce(comment, 'NULL') || ' ' || rating FROM feedback",
                           out, sizeof out), 0);
