@@ -295,3 +295,23 @@ def test_retention_per_queue_and_channel(gateway_factory, prosody, tmp_state):
     # audit rows survive message retention
     rows = audit_rows(g)
     assert [(r["what"], r["conv"]) for r in rows] == [("transcript", convs["web"])], rows
+
+
+# --------------------------------------------------------------------------- docs
+
+def test_privacy_doc_config_snippets_are_valid(tmp_state):
+    """Every ```cfg block of docs/privacy.md passes skagerrak --check-config (with the
+    gateway and xmpp groups a real config has around it)."""
+    doc = open(os.path.join(harness.REPO_ROOT, "docs", "privacy.md")).read()
+    blocks = re.findall(r"```cfg\n(.*?)```", doc, re.S)
+    assert blocks
+    for i, b in enumerate(blocks):
+        path = os.path.join(tmp_state, "privacy-%d.cfg" % i)
+        with open(path, "w") as f:
+            f.write('gateway = { database = "%s"; catalogue_dir = "%s"; };\n'
+                    'xmpp = { domain = "gw.example.no"; secret = "x"; };\n%s'
+                    % (os.path.join(tmp_state, "x.db"),
+                       os.path.join(harness.REPO_ROOT, "conf", "i18n"), b))
+        p = subprocess.run([harness.gateway_binary(), "--check-config", path],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, (b, p.stdout, p.stderr)
