@@ -257,6 +257,13 @@ struct gw_core {
     uint64_t retention_timer;  /* retention.c */
     int64_t retention_at;      /* when it fires (the earliest purge_at in the store, ...) */
     int64_t clock_skew_ms;     /* real-time minus monotonic clock at the last sweep */
+    /* For the operator (skagerrakctl status): when the daemon started and when the XMPP
+     * link last went up or down (gw_now_ms time; main.c sets them). */
+    int64_t started_ms;
+    int64_t link_changed_ms;
+    /* The configuration reload (SIGHUP and skagerrakctl reload), registered by main.c so the
+     * rooms below it can ask for one: 0 applied, -1 refused with every reason in why. */
+    int (*reload)(struct gw_core *c, struct gw_cfg_errors *why);
 };
 
 /* --- turn.c: one loop turn, one transaction --- */

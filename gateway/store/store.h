@@ -171,6 +171,15 @@ int gw_store_outbox_each_channel(struct gw_store *s,
 /* Entries in the outbox (for /health). */
 int64_t gw_store_outbox_count(struct gw_store *s);
 
+/* --- store_ops.c: read-only queries for the operator (skagerrakctl) --- */
+/* Per outbox target ("xmpp", a channel, "fed"...): rows, the oldest row's message time (unix
+ * ms, 0 when none has a message) and rows already retried.  cb returns non-zero to stop.
+ * Returns the number of targets or GW_EIO. */
+int gw_store_outbox_summary(struct gw_store *s,
+                            int (*cb)(void *arg, const char *target, long long n,
+                                      int64_t oldest_ms, long long retrying),
+                            void *arg);
+
 /* Audit and statistics events ("assigned", "transfer", "read", "escalated", ...). */
 int gw_store_event(struct gw_store *s, int64_t conv_id, int64_t at, const char *kind,
                    const char *actor, const char *detail);
