@@ -6,9 +6,12 @@
  *       DOMAIN", "seeker (...)", "skagerrakctl uid ..."); DATE is YYYY-MM-DD or
  *       YYYY-MM-DDTHH:MM[:SS] in the daemon's local time, --to a date alone meaning the end
  *       of that day.  Exit 1 for an unknown conversation; no matching rows is exit 0.
- *   purge [--dry-run]
+ *   purge [--dry-run [--at DATE]]
  *       run retention now; with --dry-run list what would go (per queue: conversations,
  *       messages, the oldest message; audit rows past their retention) and delete nothing.
+ *       The retention timer deletes what is due when it is due, so "now" is mostly empty:
+ *       --at lists what will have gone by DATE under the rules in force (the DPO's "what
+ *       goes by the end of the month?").
  *
  * Seeker identifiers are masked when the audit row is written (desk/audit.c), so nothing
  * here needs to mask; conversation tokens are random and shown as they are (they are the
@@ -198,14 +201,24 @@ static int count_row(void *arg, const struct gw_audit_row *r)
 static int cmd_purge(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out)
 {
     int dry = 0;
+    int64_t now = gw_now_ms(c), at = 0;
     for (int i = 1; i < rq->argc; i++) {
         if (!strcmp(rq->argv[i], "--dry-run"))
             dry = 1;
-        else if (strcmp(rq->argv[i], "--json"))
-            return gw_ctl_fail(out, 2, "usage: purge [--dry-run] (unknown option '%s')",
+        else if (!strcmp(rq->argv[i], "--at")) {
+            if (i + 1 >= rq->argc || parse_date(rq->argv[i + 1], 0, &at) < 0)
+                return gw_ctl_fail(out, 2, "usage: purge [--dry-run [--at DATE]] (a date is"
+                                           " YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS])");
+            i++;
+        } else if (strcmp(rq->argv[i], "--json"))
+            return gw_ctl_fail(out, 2, "usage: purge [--dry-run [--at DATE]] (unknown option '%s')",
                                rq->argv[i]);
     }
-    int64_t now = gw_now_ms(c);
+    if (at && !dry)
+        return gw_ctl_fail(out, 2, "usage: purge [--dry-run [--at DATE]] (--at only with"
+                                   " --dry-run: nothing is deleted before its time)");
+    if (at && at > now)
+        now = at;
     if (!dry) {
         int nconv = 0;
         int64_t naudit = 0, n = gw_retention_run_now(c, &nconv, &naudit);
@@ -247,10 +260,12 @@ static int cmd_purge(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_c
         tm += d.q[i].msgs;
     }
     free(d.q);
+    char by[32];
+    fmt_time(now, by, sizeof by);
     gw_ctl_printf(out, "%s%lld conversations, %lld messages and %lld audit rows would be deleted"
-                       " (dry run: nothing was)\n",
-                  tc ? "" : "nothing is due: ", tc, tm, naudit);
-    out->result = json_pack("{s:b, s:o, s:I, s:I, s:I}", "dry_run", 1, "queues", qs,
+                       " by %s (dry run: nothing was)\n",
+                  tc ? "" : "nothing is due: ", tc, tm, naudit, by);
+    out->result = json_pack("{s:b, s:s, s:o, s:I, s:I, s:I}", "dry_run", 1, "by", by, "queues", qs,
                             "conversations", (json_int_t)tc, "messages", (json_int_t)tm,
                             "audit_rows", (json_int_t)naudit);
     return 0;
@@ -259,7 +274,8 @@ static int cmd_purge(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_c
 const struct gw_ctl_cmd gw_ctl_audit_cmds[] = {
     {"audit", "audit [--conv C] [--who WHO] [--from DATE] [--to DATE] [--limit N]",
      "who read which stored conversation, when and why (the read audit)", cmd_audit},
-    {"purge", "purge [--dry-run]",
-     "run retention now; --dry-run lists what would be deleted and deletes nothing", cmd_purge},
+    {"purge", "purge [--dry-run [--at DATE]]",
+     "run retention now; --dry-run lists what would be deleted (by DATE) and deletes nothing",
+     cmd_purge},
     {NULL, NULL, NULL, NULL},
 };

@@ -56,26 +56,31 @@ def ctl_tool():
 
 
 def ctl_socket_conf(workdir):
-    """The control socket's config line when this build has the tool, else ""."""
-    if not ctl_tool():
-        return ""
-    return 'control_socket = "%s";' % os.path.join(workdir, "ctl.sock")
+    """No config needed: the socket is skagerrak.ctl next to the database by default."""
+    return ""
+
+
+def ctl_sock(g):
+    return os.path.join(g.workdir, "skagerrak.ctl")
 
 
 def ctl(g, *args):
-    """skagerrakctl ARGS --json against g; returns (exit, parsed stdout)."""
-    p = subprocess.run([ctl_tool(), "-c", os.path.join(g.workdir, "skagerrak.cfg"), "--json"]
-                       + list(args), capture_output=True, text=True, timeout=30)
+    """skagerrakctl --json ARGS against g; returns (exit, parsed stdout, stderr)."""
+    p = subprocess.run([ctl_tool(), "--socket", ctl_sock(g), "--json"] + list(args),
+                       capture_output=True, text=True, timeout=30)
     return p.returncode, (json.loads(p.stdout) if p.stdout.strip() else None), p.stderr
 
 
 def audit_rows(g, *filters):
     """The audit rows (dicts with who, what, conv, detail, why), oldest first."""
-    if ctl_tool() and os.path.exists(os.path.join(g.workdir, "ctl.sock")):
-        rc, out, err = ctl(g, "audit", *filters)
-        assert rc == 0, err
-        return out["rows"]
-    assert not filters, "filters need skagerrakctl"
+    rc, out, err = ctl(g, "audit", *filters)
+    assert rc == 0, err
+    assert out["count"] == len(out["rows"])
+    return out["rows"]
+
+
+def audit_rows_db(g):
+    """The same, from the database file opened read-only (a cross-check of the tool)."""
     rows = db_all(db_path(g), "SELECT a.who, a.what, c.token, a.detail, a.why FROM audit a"
                   " LEFT JOIN conversations c ON c.id = a.conv_id ORDER BY a.at, a.id")
     return [dict(who=r[0], what=r[1], conv=r[2], detail=r[3], why=r[4]) for r in rows]
@@ -143,15 +148,17 @@ def test_audit_row_for_each_local_read(gateway_factory, client, tmp_state):
     text = json.dumps(rows)
     assert address not in text and "seeker.person@example.no" not in text
     assert "s···@example.no" in by["transcript-email"]["detail"]
-    if ctl_tool() and os.path.exists(os.path.join(g.workdir, "ctl.sock")):
-        # filters combine
-        only = audit_rows(g, "--who", "kari@no.test", "--conv", conv)
-        assert [r["what"] for r in only] == ["history"]
-        assert audit_rows(g, "--who", "nobody@no.test") == []
-        rc, _, err = ctl(g, "audit", "--conv", "c-doesnotexist")
-        assert rc == 1 and "no conversation" in err
-        rc, _, err = ctl(g, "audit", "--from", "yesterday")
-        assert rc == 2
+    # the tool shows what the file holds
+    assert [(r["who"], r["what"], r["conv"]) for r in rows] == \
+        [(r["who"], r["what"], r["conv"]) for r in audit_rows_db(g)]
+    # filters combine
+    only = audit_rows(g, "--who", "kari@no.test", "--conv", conv)
+    assert [r["what"] for r in only] == ["history"]
+    assert audit_rows(g, "--who", "nobody@no.test") == []
+    rc, _, err = ctl(g, "audit", "--conv", "c-doesnotexist")
+    assert rc == 1 and "no conversation" in err
+    rc, _, err = ctl(g, "audit", "--from", "yesterday")
+    assert rc == 2
 
 
 @pytest.fixture
@@ -255,11 +262,10 @@ def test_retention_per_queue_and_channel(gateway_factory, prosody, tmp_state):
     cfg = dict(prosody=prosody, workdir=g.workdir, http_port=g.http_port, queues=RET_QUEUES,
                service=service, plugins=plugins)
 
-    if ctl_tool() and os.path.exists(os.path.join(g.workdir, "ctl.sock")):
-        # nothing due yet: the dry run says so and deletes nothing
-        rc, out, err = ctl(g, "purge", "--dry-run")
-        assert rc == 0, err
-        assert out["conversations"] == 0
+    # nothing due yet: the dry run says so and deletes nothing
+    rc, out, err = ctl(g, "purge", "--dry-run")
+    assert rc == 0, err
+    assert out["conversations"] == 0
 
     # a day later (the daemon's clock): queue one's texts go, the rest stay
     t_one = closed[convs["one"]] / 1000.0 + DAY + 3
@@ -272,17 +278,26 @@ def test_retention_per_queue_and_channel(gateway_factory, prosody, tmp_state):
     wait_for(lambda: msgs(g, convs["web"]) == 0, 15, "the web chat's texts deleted after 2 days")
     assert msgs(g, convs["general"]) > 0
 
-    # 31 days: the service default is due; the dry run lists it and deletes nothing
+    # what will have gone 31 days after the closing: the dry run lists the service
+    # default's conversation (general, with its messages) and deletes nothing
+    at = clock_spec(closed[convs["general"]] / 1000.0 + 30 * DAY + 60)
+    before = msgs(g, convs["general"])
+    rc, out, err = ctl(g, "purge", "--dry-run", "--at", at)
+    assert rc == 0, err
+    assert [(q["queue"], q["conversations"], q["messages"]) for q in out["queues"]] == \
+        [("general", 1, before)], out
+    assert msgs(g, convs["general"]) == before > 0
+    rc, _, err = ctl(g, "purge", "--at", at)
+    assert rc == 2, "--at without --dry-run must be refused"
+    rc, _, err = ctl(g, "purge", "--bogus")
+    assert rc == 2
+    # purge now: nothing of general is due yet, so it stays
+    rc, out, err = ctl(g, "purge")
+    assert rc == 0, err
+    assert msgs(g, convs["general"]) == before
+
+    # 31 days: the service default
     reload(g, cfg, clock_spec(closed[convs["general"]] / 1000.0 + 30 * DAY + 3))
-    if ctl_tool() and os.path.exists(os.path.join(g.workdir, "ctl.sock")):
-        # the timer may have run first: either the dry run lists general or it is gone
-        rc, out, err = ctl(g, "purge", "--dry-run")
-        assert rc == 0, err
-        if msgs(g, convs["general"]):
-            assert [q["queue"] for q in out["queues"]] == ["general"]
-            assert msgs(g, convs["general"]) > 0
-            rc, out, err = ctl(g, "purge")
-            assert rc == 0, err
     wait_for(lambda: msgs(g, convs["general"]) == 0, 15, "the service default")
 
     # statistics survive: every conversation row, the rating (not the comment), the events
