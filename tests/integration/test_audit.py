@@ -151,6 +151,13 @@ def test_audit_row_for_each_local_read(gateway_factory, client, tmp_state):
     # the tool shows what the file holds
     assert [(r["who"], r["what"], r["conv"]) for r in rows] == \
         [(r["who"], r["what"], r["conv"]) for r in audit_rows_db(g)]
+    # the human rendering: one line per row, oldest first
+    p = subprocess.run([ctl_tool(), "--socket", ctl_sock(g), "audit", "--conv", conv],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.strip().split("\n")
+    assert len(lines) == 3 and "kari@no.test" in lines[0] and "history" in lines[0], lines
+    assert "transcript-email" in lines[2] and address not in p.stdout
     # filters combine
     only = audit_rows(g, "--who", "kari@no.test", "--conv", conv)
     assert [r["what"] for r in only] == ["history"]
