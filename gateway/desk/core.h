@@ -492,6 +492,10 @@ void gw_retention_start(struct gw_core *c);
 /* cv has just closed (row.closed_at set, row saved): its purge_at is written from the rule
  * that applies (gw_config_retention_days) and the timer brought forward if needed. */
 void gw_retention_closed(struct gw_core *c, const struct gw_conv *cv);
+/* Content was added to a conversation after it closed (the seeker's feedback comment, a
+ * transcript copy sent by e-mail): its deadline is set again from its rule, so what came
+ * late goes too — at once when the deadline has passed (retention 0). */
+void gw_retention_late_content(struct gw_core *c, const struct gw_conv_row *r);
 /* Re-arm after a reload (rules may have changed) or a clock change. */
 void gw_retention_rearm(struct gw_core *c);
 void gw_retention_release(struct gw_core *c);

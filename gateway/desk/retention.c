@@ -239,6 +239,21 @@ void gw_retention_closed(struct gw_core *c, const struct gw_conv *cv)
         arm(c, at);
 }
 
+void gw_retention_late_content(struct gw_core *c, const struct gw_conv_row *r)
+{
+    if (!r->closed_at || (strcmp(r->state, "closed") && strcmp(r->state, "abandoned") &&
+                          strcmp(r->state, "expired")))
+        return; /* open: its closing sets the deadline */
+    struct gw_seeker_row sk;
+    memset(&sk, 0, sizeof sk);
+    gw_store_seeker_get(c->store, r->seeker_id, &sk);
+    int64_t at = purge_at_for(c, r->queue, sk.channel, r->role, r->partner, r->closed_at);
+    if (at < 0 || gw_store_purge_set(c->store, r->id, at) < 0)
+        return;
+    if (!c->retention_timer || at < c->retention_at)
+        arm(c, at);
+}
+
 void gw_retention_rearm(struct gw_core *c)
 {
     /* A reload may have changed the rules: the next run applies them (recompute); a clock

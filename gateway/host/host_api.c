@@ -408,6 +408,7 @@ static int api_transcript(struct gw_host *h, const char *conv, const char *chann
     snprintf(detail, sizeof detail, "by %s to %s (via %s)", channel,
              gw_mask_address(address ? address : "", m, sizeof m), h->name);
     gw_audit(c, who, r.id, "transcript-email", detail, NULL);
+    gw_retention_late_content(c, &r); /* the copy in messages follows the conversation's rule */
     return gw_outbox_channel(c, mid, channel, GW_MSG_TRANSCRIPT);
 }
 
@@ -419,6 +420,8 @@ static int api_feedback(struct gw_host *h, const char *conv, int rating, const c
     if (!conv || gw_store_conv_by_token(h->core->store, conv, &r) < 0)
         return GW_ENOTFOUND;
     gw_store_feedback(h->core->store, r.id, rating, comment);
+    if (comment && *comment)
+        gw_retention_late_content(h->core, &r); /* feedback comes after the closing */
     return gw_turn_commit(h->core);
 }
 

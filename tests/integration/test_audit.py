@@ -240,7 +240,7 @@ def test_retention_per_queue_and_channel(gateway_factory, prosody, tmp_state):
     service = ('default_queue = "general"; retention_days = 30;'
                ' retention_days_channel = { webchat = 2; }; %s' % ctl_socket_conf(workdir))
     start = "2026-04-07T10:00:00"
-    plugins = webchat_conf()
+    plugins = webchat_conf('queues = [ "zero" ];')
     g = gateway_factory(queues=RET_QUEUES, service=service, plugins=plugins, test_clock=start)
     lb = g.loopback
     convs = {}
@@ -253,13 +253,28 @@ def test_retention_per_queue_and_channel(gateway_factory, prosody, tmp_state):
     web.start(lang="nb")
     assert web.say("nettprat-tekst").status == 200
     convs["web"] = db_all(db_path(g), "SELECT c.token FROM conversations c JOIN seekers s"
-                          " ON s.id = c.seeker_id WHERE s.channel = 'webchat'")[0][0]
+                          " ON s.id = c.seeker_id WHERE s.channel = 'webchat' AND c.queue = 'general'")[0][0]
     # max_wait = 1: every one expires (closes) within a few seconds
     wait_for(lambda: db_all(db_path(g), "SELECT count(*) FROM conversations WHERE closed_at"
                             " IS NOT NULL")[0][0] == 4, 15, "four closings")
     # the web seeker downloads the transcript and leaves feedback: an audit row, a comment
     assert web.req("GET", "transcript").status == 200
     assert web.req("POST", "feedback", {"rating": 4, "comment": "nyttig samtale"}).status == 204
+
+    # a web seeker in queue zero: texts gone at the closing, and a feedback comment given
+    # after it goes as well (the rating stays)
+    web0 = Web(g.http_port)
+    z = web0.start(lang="nb", queue="zero")
+    assert z["queue"] == "zero"
+    assert web0.say("kort nettprat").status == 200
+    (zid, ztok), = db_all(db_path(g), "SELECT c.id, c.token FROM conversations c JOIN seekers s"
+                          " ON s.id = c.seeker_id WHERE s.channel = 'webchat' AND c.queue = 'zero'")
+    wait_for(lambda: db_all(db_path(g), "SELECT closed_at FROM conversations WHERE id = ?",
+                            zid)[0][0], 10, "the web seeker's closing")
+    wait_for(lambda: msgs(g, ztok) == 0, 10, "the web seeker's texts deleted at the close")
+    assert web0.req("POST", "feedback", {"rating": 2, "comment": "for kort"}).status == 204
+    wait_for(lambda: db_all(db_path(g), "SELECT rating, comment FROM feedback WHERE conv_id = ?",
+                            zid) == [(2, None)], 10, "the late comment deleted")
 
     # retention 0: gone at the closing; the others still have theirs
     wait_for(lambda: msgs(g, convs["zero"]) == 0, 10, "queue zero's texts deleted at the close")
@@ -309,9 +324,10 @@ def test_retention_per_queue_and_channel(gateway_factory, prosody, tmp_state):
 
     # statistics survive: every conversation row, the rating (not the comment), the events
     rows = db_all(db_path(g), "SELECT token, queue, state, closed_at FROM conversations")
-    assert sorted(r[0] for r in rows) == sorted(convs.values())
+    assert sorted(r[0] for r in rows) == sorted(list(convs.values()) + [ztok])
     assert all(r[2] == "expired" and r[3] for r in rows), rows
-    assert db_all(db_path(g), "SELECT rating, comment FROM feedback") == [(4, None)]
+    assert sorted(db_all(db_path(g), "SELECT rating, comment FROM feedback")) == \
+        [(2, None), (4, None)]
     assert db_all(db_path(g), "SELECT count(*) FROM events")[0][0] >= 4
     assert db_all(db_path(g), "SELECT count(*) FROM inbound_dedup")[0][0] == 0
     # audit rows survive message retention
