@@ -208,6 +208,26 @@ def test_partner_transcript_audited_and_partner_retention(fed_partner_retention)
     assert db_all(no_db, "SELECT count(*) FROM messages WHERE conv_id = ?", no_id)[0][0] > 0
 
 
+def test_partner_take_from_shared_queue_audited(fed_partner_retention):
+    """A partner taking a seeker from a shared queue receives what the seeker wrote while
+    waiting: one audit row on the home side."""
+    f = fed_partner_retention
+    mette = f.client("mette@dk.test")
+    test_federation.sign_in(mette, "general@" + GW_DK)
+    lb = f.no.loopback
+    conv = lb.send("+4790004002", "kan noen hjelpe?", queue="shared", lang="nb",
+                   id="tk-1").json()["conv"]
+    lb.wait_meta("welcome", conv=conv, timeout=15)
+    mette.send_message(GW_DK, "!take gw.no.test:" + conv)
+    mette.wait_message(lambda s: s.body == "kan noen hjelpe?", timeout=15)
+    no_db = os.path.join(f.no.gw.workdir, "gw.db")
+    rows = wait_for(lambda: db_all(no_db, "SELECT a.who, c.token, a.detail, a.why FROM audit a"
+                                   " JOIN conversations c ON c.id = a.conv_id"
+                                   " WHERE a.what = 'history-partner'"), 10, "the audit row")
+    assert rows == [("partner gw.dk.test", conv, "1 messages written while waiting",
+                     "shared queue take")], rows
+
+
 # --------------------------------------------------------------------------- retention
 
 LOGTS = r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) "
