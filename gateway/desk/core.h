@@ -353,6 +353,15 @@ const char *gw_counsellor_lang(struct gw_core *c, const char *bare_jid);
 /* Name shown to seekers for a counsellor. */
 const char *gw_counsellor_name(struct gw_core *c, const char *bare_jid);
 
+/* --- block.c --- */
+/* Block (blocked=1) or unblock a seeker on their channel: stored (honoured across restarts),
+ * an event "blocked"/"unblocked" by `actor` with `why` on their open conversation (else on
+ * conv_id, 0 = none); blocking closes the open conversation, telling the seeker the
+ * "blocked" text, and the counsellor of an active one the text `counsellor_key` (NULL: not
+ * told — the counsellor asked for it).  GW_OK, GW_ENOTFOUND (no such seeker) or GW_EIO. */
+int gw_seeker_block(struct gw_core *c, int64_t seeker_id, int64_t conv_id, int blocked,
+                    const char *why, const char *actor, const char *counsellor_key);
+
 /* --- presence.c --- */
 /* A presence stanza arrived for a queue JID or the domain. */
 void gw_presence_in(struct gw_core *c, const char *from_full, const char *to_queue,
