@@ -280,6 +280,7 @@ def test_stale_socket_replaced_second_daemon_refused(gateway_factory, tmp_state)
     other._finish()
     assert other.proc.returncode == 1
     assert any("another skagerrak daemon is listening" in l for l in other.lines), other.lines
+    assert not other.sanitizer_reports(), other.sanitizer_reports()
     # ... and leaves the first one's socket alone
     assert ctl(g, "status")[0] == 0
 
