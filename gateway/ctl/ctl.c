@@ -311,6 +311,10 @@ static void answer_dropped(void *arg)
         free(pa);
         return;
     }
+    struct ctl_client *cl = client_by_id(pa->ctl, pa->client);
+    GW_WARN("ctl: %s: the turn's commit failed: the command's changes were rolled back, "
+            "answered \"not stored\"",
+            cl ? cl->peer : "a client that has gone");
     answer_release(pa, encode_answer(1, NULL, "",
                                      "not stored: the database did not take the change (see the "
                                      "daemon's log); nothing was changed"));

@@ -340,3 +340,46 @@ def test_reload_applies_and_refuses_with_reason(gateway):
     rc, j, _ = ctl(gateway, "queues", json_out=True)
     assert [q["id"] for q in j["queues"]] == ["general", "second"]
     open(gateway.config_path, "w").write(cfg)
+
+
+def test_failed_commit_answers_not_stored(prosody, tmp_state, client):
+    """A change the database cannot take (disk full) is answered exit 1 "not stored", and
+    nothing of it remains once there is space again."""
+    import faults
+    import gw
+    ok, why = faults.have_unshare()
+    if not ok:
+        pytest.skip(why)
+    workdir = os.path.join(tmp_state, "ns")
+    dbdir = os.path.join(workdir, "db")
+    os.makedirs(dbdir)
+    port = harness.free_port()
+    sock = os.path.join(workdir, "skagerrak.ctl")  # outside the namespace's private tmpfs
+    text = faults.gateway_config(prosody, workdir, port, "loopback = { };",
+                                 db=os.path.join(dbdir, "gw.db"),
+                                 service='control_socket = "%s";' % sock)
+    g = faults.NsGateway(None, text, workdir, dbdir, size="4m")
+    g.start()
+    lb = None
+    try:
+        g.wait_log(r"component gw\.no\.test online", timeout=20)
+        lb = gw.Loopback(port).start()
+        conv = lb.send("+4793334444", "hei", id="f-1").json()["conv"]
+        lb.wait_meta("welcome", conv=conv)
+        g.fill()
+        rc, out, err = ctl(g, "block", conv, sock=sock)
+        assert rc == 1 and "not stored" in err, (rc, out, err)
+        g.wait_log(r"ctl: uid 0 .*commit failed.*not stored")
+        g.free()
+        time.sleep(1.5)  # the checkpoint timer's commit goes through again
+        rc, j, err = ctl(g, "show", conv, json_out=True, sock=sock)
+        assert rc == 0, err
+        assert j["open"] is True and j["blocked"] is False
+        rc, j, err = ctl(g, "block", conv, json_out=True, sock=sock)
+        assert rc == 0 and j["closed"] == conv, err
+    finally:
+        if lb:
+            lb.close()
+        rc = g.stop()
+        assert rc in (0, None), rc
+        assert not g.sanitizer_reports(), g.sanitizer_reports()
