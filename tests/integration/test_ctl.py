@@ -303,6 +303,10 @@ def test_oversized_and_malformed_requests(gateway):
                   b'{"v":1,"argv":["queues"],"json":true}\n')
     assert [x["exit"] for x in answers] == [0, 2, 0]
     assert answers[2]["result"]["queues"][0]["id"] == "general"
+    # many pipelined requests on one connection: all answered, in order
+    many = raw(gateway, b"".join(b'{"v":1,"argv":["bogus%d"]}\n' % i for i in range(5000)))
+    assert len(many) == 5000 and all(x["exit"] == 2 for x in many)
+    assert "bogus4999" in many[-1]["error"]
     # a client that connects and goes away without a word, mid-line
     s = socket.socket(socket.AF_UNIX)
     s.connect(sock_of(gateway))
