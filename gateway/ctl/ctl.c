@@ -46,6 +46,7 @@ struct ctl_client {
     char *out;         /* answer bytes not yet written */
     size_t nout, offout, capout;
     int waiting;       /* an answer waits for the commit: read no further request */
+    int reading;       /* inside client_read: an answer sent at once does not recurse */
     int closing;       /* close once out is written */
     uint64_t idle_timer;
     struct ctl_client *next;
@@ -69,6 +70,7 @@ struct gw_ctl {
 
 static void client_close(struct ctl_client *cl);
 static void client_read(struct ctl_client *cl);
+static int client_alive(struct gw_ctl *ctl, struct ctl_client *cl);
 
 /* --- output helpers for handlers --- */
 
@@ -284,15 +286,14 @@ static void answer_release(struct pending_answer *pa, char *line)
         free(line);
         return;
     }
+    struct gw_ctl *ctl = cl->ctl;
     cl->waiting = 0;
     client_send(cl, line);
-    /* The client may have been closed by the send; look it up again before reading on. */
-    for (struct ctl_client *x = cl->ctl->clients; x; x = x->next)
-        if (x == cl) {
-            if (!cl->closing && cl->nin)
-                client_read(cl); /* a request that arrived behind this one */
-            break;
-        }
+    /* A request that arrived behind this one: read it now, unless this answer went out
+     * from inside client_read (nothing to commit), whose loop goes on by itself — pipelined
+     * requests must not recurse once per request. */
+    if (client_alive(ctl, cl) && !cl->reading && !cl->closing && cl->nin)
+        client_read(cl);
 }
 
 static void answer_committed(void *arg)
@@ -311,6 +312,10 @@ static void answer_dropped(void *arg)
         free(pa);
         return;
     }
+    struct ctl_client *cl = client_by_id(pa->ctl, pa->client);
+    GW_WARN("ctl: %s: the turn's commit failed: the command's changes were rolled back, "
+            "answered \"not stored\"",
+            cl ? cl->peer : "a client that has gone");
     answer_release(pa, encode_answer(1, NULL, "",
                                      "not stored: the database did not take the change (see the "
                                      "daemon's log); nothing was changed"));
@@ -416,6 +421,7 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len)
 /* Handle complete lines in cl->in, one at a time (the next after the answer is queued). */
 static void client_read(struct ctl_client *cl)
 {
+    struct gw_ctl *ctl = cl->ctl;
     while (!cl->waiting && !cl->closing && cl->nin) {
         char *nl = memchr(cl->in, '\n', cl->nin);
         if (cl->overflow) {
@@ -446,6 +452,8 @@ static void client_read(struct ctl_client *cl)
             memmove(cl->in, nl + 1, cl->nin - len - 1);
             cl->nin -= len + 1;
             client_answer(cl, 2, NULL, "", "request refused: longer than 65536 bytes");
+            if (!client_alive(ctl, cl))
+                return;
             continue;
         }
         *nl = 0;
@@ -459,11 +467,14 @@ static void client_read(struct ctl_client *cl)
         cl->nin -= len + 1;
         if (len && line[len - 1] == '\r')
             line[--len] = 0;
+        cl->reading = 1;
         if (len) /* an empty line is a keep-alive, not a request */
             handle_line(cl, line, len);
         free(line);
-        /* handle_line may have closed cl (an error writing): the caller checks */
-        return;
+        /* handle_line may have closed cl (an error writing): then stop here */
+        if (!client_alive(ctl, cl))
+            return;
+        cl->reading = 0;
     }
 }
 

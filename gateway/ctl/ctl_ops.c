@@ -1,5 +1,7 @@
 /* ctl_ops.c — skagerrakctl's operations subcommands: status, queues, counsellors,
- * conversations, show, block, unblock, reload, stats (ctl_ops2.c has the later ones).
+ * conversations, show, block, unblock, reload, stats.  This file: the table, status and the
+ * shared helpers; ctl_conv.c: conversations, show, block, unblock; ctl_admin.c: queues,
+ * counsellors, reload, stats.
  *
  * Each handler reads the daemon's state (memory first, the store for what only it holds),
  * renders text for a person and the same data as JSON; addresses are masked as in the logs
@@ -226,5 +228,24 @@ static int cmd_status(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_
 const struct gw_ctl_cmd gw_ctl_ops_cmds[] = {
     {"status", "status", "the daemon: XMPP link, plugins, outbox, open conversations",
      cmd_status},
+    {"queues", "queues", "per queue: hours, waiting, offered, active, counsellors ready, wait",
+     gw_ctl_cmd_queues},
+    {"counsellors", "counsellors [--all]",
+     "signed-in counsellors: presence per queue, load against capacity", gw_ctl_cmd_counsellors},
+    {"conversations", "conversations [--queue Q] [--state S]",
+     "open conversations (state queued, offered or active)", gw_ctl_cmd_conversations},
+    {"show", "show CONV [--messages]",
+     "one conversation (token or JID): details and events; texts only with --messages",
+     gw_ctl_cmd_show},
+    {"block", "block (CONV | --address CH:ADDR) [--why TEXT]",
+     "block a seeker on their channel (closes the open conversation), as !block",
+     gw_ctl_cmd_block},
+    {"unblock", "unblock (CONV | --address CH:ADDR) [--why TEXT]", "lift a block",
+     gw_ctl_cmd_unblock},
+    {"reload", "reload", "reload the configuration (as SIGHUP); says why when refused",
+     gw_ctl_cmd_reload},
+    {"stats", "stats --from DATE [--to DATE] [--csv]",
+     "counts per queue, channel, outcome and partner; mean wait and handle times",
+     gw_ctl_cmd_stats},
     {NULL, NULL, NULL, NULL},
 };

@@ -27,4 +27,17 @@ struct gw_ctl_opt {
 int gw_ctl_args(const struct gw_ctl_req *rq, const struct gw_ctl_opt *specs, const char **pos,
                 int maxpos, int *npos, struct gw_ctl_out *out, const char *usage);
 
+/* The handlers (ctl_conv.c, ctl_admin.c); the table is in ctl_ops.c. */
+struct gw_core;
+int gw_ctl_cmd_conversations(struct gw_core *c, const struct gw_ctl_req *rq,
+                             struct gw_ctl_out *out);
+int gw_ctl_cmd_show(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out);
+int gw_ctl_cmd_block(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out);
+int gw_ctl_cmd_unblock(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out);
+int gw_ctl_cmd_queues(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out);
+int gw_ctl_cmd_counsellors(struct gw_core *c, const struct gw_ctl_req *rq,
+                           struct gw_ctl_out *out);
+int gw_ctl_cmd_reload(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out);
+int gw_ctl_cmd_stats(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out);
+
 #endif

@@ -5,11 +5,11 @@
  * queue.c (waiting lists, assignment, positions, timeouts), presence.c (counsellor
  * presence, grace after a drop-out), router.c (inbound from
  * channels and from XMPP, disco), outbox.c (durable sending), commands.c (text commands),
- * adhoc.c (XEP-0050), turn.c, runmark.c, retention.c, clock.c (wall/test clock), all in
+ * adhoc.c (XEP-0050), turn.c, runmark.c, retention.c, clock.c (wall/test clock), block.c, all in
  * gateway/desk/.  The other rooms (docs/architecture.md): io/ (loop, XMPP link, HTTP, fetch,
  * log, hashmap), store/ (SQLite), conf/ (configuration, calendar, i18n) below the desk; fed/
  * (federation) and host/ (plugin loader, host API) above it, reached through the ops tables
- * below; main.c (start-up, signals, reload) on top. */
+ * below; ctl/ (the control socket) above them; main.c (start-up, signals, reload) on top. */
 #ifndef GW_CORE_H
 #define GW_CORE_H
 
@@ -348,6 +348,15 @@ int gw_conv_notify_counsellor(struct gw_core *c, struct gw_conv *cv, const char 
 const char *gw_counsellor_lang(struct gw_core *c, const char *bare_jid);
 /* Name shown to seekers for a counsellor. */
 const char *gw_counsellor_name(struct gw_core *c, const char *bare_jid);
+
+/* --- block.c --- */
+/* Block (blocked=1) or unblock a seeker on their channel: stored (honoured across restarts),
+ * an event "blocked"/"unblocked" by `actor` with `why` on their open conversation (else on
+ * conv_id, 0 = none); blocking closes the open conversation, telling the seeker the
+ * "blocked" text, and the counsellor of an active one the text `counsellor_key` (NULL: not
+ * told — the counsellor asked for it).  GW_OK, GW_ENOTFOUND (no such seeker) or GW_EIO. */
+int gw_seeker_block(struct gw_core *c, int64_t seeker_id, int64_t conv_id, int blocked,
+                    const char *why, const char *actor, const char *counsellor_key);
 
 /* --- presence.c --- */
 /* A presence stanza arrived for a queue JID or the domain. */
