@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "ctl/ctl.h"
+#include "ctl/ctl_ops.h"
 #include "desk/core.h"
 #include "store/store.h"
 
@@ -29,10 +30,7 @@
 
 static void fmt_time(int64_t ms, char *buf, size_t len)
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+    gw_ctl_fmt_time(ms, buf, len);
 }
 
 /* DATE → unix ms (local time); end_of_day: a date alone means the end of that day. */
@@ -77,8 +75,9 @@ static int audit_row(void *arg, const struct gw_audit_row *r)
     struct audit_out *a = arg;
     char at[32];
     fmt_time(r->at, at, sizeof at);
-    json_t *j = json_pack("{s:I, s:s, s:I, s:s, s:s?, s:s?, s:s, s:s?, s:s?}", "id",
-                          (json_int_t)r->id, "at", at, "at_ms", (json_int_t)r->at, "who", r->who,
+    json_t *j = json_pack("{s:I, s:o, s:I, s:s, s:s?, s:s?, s:s, s:s?, s:s?}", "id",
+                          (json_int_t)r->id, "at", gw_ctl_time_json(r->at), "at_ms",
+                          (json_int_t)r->at, "who", r->who,
                           "conv", r->conv_token[0] ? r->conv_token : NULL, "queue",
                           r->queue[0] ? r->queue : NULL, "what", r->what, "detail",
                           r->detail[0] ? r->detail : NULL, "why", r->why[0] ? r->why : NULL);
@@ -98,35 +97,28 @@ static int cmd_audit(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_c
 {
     struct gw_audit_filter f;
     memset(&f, 0, sizeof f);
-    const char *conv = NULL;
-    for (int i = 1; i < rq->argc; i++) {
-        const char *o = rq->argv[i], *v = i + 1 < rq->argc ? rq->argv[i + 1] : NULL;
-        if (!strcmp(o, "--json"))
-            continue;
-        if (!v)
-            return gw_ctl_fail(out, 2, "usage: %s (%s needs a value)", audit_usage, o);
-        if (!strcmp(o, "--conv"))
-            conv = v;
-        else if (!strcmp(o, "--who"))
-            f.who = v;
-        else if (!strcmp(o, "--from") || !strcmp(o, "--to")) {
-            int64_t *t = o[2] == 'f' ? &f.from_ms : &f.to_ms;
-            if (parse_date(v, o[2] == 't', t) < 0)
-                return gw_ctl_fail(out, 2, "usage: %s (%s '%s': a date is YYYY-MM-DD or"
-                                           " YYYY-MM-DDTHH:MM[:SS])",
-                                   audit_usage, o, v);
-        } else if (!strcmp(o, "--limit")) {
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > 1000000)
-                return gw_ctl_fail(out, 2, "usage: %s (--limit is 1 to 1000000)", audit_usage);
-            f.limit = (int)n;
-        } else
-            return gw_ctl_fail(out, 2, "usage: %s (unknown option '%s')", audit_usage, o);
-        i++;
+    const char *conv = NULL, *from = NULL, *to = NULL, *limit = NULL, *pos[1];
+    struct gw_ctl_opt opts[] = {{"--conv", &conv, NULL},   {"--who", &f.who, NULL},
+                                {"--from", &from, NULL},   {"--to", &to, NULL},
+                                {"--limit", &limit, NULL}, {0}};
+    int npos = 0, rc = gw_ctl_args(rq, opts, pos, 0, &npos, out, audit_usage);
+    if (rc)
+        return rc;
+    if ((from && parse_date(from, 0, &f.from_ms) < 0) || (to && parse_date(to, 1, &f.to_ms) < 0))
+        return gw_ctl_fail(out, 2, "'%s': a date is YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]\n"
+                                   "usage: skagerrakctl %s",
+                           from && parse_date(from, 0, &f.from_ms) < 0 ? from : to, audit_usage);
+    if (limit) {
+        char *end;
+        long n = strtol(limit, &end, 10);
+        if (*end || n < 1 || n > 1000000)
+            return gw_ctl_fail(out, 2, "--limit is 1 to 1000000\nusage: skagerrakctl %s",
+                               audit_usage);
+        f.limit = (int)n;
     }
     if (f.from_ms && f.to_ms && f.to_ms <= f.from_ms)
-        return gw_ctl_fail(out, 2, "usage: %s (--to is before --from)", audit_usage);
+        return gw_ctl_fail(out, 2, "--to must be after --from\nusage: skagerrakctl %s",
+                           audit_usage);
     if (conv) {
         char tok[64];
         struct gw_conv_row r;
@@ -200,23 +192,21 @@ static int count_row(void *arg, const struct gw_audit_row *r)
 
 static int cmd_purge(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out)
 {
-    int dry = 0;
+    int dry = 0, npos = 0;
     int64_t now = gw_now_ms(c), at = 0;
-    for (int i = 1; i < rq->argc; i++) {
-        if (!strcmp(rq->argv[i], "--dry-run"))
-            dry = 1;
-        else if (!strcmp(rq->argv[i], "--at")) {
-            if (i + 1 >= rq->argc || parse_date(rq->argv[i + 1], 0, &at) < 0)
-                return gw_ctl_fail(out, 2, "usage: purge [--dry-run [--at DATE]] (a date is"
-                                           " YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS])");
-            i++;
-        } else if (strcmp(rq->argv[i], "--json"))
-            return gw_ctl_fail(out, 2, "usage: purge [--dry-run [--at DATE]] (unknown option '%s')",
-                               rq->argv[i]);
-    }
+    const char *at_s = NULL, *pos[1], *usage = "purge [--dry-run [--at DATE]]";
+    struct gw_ctl_opt opts[] = {{"--dry-run", NULL, &dry}, {"--at", &at_s, NULL}, {0}};
+    int rc = gw_ctl_args(rq, opts, pos, 0, &npos, out, usage);
+    if (rc)
+        return rc;
+    if (at_s && parse_date(at_s, 0, &at) < 0)
+        return gw_ctl_fail(out, 2, "--at '%s': a date is YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]\n"
+                                   "usage: skagerrakctl %s",
+                           at_s, usage);
     if (at && !dry)
-        return gw_ctl_fail(out, 2, "usage: purge [--dry-run [--at DATE]] (--at only with"
-                                   " --dry-run: nothing is deleted before its time)");
+        return gw_ctl_fail(out, 2, "--at only with --dry-run: nothing is deleted before its"
+                                   " time\nusage: skagerrakctl %s",
+                           usage);
     if (at && at > now)
         now = at;
     if (!dry) {
