@@ -53,6 +53,9 @@ static const struct gw_cfg_key service_keys[] = {
     {"abandon_after", CONFIG_TYPE_INT},     {"abandon_after_channel", CONFIG_TYPE_GROUP},
     {"outcomes", CONFIG_TYPE_ARRAY},        {"wait_window", CONFIG_TYPE_INT},
     {"retention_days", CONFIG_TYPE_INT},    {"retry_max", CONFIG_TYPE_INT},
+    {"retention_days_channel", CONFIG_TYPE_GROUP},
+    {"audit_retention_days", CONFIG_TYPE_INT},
+    {"control_socket", CONFIG_TYPE_STRING},
     {NULL, 0}};
 static const struct gw_cfg_key queue_keys[] = {{"id", CONFIG_TYPE_STRING},
                                                {"names", CONFIG_TYPE_GROUP},
@@ -66,6 +69,7 @@ static const struct gw_cfg_key queue_keys[] = {{"id", CONFIG_TYPE_STRING},
                                                {"shared_with", CONFIG_TYPE_ARRAY},
                                                {"overflow_after", CONFIG_TYPE_INT},
                                                {"overflow_to", CONFIG_TYPE_ARRAY},
+                                               {"retention_days", CONFIG_TYPE_INT},
                                                {NULL, 0}};
 static const struct gw_cfg_key counsellor_keys[] = {
     {"jid", CONFIG_TYPE_STRING},   {"name", CONFIG_TYPE_STRING},     {"lang", CONFIG_TYPE_STRING},
@@ -75,6 +79,7 @@ static const struct gw_cfg_key partner_keys[] = {{"domain", CONFIG_TYPE_STRING},
                                                  {"accept_escalations", CONFIG_TYPE_BOOL},
                                                  {"send_transcript", CONFIG_TYPE_BOOL},
                                                  {"fields", CONFIG_TYPE_ARRAY},
+                                                 {"retention_days", CONFIG_TYPE_INT},
                                                  {NULL, 0}};
 
 static int valid_jid(const char *j)
@@ -175,6 +180,9 @@ static void parse_queue(struct gw_cfg_errors *e, struct gw_config *c, config_set
     q->shared_with = gw_cfg_str_list(e, qs, "shared_with", &q->nshared);
     q->overflow_after_s = (int)gw_cfg_int(e, qs, "overflow_after", 0, 0, 86400);
     q->overflow_to = gw_cfg_str_list(e, qs, "overflow_to", &q->noverflow);
+    q->retention_days = config_setting_get_member(qs, "retention_days")
+                            ? (int)gw_cfg_int(e, qs, "retention_days", 0, -1, 3650)
+                            : GW_RETENTION_UNSET;
 }
 
 static void parse_sections(struct gw_config *c, struct gw_cfg_errors *e)
@@ -249,8 +257,34 @@ static void parse_sections(struct gw_config *c, struct gw_cfg_errors *e)
                 c->outcomes[c->noutcomes] = defaults[c->noutcomes];
     }
     c->wait_window = (int)gw_cfg_int(e, s, "wait_window", 20, 1, 1000);
-    c->retention_days = (int)gw_cfg_int(e, s, "retention_days", 90, 0, 3650);
+    c->retention_days = (int)gw_cfg_int(e, s, "retention_days", 90, -1, 3650);
+    /* Per channel, like abandon_after_channel: keys are channel names, values days. */
+    c->retention_channel = s ? config_setting_get_member(s, "retention_days_channel") : NULL;
+    for (int i = 0; c->retention_channel && i < config_setting_length(c->retention_channel); i++) {
+        config_setting_t *el = config_setting_get_elem(c->retention_channel, (unsigned)i);
+        gw_cfg_int(e, c->retention_channel, config_setting_name(el), 0, -1, 3650);
+    }
+    /* Audit rows answer "who read this?" long after the texts are gone: two years by
+     * default; 0 would throw the answer away at once, so it is refused. */
+    c->audit_retention_days = (int)gw_cfg_int(e, s, "audit_retention_days", 730, -1, 36500);
+    if (c->audit_retention_days == 0)
+        gw_cfg_errorf(e, config_setting_get_member(s, "audit_retention_days"),
+                      "audit_retention_days = 0 would delete the audit at once; use -1 to keep"
+                      " it or a number of days");
     c->retry_max_s = (int)gw_cfg_int(e, s, "retry_max", 60, 1, 3600);
+    /* On by default, next to the database (a directory only the daemon's user and group
+     * reach): an agency should not have to opt in to being able to operate its service. */
+    const char *cs_path = gw_cfg_str(e, s, "control_socket", NULL);
+    if (cs_path) {
+        c->control_socket = strdup(cs_path);
+    } else {
+        char def[4096];
+        c->control_socket = strdup(gw_config_ctl_default(c->database, def, sizeof def));
+    }
+    if (c->control_socket && strlen(c->control_socket) >= GW_CTL_PATH_MAX)
+        gw_cfg_errorf(e, s ? config_setting_get_member(s, "control_socket") : NULL,
+                      "control_socket '%s' is longer than %d bytes (a UNIX socket path)",
+                      c->control_socket, GW_CTL_PATH_MAX - 1);
 
     c->snippets = config_lookup(&c->cfg, "snippets");
     c->plugins = config_lookup(&c->cfg, "plugins");
@@ -305,6 +339,9 @@ static void parse_sections(struct gw_config *c, struct gw_cfg_errors *e)
         p->accept_escalations = gw_cfg_bool(e, one, "accept_escalations", 0);
         p->send_transcript = gw_cfg_bool(e, one, "send_transcript", 0);
         p->fields = gw_cfg_str_list(e, one, "fields", &p->nfields);
+        p->retention_days = config_setting_get_member(one, "retention_days")
+                                ? (int)gw_cfg_int(e, one, "retention_days", 0, -1, 3650)
+                                : GW_RETENTION_UNSET;
     }
     for (int i = 0; i < c->nqueues; i++) {
         struct gw_queue_conf *q = &c->queues[i];
@@ -368,6 +405,7 @@ void gw_config_free(struct gw_config **cp)
     free(c->plugin_path);
     free(c->outcomes);
     free(c->secret);
+    free(c->control_socket);
     config_destroy(&c->cfg);
     free(c);
     *cp = NULL;
@@ -415,6 +453,54 @@ int gw_config_abandon_s(const struct gw_config *c, const char *channel)
     return v >= 60 ? (int)v : c->abandon_s;
 }
 
+int gw_config_retention_days(const struct gw_config *c, const char *queue, const char *channel,
+                             int role, const char *partner, const char **why)
+{
+    const char *w = "service";
+    int d = c->retention_days;
+    const struct gw_partner_conf *p = role == 2 ? gw_config_partner(c, partner) : NULL;
+    const struct gw_queue_conf *q = gw_config_queue(c, queue);
+    config_setting_t *ch = c->retention_channel && channel && *channel
+                               ? config_setting_get_member(c->retention_channel, channel)
+                               : NULL;
+    if (p && p->retention_days != GW_RETENTION_UNSET) {
+        d = p->retention_days;
+        w = "partner";
+    } else if (q && q->retention_days != GW_RETENTION_UNSET) {
+        d = q->retention_days;
+        w = "queue";
+    } else if (ch && config_setting_type(ch) == CONFIG_TYPE_INT) {
+        long long v = config_setting_get_int64(ch);
+        if (v >= -1 && v <= 3650) {
+            d = (int)v;
+            w = "channel";
+        }
+    }
+    if (why)
+        *why = w;
+    return d;
+}
+
+void gw_config_retention_rules(const struct gw_config *c, char *buf, size_t len)
+{
+    size_t off = (size_t)snprintf(buf, len, "v1 service=%d", c->retention_days);
+    for (int i = 0; c->retention_channel && i < config_setting_length(c->retention_channel) &&
+                    off < len;
+         i++) {
+        config_setting_t *el = config_setting_get_elem(c->retention_channel, (unsigned)i);
+        off += (size_t)snprintf(buf + off, len - off, " channel:%s=%lld", config_setting_name(el),
+                                (long long)config_setting_get_int64(el));
+    }
+    for (int i = 0; i < c->nqueues && off < len; i++)
+        if (c->queues[i].retention_days != GW_RETENTION_UNSET)
+            off += (size_t)snprintf(buf + off, len - off, " queue:%s=%d", c->queues[i].id,
+                                    c->queues[i].retention_days);
+    for (int i = 0; i < c->npartners && off < len; i++)
+        if (c->partners[i].retention_days != GW_RETENTION_UNSET)
+            off += (size_t)snprintf(buf + off, len - off, " partner:%s=%d",
+                                    c->partners[i].domain, c->partners[i].retention_days);
+}
+
 const char *gw_config_snippet(const struct gw_config *c, const char *lang, const char *name)
 {
     if (!c->snippets || !name)
@@ -427,4 +513,16 @@ const char *gw_config_snippet(const struct gw_config *c, const char *lang, const
             return config_setting_get_string(s);
     }
     return NULL;
+}
+
+const char *gw_config_ctl_default(const char *database, char *buf, size_t len)
+{
+    const char *slash = database ? strrchr(database, '/') : NULL;
+    if (!slash)
+        snprintf(buf, len, "skagerrak.ctl"); /* a relative database: the working directory */
+    else if (slash == database)
+        snprintf(buf, len, "/skagerrak.ctl");
+    else
+        snprintf(buf, len, "%.*s/skagerrak.ctl", (int)(slash - database), database);
+    return buf;
 }

@@ -80,6 +80,7 @@ struct gw_queue_conf {
     int overflow_after_s;     /* 0 = no overflow */
     const char **overflow_to; /* partner domains, in order */
     int noverflow;
+    int retention_days; /* GW_RETENTION_UNSET: the channel's or the service's rule applies */
 };
 
 /* One federation partner. */
@@ -90,6 +91,7 @@ struct gw_partner_conf {
     int send_transcript;    /* a transcript may go to them (with consent) */
     const char **fields;    /* pre-chat/handover fields that may cross */
     int nfields;
+    int retention_days; /* conversations served here for them; GW_RETENTION_UNSET: ours */
 };
 
 struct gw_config {
@@ -128,8 +130,12 @@ struct gw_config {
     const char **outcomes;
     int noutcomes;
     int wait_window; /* recent conversations the wait estimate averages */
-    int retention_days;
+    int retention_days;                /* -1 keep, 0 at the close, n days after it */
+    config_setting_t *retention_channel; /* group: channel name -> days (overrides) */
+    int audit_retention_days;          /* -1 keep; audit rows are never purged with texts */
     int retry_max_s; /* cap of the outbox's retry backoff */
+    char *control_socket; /* owned; skagerrakctl's socket, "" = none (default: next to the
+                             database, gw_config_ctl_default) */
     const char *test_clock;     /* "2026-04-06T10:00:00" for tests; NULL = real clock */
     config_setting_t *snippets; /* group: lang -> { name = "text" } */
     config_setting_t *plugins;  /* group: name -> plugin group */
@@ -144,6 +150,11 @@ struct gw_config {
 /* Load and validate `path`.  On any problem returns NULL with every error in e. */
 struct gw_config *gw_config_load(const char *path, struct gw_cfg_errors *e);
 void gw_config_free(struct gw_config **cp);
+/* The control socket's default path: "skagerrak.ctl" in the database's directory (the
+ * daemon and skagerrakctl agree on it through this one function).  Returns buf. */
+const char *gw_config_ctl_default(const char *database, char *buf, size_t len);
+/* sun_path's size: a longer control_socket is a configuration error. */
+#define GW_CTL_PATH_MAX 108
 
 const struct gw_queue_conf *gw_config_queue(const struct gw_config *c, const char *id);
 const struct gw_counsellor_conf *gw_config_counsellor(const struct gw_config *c,
@@ -153,6 +164,18 @@ const struct gw_partner_conf *gw_config_partner(const struct gw_config *c, const
 int gw_queue_has_counsellor(const struct gw_queue_conf *q, const char *bare_jid);
 /* Seconds of silence after which a conversation on `channel` is closed as abandoned. */
 int gw_config_abandon_s(const struct gw_config *c, const char *channel);
+/* Retention (days after the closing a conversation's texts are kept; 0 = deleted at the
+ * closing; -1 = kept) for a conversation of queue `queue` that came in on `channel`, with
+ * role/partner as in the store (role 2: served here for `partner`).  The most specific rule
+ * wins: the partner agreement for a conversation served for a partner, then the queue, then
+ * the channel, then service.retention_days.  `*why` (may be NULL) says which ("partner",
+ * "queue", "channel", "service"). */
+#define GW_RETENTION_UNSET (-2)
+int gw_config_retention_days(const struct gw_config *c, const char *queue, const char *channel,
+                             int role, const char *partner, const char **why);
+/* A fingerprint of every retention rule (to see whether they changed since the last run);
+ * writes at most len bytes. */
+void gw_config_retention_rules(const struct gw_config *c, char *buf, size_t len);
 /* The snippet `name` in lang (falls back to en, then any); NULL when none. */
 const char *gw_config_snippet(const struct gw_config *c, const char *lang, const char *name);
 

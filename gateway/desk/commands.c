@@ -393,26 +393,39 @@ static void cmd_history(struct cmd_ctx *x, char *args)
     struct gw_conv *cv = mine(x);
     if (!cv)
         return;
-    struct gw_seeker_row sk;
+    struct gw_seeker_row sk = {0};
     struct hist_ctx h = {x, "", 0};
     /* Earlier conversations are shown only where the seeker allowed it. */
+    int n = 0;
     if (gw_store_seeker_get(x->c->store, cv->row.seeker_id, &sk) == GW_OK && sk.history_ok)
-        gw_store_conv_history(x->c->store, cv->row.seeker_id, cv->row.id, 10, hist_line, &h);
+        n = gw_store_conv_history(x->c->store, cv->row.seeker_id, cv->row.id, 10, hist_line, &h);
+    /* Audited also when nothing was shown: the attempt to look is what a DPO asks about. */
+    char detail[64];
+    snprintf(detail, sizeof detail, "%d earlier conversations%s", n > 0 ? n : 0,
+             sk.history_ok ? "" : " (seeker did not allow history)");
+    gw_audit(x->c, x->bare, cv->row.id, "history", detail, args && *args ? args : NULL);
     reply(x, h.off ? h.text : T(x, "history_none"));
 }
 
 static void cmd_all(struct cmd_ctx *x, char *args)
 {
-    (void)args;
     char text[8192];
     size_t off = 0;
+    int n = 0;
     struct gw_conv *cv;
     TAILQ_FOREACH(cv, &x->c->desk.convs, all)
-    if (off < sizeof text)
+    if (off < sizeof text) {
         off += (size_t)snprintf(text + off, sizeof text - off, "%s%s %s %s %s", off ? "\n" : "",
                                 cv->row.token, gw_conv_state_name(cv->state), cv->nick,
                                 cv->row.counsellor[0] ? cv->row.counsellor
                                                       : (cv->offered_to ? cv->offered_to : "-"));
+        n++;
+    }
+    /* A supervisor's overview of every open conversation (masked names, states, who has
+     * them): one audit row for the list, not one per conversation. */
+    char detail[64];
+    snprintf(detail, sizeof detail, "%d open conversations listed", n);
+    gw_audit(x->c, x->bare, 0, "all", detail, args && *args ? args : NULL);
     reply(x, off ? text : T(x, "nothing_waiting"));
 }
 
@@ -470,10 +483,8 @@ static void cmd_block(struct cmd_ctx *x, char *args)
     struct gw_conv *cv = mine(x);
     if (!cv)
         return;
-    gw_store_seeker_block(x->c->store, cv->row.seeker_id, 1, args && *args ? args : "counsellor");
-    gw_store_event(x->c->store, cv->row.id, gw_now_ms(x->c), "blocked", x->bare, args);
     reply(x, T(x, "blocked_ok"));
-    gw_conv_finish(x->c, cv, CS_CLOSED, "blocked", "blocked", "blocked");
+    gw_seeker_block(x->c, cv->row.seeker_id, cv->row.id, 1, args, x->bare, NULL);
 }
 
 static void cmd_lang(struct cmd_ctx *x, char *args)

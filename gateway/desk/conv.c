@@ -262,7 +262,7 @@ void gw_conv_finish(struct gw_core *c, struct gw_conv *cv, enum gw_conv_state st
     gw_conv_save(c, cv);
     gw_store_event(c->store, cv->row.id, now, state_names[st], cv->row.counsellor,
                    outcome ? outcome : reason);
-    gw_retention_closed(c, now);
+    gw_retention_closed(c, cv);
     conv_release(c, cv);
     gw_queue_dispatch(c, queue); /* capacity freed or the queue changed */
 }

@@ -6,11 +6,11 @@
  * presence.c (counsellor presence, grace after a drop-out), router.c (inbound from
  * channels and from XMPP, disco), outbox.c (durable sending), commands.c (text commands),
  * adhoc.c (XEP-0050), turn.c, runmark.c, retention.c, clock.c (wall/test clock), desk.c
- * (the state as a whole), all in
+ * (the state as a whole), block.c, audit.c, all in
  * gateway/desk/.  The other rooms (docs/architecture.md): io/ (loop, XMPP link, HTTP, fetch,
  * log, hashmap), store/ (SQLite), conf/ (configuration, calendar, i18n) below the desk; fed/
  * (federation) and host/ (plugin loader, host API) above it, reached through the ops tables
- * below; main.c (start-up, signals, reload) on top. */
+ * below; ctl/ (the control socket) above them; main.c (start-up, signals, reload) on top. */
 #ifndef GW_CORE_H
 #define GW_CORE_H
 
@@ -246,6 +246,9 @@ struct gw_desk {
     int run_marked;           /* the store's run marker says "running" */
     int64_t alive_written_at; /* last heartbeat written (ms) */
     int64_t crashed_at; /* an unclean stop at about this time (ms) not yet announced, 0 none */
+    /* retention.c */
+    uint64_t retention_timer;
+    int64_t retention_at;      /* when it fires (the earliest purge_at in the store, ...) */
 };
 
 struct gw_core {
@@ -267,13 +270,14 @@ struct gw_core {
     const struct gw_fed_ops *fed_ops;         /* set by gw_fed_init */
     const struct gw_channel_ops *channel_ops; /* set by gw_host_attach */
     struct gw_turn turn;     /* turn.c only */
-    int64_t last_retention_ms; /* last retention run */
-    uint64_t retention_timer;  /* retention.c */
-    int64_t retention_at;
-    int64_t *ret_cut;          /* ring of cut-off times of closings waiting for retention */
-    size_t ret_head, ret_n, ret_cap;
-    int64_t ret_tail_first;    /* first closing folded into the newest entry */
     int64_t clock_skew_ms;     /* real-time minus monotonic clock at the last sweep */
+    /* For the operator (skagerrakctl status): when the daemon started and when the XMPP
+     * link last went up or down (gw_now_ms time; main.c sets them). */
+    int64_t started_ms;
+    int64_t link_changed_ms;
+    /* The configuration reload (SIGHUP and skagerrakctl reload), registered by main.c so the
+     * rooms below it can ask for one: 0 applied, -1 refused with every reason in why. */
+    int (*reload)(struct gw_core *c, struct gw_cfg_errors *why);
 };
 
 /* --- turn.c: one loop turn, one transaction --- */
@@ -384,6 +388,15 @@ int gw_conv_notify_counsellor(struct gw_core *c, struct gw_conv *cv, const char 
 const char *gw_counsellor_lang(struct gw_core *c, const char *bare_jid);
 /* Name shown to seekers for a counsellor. */
 const char *gw_counsellor_name(struct gw_core *c, const char *bare_jid);
+
+/* --- block.c --- */
+/* Block (blocked=1) or unblock a seeker on their channel: stored (honoured across restarts),
+ * an event "blocked"/"unblocked" by `actor` with `why` on their open conversation (else on
+ * conv_id, 0 = none); blocking closes the open conversation, telling the seeker the
+ * "blocked" text, and the counsellor of an active one the text `counsellor_key` (NULL: not
+ * told — the counsellor asked for it).  GW_OK, GW_ENOTFOUND (no such seeker) or GW_EIO. */
+int gw_seeker_block(struct gw_core *c, int64_t seeker_id, int64_t conv_id, int blocked,
+                    const char *why, const char *actor, const char *counsellor_key);
 
 /* --- presence.c --- */
 /* A presence stanza arrived for a queue JID or the domain. */
@@ -525,14 +538,36 @@ void gw_run_link_up(struct gw_core *c);
  * up), so nothing the server forwarded can be unread; only then the marker says "stopped". */
 void gw_run_end(struct gw_core *c, int clean);
 /* --- retention.c --- */
-/* The first run shortly after start-up, then on its own timer (retention_days). */
+/* The first run shortly after start-up, then on its own timer (the earliest purge_at). */
 void gw_retention_start(struct gw_core *c);
-/* A conversation closed at closed_at: its messages are due for deletion retention_days
- * later. */
-void gw_retention_closed(struct gw_core *c, int64_t closed_at);
-/* Re-arm after a reload or a clock change. */
+/* cv has just closed (row.closed_at set, row saved): its purge_at is written from the rule
+ * that applies (gw_config_retention_days) and the timer brought forward if needed. */
+void gw_retention_closed(struct gw_core *c, const struct gw_conv *cv);
+/* Content was added to a conversation after it closed (the seeker's feedback comment, a
+ * transcript copy sent by e-mail): its deadline is set again from its rule, so what came
+ * late goes too — at once when the deadline has passed (retention 0). */
+void gw_retention_late_content(struct gw_core *c, const struct gw_conv_row *r);
+/* Re-arm after a reload (rules may have changed) or a clock change. */
 void gw_retention_rearm(struct gw_core *c);
 void gw_retention_release(struct gw_core *c);
+/* Run retention now (skagerrakctl purge): every conversation due by now loses its texts,
+ * audit rows past audit_retention_days go.  *nconv = conversations purged, *naudit = audit
+ * rows deleted.  Returns messages deleted or a negative GW_E*.  The writes join the turn. */
+int64_t gw_retention_run_now(struct gw_core *c, int *nconv, int64_t *naudit);
+
+/* --- audit.c: the read audit (docs/privacy.md, "the audit") --- */
+/* Record that `who` read `what` of conversation conv_id (0: not one conversation) now;
+ * detail says what was shown, why is the reason given (both may be NULL).  Seeker
+ * identifiers in who/detail must already be masked.  Joins the turn's transaction; a
+ * failed write is logged (the read itself is not undone). */
+void gw_audit(struct gw_core *c, const char *who, int64_t conv_id, const char *what,
+              const char *detail, const char *why);
+/* The ctl's `show --messages CONV` (ctl/, via its peer string "uid 1000 (name)"): one
+ * audit row "ctl-show" for conversation conv_id with the number of messages shown. */
+void gw_audit_ctl_show(struct gw_core *c, const char *peer, int64_t conv_id, int nmessages,
+                       const char *why);
+/* "seeker (webchat ··abcd)": who, for a read by the seeker themselves on their channel. */
+void gw_audit_seeker_who(struct gw_core *c, int64_t seeker_id, char *buf, size_t len);
 
 /* --- commands.c --- */
 /* Handle a counsellor's command text (without the prefix) sent to `to_local` (queue id,

@@ -295,6 +295,13 @@ void gw_fed_i_escalate_now(struct gw_core *c, struct gw_conv *cv, const struct g
             xmpp_stanza_add_child_ex(tr, tt, 0);
             xmpp_stanza_add_child_ex(e, tr, 0);
             free(t.buf);
+            /* The read audit, on the sending side: the partner receives the transcript (the
+             * partner's own reads are theirs to audit). */
+            char who[300], detail[400];
+            snprintf(who, sizeof who, "partner %s", pc->domain);
+            snprintf(detail, sizeof detail, "escalation%s%s", requester && *requester ? " by " : "",
+                     requester ? requester : "");
+            gw_audit(c, who, cv->row.id, "transcript-partner", detail, "the seeker consented");
         }
     }
     struct pend *p = gw_fed_i_send_iq(c, "set", pc->domain, e, P_ESCALATE);

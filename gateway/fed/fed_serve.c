@@ -271,6 +271,7 @@ void gw_fed_i_on_queue_query(struct gw_core *c, xmpp_stanza_t *iq, const struct 
 struct hist_ctx {
     xmpp_ctx_t *ctx;
     xmpp_stanza_t *parent;
+    int n; /* messages added (for the read audit) */
 };
 
 static int last_out(void *arg, const struct gw_msg_row *m)
@@ -287,6 +288,7 @@ static int add_history(void *arg, const struct gw_msg_row *m)
     xmpp_stanza_set_text(t, m->body ? m->body : "");
     xmpp_stanza_add_child_ex(e, t, 0);
     xmpp_stanza_add_child_ex(h->parent, e, 0);
+    h->n++;
     return 0;
 }
 
@@ -321,7 +323,7 @@ void gw_fed_i_on_take(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *t,
     free(fields);
     /* A shared queue shares its conversations: what the seeker wrote while waiting. */
     xmpp_stanza_t *h = gw_fed_i_el(ctx, "history", NULL);
-    struct hist_ctx hc = {ctx, h};
+    struct hist_ctx hc = {ctx, h, 0};
     /* Only what the seeker wrote while waiting: nothing from before a home counsellor's last
      * line (a requeued or transferred seeker's earlier dialogue needs consent to cross). */
     int64_t after = 0;
@@ -329,6 +331,13 @@ void gw_fed_i_on_take(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *t,
     gw_store_msg_each(c->store, cv->row.id, after, "in", add_history, &hc);
     xmpp_stanza_add_child_ex(a, h, 0);
     const char *name = xmpp_stanza_get_attribute(t, "name");
+    {
+        /* The read audit: a partner receives what the seeker wrote while waiting. */
+        char who[300], detail[128];
+        snprintf(who, sizeof who, "partner %s", pc->domain);
+        snprintf(detail, sizeof detail, "%d messages written while waiting", hc.n);
+        gw_audit(c, who, cv->row.id, "history-partner", detail, "shared queue take");
+    }
     gw_fed_i_served_by_partner(c, cv, pc->domain,
                                xmpp_stanza_get_attribute(t, "serving-conv")
                                    ? xmpp_stanza_get_attribute(t, "serving-conv")

@@ -402,6 +402,13 @@ static int api_transcript(struct gw_host *h, const char *conv, const char *chann
     free(text);
     if (mid < 0)
         return GW_EIO;
+    /* The read audit: the seeker (by their masked address) had the transcript sent. */
+    char who[300], detail[300], m[128];
+    gw_audit_seeker_who(c, r.seeker_id, who, sizeof who);
+    snprintf(detail, sizeof detail, "by %s to %s (via %s)", channel,
+             gw_mask_address(address ? address : "", m, sizeof m), h->name);
+    gw_audit(c, who, r.id, "transcript-email", detail, NULL);
+    gw_retention_late_content(c, &r); /* the copy in messages follows the conversation's rule */
     return gw_outbox_channel(c, mid, channel, GW_MSG_TRANSCRIPT);
 }
 
@@ -413,6 +420,8 @@ static int api_feedback(struct gw_host *h, const char *conv, int rating, const c
     if (!conv || gw_store_conv_by_token(h->core->store, conv, &r) < 0)
         return GW_ENOTFOUND;
     gw_store_feedback(h->core->store, r.id, rating, comment);
+    if (comment && *comment)
+        gw_retention_late_content(h->core, &r); /* feedback comes after the closing */
     return gw_turn_commit(h->core);
 }
 
@@ -421,7 +430,15 @@ static char *api_transcript_text(struct gw_host *h, const char *conv)
     struct gw_conv_row r;
     if (!conv || gw_store_conv_by_token(h->core->store, conv, &r) < 0)
         return NULL;
-    return gw_transcript_text(h->core, &r);
+    char *text = gw_transcript_text(h->core, &r);
+    if (text) {
+        /* The read audit: the seeker downloaded it (who: their masked address). */
+        char who[300], detail[64];
+        gw_audit_seeker_who(h->core, r.seeker_id, who, sizeof who);
+        snprintf(detail, sizeof detail, "download via %s", h->name);
+        gw_audit(h->core, who, r.id, "transcript", detail, NULL);
+    }
+    return text;
 }
 
 const struct gw_host_api gw_host_i_api = {

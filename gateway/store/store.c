@@ -66,6 +66,18 @@ static const char *const migrations[] = {
     "ALTER TABLE outbox_v2 RENAME TO outbox;",
     /* (Dropping the AUTOINCREMENT table removes its sqlite_sequence row; deleting it here as
      * well failed on a database whose outbox had none and so no sqlite_sequence at all.) */
+    /* 3 (issue 14, read audit and retention per queue/channel/partner): the audit table,
+     * one row per read of stored content (who, which conversation, what was shown, why),
+     * purged only by service.audit_retention_days; and conversations.purge_at, the instant
+     * the closed conversation's texts are due for deletion (NULL: nothing due), computed
+     * by the desk at the closing from the rule that applies (desk/retention.c), so the
+     * retention timer survives restarts and needs no scan to find its next deadline. */
+    "CREATE TABLE audit(id INTEGER PRIMARY KEY, at INTEGER NOT NULL, who TEXT NOT NULL,"
+    "  conv_id INTEGER, what TEXT NOT NULL, detail TEXT, why TEXT);"
+    "CREATE INDEX audit_at ON audit(at);"
+    "CREATE INDEX audit_conv ON audit(conv_id) WHERE conv_id IS NOT NULL;"
+    "ALTER TABLE conversations ADD COLUMN purge_at INTEGER;"
+    "CREATE INDEX conv_purge ON conversations(purge_at) WHERE purge_at IS NOT NULL;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof *migrations))
 
@@ -452,23 +464,11 @@ int gw_store_checkpoint(struct gw_store *s)
     return rc == SQLITE_OK ? GW_OK : GW_EIO;
 }
 
-int64_t gw_store_retention(struct gw_store *s, int64_t cutoff_ms)
-{
-    sqlite3_stmt *st = gw_store_i_prep(s, S_RET_MSG, 1);
-    sqlite3_bind_int64(st, 1, cutoff_ms);
-    if (gw_store_i_step_done(s, st) < 0)
-        return GW_EIO;
-    int64_t n = sqlite3_changes(s->db);
-    if (n > 0 && gw_store_i_step_done(s, gw_store_i_prep(s, S_RET_DEDUP, 1)) < 0)
-        return GW_EIO;
-    return n;
-}
-
 int64_t gw_store_count(struct gw_store *s, const char *table)
 {
     static const char *const allowed[] = {
         "seekers", "conversations", "messages", "outbox", "inbound_dedup",
-        "events",  "feedback",      "kv",       NULL};
+        "events",  "feedback",      "kv",       "audit", NULL};
     int ok = 0;
     for (int i = 0; allowed[i]; i++)
         ok |= strcmp(allowed[i], table) == 0;

@@ -171,6 +171,30 @@ int gw_store_outbox_each_channel(struct gw_store *s,
 /* Entries in the outbox (for /health). */
 int64_t gw_store_outbox_count(struct gw_store *s);
 
+/* --- store_ops.c: read-only queries for the operator (skagerrakctl) --- */
+/* Per outbox target ("xmpp", a channel, "fed"...): rows, the oldest row's message time (unix
+ * ms, 0 when none has a message) and rows already retried.  cb returns non-zero to stop.
+ * Returns the number of targets or GW_EIO. */
+int gw_store_outbox_summary(struct gw_store *s,
+                            int (*cb)(void *arg, const char *target, long long n,
+                                      int64_t oldest_ms, long long retrying),
+                            void *arg);
+/* The events of one conversation, oldest first (strings valid inside cb; actor and detail
+ * may be NULL).  Returns the number visited or GW_EIO. */
+int gw_store_events_each(struct gw_store *s, int64_t conv_id,
+                         int (*cb)(void *arg, int64_t at, const char *kind, const char *actor,
+                                   const char *detail),
+                         void *arg);
+/* Statistics of the conversations created in [from_ms, to_ms): rows of (group, key, what,
+ * count, mean wait ms, mean handle ms) with group "queue" (key queue, what state),
+ * "channel" (channel, state), "outcome" (outcome or "-", queue; ended ones only) and
+ * "partner" (domain, "sent"/"received").  Means are 0 when unknown.  Rows or GW_EIO. */
+int gw_store_stats_range(struct gw_store *s, int64_t from_ms, int64_t to_ms,
+                         int (*cb)(void *arg, const char *group, const char *key,
+                                   const char *what, long long n, double avg_wait_ms,
+                                   double avg_handle_ms),
+                         void *arg);
+
 /* Audit and statistics events ("assigned", "transfer", "read", "escalated", ...). */
 int gw_store_event(struct gw_store *s, int64_t conv_id, int64_t at, const char *kind,
                    const char *actor, const char *detail);
@@ -187,9 +211,75 @@ int gw_store_stats(struct gw_store *s, int64_t since_ms,
 int gw_store_checkpoint(struct gw_store *s);
 /* Frames in the write-ahead log after the last commit (0 right after a checkpoint reset). */
 int gw_store_wal_frames(const struct gw_store *s);
-/* Delete the messages of conversations closed before cutoff_ms (retention); returns the
- * number deleted or GW_EIO.  Conversation rows (statistics) are kept. */
-int64_t gw_store_retention(struct gw_store *s, int64_t cutoff_ms);
+/* --- store_audit.c: the read audit (issue 14) ---
+ * One row each time a person or tool reads stored content: `who` read `what` of
+ * conversation conv_id (0: none, e.g. a list of all conversations), with `detail` (what was
+ * shown: "3 earlier conversations", "to k···@example.no") and `why` (given by the reader;
+ * may be NULL).  Identifiers of seekers in who/detail are masked by the caller.  Audit rows
+ * are not touched by message retention (gw_store_purge_conv); gw_store_audit_expire is
+ * their own retention.  Returns GW_OK or GW_EIO (the write joins the turn's transaction). */
+int gw_store_audit_add(struct gw_store *s, int64_t at, const char *who, int64_t conv_id,
+                       const char *what, const char *detail, const char *why);
+struct gw_audit_row {
+    int64_t id, at, conv_id;
+    char conv_token[24]; /* "" when conv_id is 0 or the conversation is gone */
+    char queue[64];
+    char who[256];
+    char what[32];
+    char detail[512];
+    char why[256];
+};
+/* Filters combine (AND); a zero/NULL field does not filter.  to_ms is exclusive. */
+struct gw_audit_filter {
+    int64_t conv_id;
+    const char *who; /* exact match */
+    int64_t from_ms, to_ms;
+    int limit; /* 0 = 1000 */
+};
+/* Rows matching f, oldest first.  cb returns non-zero to stop.  Returns rows or GW_EIO. */
+int gw_store_audit_each(struct gw_store *s, const struct gw_audit_filter *f,
+                        int (*cb)(void *arg, const struct gw_audit_row *r), void *arg);
+/* Delete audit rows older than cutoff_ms; returns the number deleted or GW_EIO. */
+int64_t gw_store_audit_expire(struct gw_store *s, int64_t cutoff_ms);
+/* Time of the oldest audit row, -1 when none. */
+int64_t gw_store_audit_oldest(struct gw_store *s);
+
+/* --- store_audit.c: retention per conversation ---
+ * conversations.purge_at is the instant a closed conversation's texts are due for deletion
+ * (set by the desk from the rule that applies; -1 = NULL: nothing due, kept). */
+int gw_store_purge_set(struct gw_store *s, int64_t conv_id, int64_t purge_at);
+/* The earliest purge_at, -1 when none. */
+int64_t gw_store_purge_next(struct gw_store *s);
+/* A conversation whose texts are due (or, for gw_store_purge_closed_each, might be). */
+struct gw_purge_row {
+    int64_t id;
+    char token[24];
+    char queue[64];
+    char channel[32];
+    char partner[256];
+    int role;
+    int64_t closed_at, purge_at; /* purge_at -1: NULL */
+    int64_t messages;            /* messages it still holds */
+    int64_t oldest;              /* created of its oldest message, -1 when none */
+};
+/* Conversations with purge_at <= due_ms, earliest first, at most limit (0: no limit).  cb
+ * must not write to the store.  Returns rows or GW_EIO. */
+int gw_store_purge_each(struct gw_store *s, int64_t due_ms, int limit,
+                        int (*cb)(void *arg, const struct gw_purge_row *r), void *arg);
+/* Every closed conversation that still holds content (messages, a pre-chat form, a feedback
+ * comment) or has a purge_at: for recomputing purge_at when the rules change.  messages and
+ * oldest are not filled.  cb must not write.  Returns rows or GW_EIO. */
+int gw_store_purge_closed_each(struct gw_store *s,
+                               int (*cb)(void *arg, const struct gw_purge_row *r), void *arg);
+/* Delete the texts of one conversation: its messages (except those still in the outbox),
+ * their dedup keys, its feedback comment (the rating stays), its pre-chat form and the
+ * plugins' key/value rows whose key ends in ":<its token>" (the e-mail channel's subject
+ * and references: the convention for per-conversation plugin state).  The
+ * conversation row, its events and audit rows stay (statistics, accountability).  When
+ * messages were held back, purge_at becomes retry_at, else NULL.  Returns the number of
+ * messages deleted or GW_EIO. */
+int64_t gw_store_purge_conv(struct gw_store *s, int64_t conv_id, int64_t retry_at);
+
 /* Count rows of a table (tests, bench, health). -1 on error. */
 int64_t gw_store_count(struct gw_store *s, const char *table);
 

@@ -54,8 +54,16 @@ enum stmt {
     S_OB_COUNT,
     S_EVENT,
     S_FEEDBACK,
-    S_RET_MSG,
-    S_RET_DEDUP,
+    S_AUDIT_ADD,
+    S_AUDIT_EXPIRE,
+    S_PURGE_SET,
+    S_PURGE_DEDUP,
+    S_PURGE_MSG,
+    S_PURGE_FEEDBACK,
+    S_PURGE_KV,
+    S_PURGE_DONE,
+    S_PURGE_NEXT,
+    S_AUDIT_OLDEST,
     S_COUNT_MAX
 };
 
@@ -140,13 +148,29 @@ static const char *const gw_store_i_sql[S_COUNT_MAX] = {
     [S_OB_NEXT] = "SELECT min(next_at) FROM outbox WHERE next_at>?1",
     [S_OB_COUNT] = "SELECT count(*) FROM outbox",
     [S_EVENT] = "INSERT INTO events(conv_id, at, kind, actor, detail) VALUES(?1,?2,?3,?4,?5)",
-    /* Retention: the text of conversations closed before the cutoff goes; the conversation
-     * rows (times, queue, outcome: the statistics) stay, without content. */
-    [S_RET_MSG] = "DELETE FROM messages WHERE conv_id IN (SELECT id FROM conversations WHERE"
-                  " closed_at IS NOT NULL AND closed_at < ?1) AND id NOT IN (SELECT msg_id FROM"
-                  " outbox WHERE msg_id IS NOT NULL)",
-    [S_RET_DEDUP] = "DELETE FROM inbound_dedup WHERE msg_id NOT IN (SELECT id FROM messages)",
     [S_FEEDBACK] = "INSERT OR REPLACE INTO feedback(conv_id, rating, comment) VALUES(?1,?2,?3)",
+    /* store_audit.c: the read audit and the per-conversation purge (issue 14). */
+    [S_AUDIT_ADD] = "INSERT INTO audit(at, who, conv_id, what, detail, why) VALUES(?1,?2,?3,?4,?5,?6)",
+    [S_AUDIT_EXPIRE] = "DELETE FROM audit WHERE at < ?1",
+    [S_AUDIT_OLDEST] = "SELECT min(at) FROM audit",
+    [S_PURGE_SET] = "UPDATE conversations SET purge_at=?2 WHERE id=?1",
+    /* A message still waiting in the outbox stays (it is the seeker's, on its way); the
+     * dedup keys go first, while the messages they point at can still be found. */
+    [S_PURGE_DEDUP] = "DELETE FROM inbound_dedup WHERE msg_id IN (SELECT id FROM messages WHERE"
+                      " conv_id=?1 AND id NOT IN (SELECT msg_id FROM outbox WHERE msg_id IS NOT"
+                      " NULL))",
+    [S_PURGE_MSG] = "DELETE FROM messages WHERE conv_id=?1 AND id NOT IN (SELECT msg_id FROM"
+                    " outbox WHERE msg_id IS NOT NULL)",
+    [S_PURGE_FEEDBACK] = "UPDATE feedback SET comment=NULL WHERE conv_id=?1 AND comment IS NOT NULL",
+    /* A plugin's per-conversation keys ("subj:<token>", "refs:<token>" of the e-mail
+     * channel: a subject line is text) go with the texts. */
+    [S_PURGE_KV] = "DELETE FROM kv WHERE owner <> 'core' AND key LIKE '%:' || (SELECT token FROM"
+                   " conversations WHERE id=?1)",
+    /* The pre-chat form goes with the texts; what a message held back by the outbox keeps
+     * is tried again at ?2. */
+    [S_PURGE_DONE] = "UPDATE conversations SET meta=NULL, purge_at=CASE WHEN EXISTS(SELECT 1 FROM"
+                     " messages WHERE conv_id=?1) THEN ?2 ELSE NULL END WHERE id=?1",
+    [S_PURGE_NEXT] = "SELECT min(purge_at) FROM conversations WHERE purge_at IS NOT NULL",
 };
 
 struct gw_store {

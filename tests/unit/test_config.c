@@ -334,6 +334,43 @@ static void test_partners(void **state)
     expect_error(f, MIN_XMPP MIN_QUEUE "partners = ( { name = \"x\"; } );\n", c);
 }
 
+/* Retention: the most specific rule wins — partner agreement (a conversation served for the
+ * partner), queue, channel, service default; -1 keeps; 0 for the audit is refused. */
+static void test_retention_rules(void **state)
+{
+    struct fx *f = *state;
+    struct gw_config *c =
+        load(f, MIN_XMPP "service = { retention_days = 30; retention_days_channel = { sms = 7;"
+                         " webchat = -1; }; audit_retention_days = 365; };\n"
+                         "queues = ( { id = \"general\"; }, { id = \"exam\"; retention_days = 0; } );\n"
+                         "partners = ( { domain = \"gw.dk.test\"; retention_days = 1; },"
+                         " { domain = \"gw.se.test\"; } );\n");
+    assert_non_null(c);
+    const char *why = NULL;
+    assert_int_equal(gw_config_retention_days(c, "general", "loopback", 0, NULL, &why), 30);
+    assert_string_equal(why, "service");
+    assert_int_equal(gw_config_retention_days(c, "general", "sms", 0, NULL, &why), 7);
+    assert_string_equal(why, "channel");
+    assert_int_equal(gw_config_retention_days(c, "general", "webchat", 0, NULL, NULL), -1);
+    assert_int_equal(gw_config_retention_days(c, "exam", "sms", 0, NULL, &why), 0);
+    assert_string_equal(why, "queue");
+    assert_int_equal(gw_config_retention_days(c, "exam", "sms", 2, "gw.dk.test", &why), 1);
+    assert_string_equal(why, "partner");
+    /* a partner without a rule of its own, and role 1 (we escalated it): our rules */
+    assert_int_equal(gw_config_retention_days(c, "exam", "sms", 2, "gw.se.test", NULL), 0);
+    assert_int_equal(gw_config_retention_days(c, "general", "sms", 1, "gw.dk.test", NULL), 7);
+    assert_int_equal(c->audit_retention_days, 365);
+    char rules[512];
+    gw_config_retention_rules(c, rules, sizeof rules);
+    assert_string_equal(rules, "v1 service=30 channel:sms=7 channel:webchat=-1 queue:exam=0"
+                               " partner:gw.dk.test=1");
+    gw_config_free(&f->c);
+    const char *a[] = {"audit_retention_days = 0 would delete the audit at once", NULL};
+    expect_error(f, MIN_XMPP MIN_QUEUE "service = { audit_retention_days = 0; };\n", a);
+    const char *b[] = {"'retention_days' = -5 is out of range -1..3650", NULL};
+    expect_error(f, MIN_XMPP "queues = ( { id = \"q\"; retention_days = -5; } );\n", b);
+}
+
 static void test_groups(void **state)
 {
     struct fx *f = *state;
@@ -412,6 +449,7 @@ int main(void)
         T(test_unknown_key),    T(test_wrong_types),      T(test_out_of_range),
         T(test_missing_domain), T(test_duplicate_queue),  T(test_unknown_language),
         T(test_secret_file),    T(test_partners),         T(test_groups),
+        T(test_retention_rules),
         T(test_hours),          T(test_syntax_and_io),    T(test_errors_accumulate),
         T(test_snippets),       T(test_lang_index),
     };
