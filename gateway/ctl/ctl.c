@@ -37,17 +37,17 @@
 
 struct ctl_client {
     struct gw_ctl *ctl;
-    uint64_t id;       /* answers find their client by id: it may be gone by then */
+    uint64_t id; /* answers find their client by id: it may be gone by then */
     int fd;
-    char peer[160];    /* "uid 1000 (kari)" */
-    char *in;          /* request bytes not yet handled */
+    char peer[160]; /* "uid 1000 (kari)" */
+    char *in;       /* request bytes not yet handled */
     size_t nin;
-    int overflow;      /* the current line passed the limit: skip to its newline */
-    char *out;         /* answer bytes not yet written */
+    int overflow; /* the current line passed the limit: skip to its newline */
+    char *out;    /* answer bytes not yet written */
     size_t nout, offout, capout;
-    int waiting;       /* an answer waits for the commit: read no further request */
-    int reading;       /* inside client_read: an answer sent at once does not recurse */
-    int closing;       /* close once out is written */
+    int waiting; /* an answer waits for the commit: read no further request */
+    int reading; /* inside client_read: an answer sent at once does not recurse */
+    int closing; /* close once out is written */
     uint64_t idle_timer;
     struct ctl_client *next;
 };
@@ -56,9 +56,9 @@ struct gw_ctl {
     struct gw_core *core;
     int fd;
     char path[GW_CTL_PATH_MAX];
-    dev_t dev;       /* the socket file we made: stop unlinks only that one */
+    dev_t dev; /* the socket file we made: stop unlinks only that one */
     ino_t ino;
-    gid_t group;     /* the socket file's group: its members may use it */
+    gid_t group; /* the socket file's group: its members may use it */
     struct ctl_client *clients;
     int nclients;
     uint64_t next_id;
@@ -388,8 +388,7 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len)
         if (code == 2 && !out.error[0])
             gw_ctl_fail(&out, 2, "usage: skagerrakctl %s", cmd->usage);
     } else {
-        code = gw_ctl_fail(&out, 2, "unknown subcommand '%s'; see skagerrakctl help",
-                           rq.argv[0]);
+        code = gw_ctl_fail(&out, 2, "unknown subcommand '%s'; see skagerrakctl help", rq.argv[0]);
     }
     log_request(cl, &rq, code);
     char *answer = encode_answer(code, out.result, out.text, out.error);
@@ -447,8 +446,7 @@ static void client_read(struct ctl_client *cl)
         }
         size_t len = (size_t)(nl - cl->in);
         if (len > GW_CTL_MAX_REQUEST) {
-            GW_WARN("ctl: %s: request longer than %d bytes refused", cl->peer,
-                    GW_CTL_MAX_REQUEST);
+            GW_WARN("ctl: %s: request longer than %d bytes refused", cl->peer, GW_CTL_MAX_REQUEST);
             memmove(cl->in, nl + 1, cl->nin - len - 1);
             cl->nin -= len + 1;
             client_answer(cl, 2, NULL, "", "request refused: longer than 65536 bytes");
@@ -762,8 +760,7 @@ struct gw_ctl *gw_ctl_start(struct gw_core *c, char *err, size_t errlen)
     int e = errno;
     umask(old);
     struct stat st;
-    if (r != 0 || chmod(path, 0660) != 0 || stat(path, &st) != 0 ||
-        listen(ctl->fd, 16) != 0) {
+    if (r != 0 || chmod(path, 0660) != 0 || stat(path, &st) != 0 || listen(ctl->fd, 16) != 0) {
         if (r == 0)
             e = errno;
         snprintf(err, errlen, "control socket %s: %s", path, strerror(e));
