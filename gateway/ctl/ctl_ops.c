@@ -129,10 +129,10 @@ static int outbox_row(void *arg, const char *target, long long n, int64_t oldest
     char age[32] = "-";
     if (oldest > 0)
         gw_ctl_fmt_age(a->now - oldest, age, sizeof age);
-    gw_ctl_printf(a->out, "  %-12s %6lld waiting, oldest %s%s\n", target, n, age,
-                  retrying ? "" : "");
+    gw_ctl_printf(a->out, "  %-12s %6lld waiting, oldest %s", target, n, age);
     if (retrying)
-        gw_ctl_printf(a->out, "  %-12s %6lld of them retried at least once\n", "", retrying);
+        gw_ctl_printf(a->out, ", %lld retried at least once", retrying);
+    gw_ctl_printf(a->out, "\n");
     json_array_append_new(
         a->arr,
         json_pack("{s:o,s:I,s:o,s:I}", "target", gw_ctl_str(target), "depth", (json_int_t)n,

@@ -81,6 +81,22 @@ def test_status_text_and_json(gateway):
     assert rc == 0 and json.loads(j2)["xmpp"]["up"] is True
     # the socket: 0660, next to the database by default
     assert os.stat(sock_of(gateway)).st_mode & 0o777 == 0o660
+    # a channel that cannot take its messages: the outbox per target shows them
+    lb = gateway.loopback
+    assert lb.post("/loopback/mode", {"mode": "eagain"}).status == 200
+    lb.send("+4795556666", "hallo", id="s-1")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        rc, j, _ = ctl(gateway, "status", json_out=True)
+        rows = [o for o in j["outbox"] if o["target"] == "loopback"]
+        if rows and rows[0]["retrying"]:
+            break
+        time.sleep(0.2)
+    assert rows and rows[0]["depth"] >= 1 and rows[0]["oldest_age_s"] >= 0, j["outbox"]
+    assert j["conversations"]["open"] == 1
+    rc, out, _ = ctl(gateway, "status")
+    assert "loopback" in out and "retried at least once" in out
+    lb.post("/loopback/mode", {"mode": "ok"})
 
 
 def test_conversations_queues_counsellors_show(gateway_factory, client):
