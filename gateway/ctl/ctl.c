@@ -637,6 +637,11 @@ static void on_accept(void *arg, int fd, unsigned events)
             continue;
         }
         describe_peer(&cr, peer, sizeof peer);
+        /* The group is read from the file each time: an administrator may chgrp the
+         * socket after start-up (ours only: a replaced path keeps the group we saw). */
+        struct stat st;
+        if (stat(ctl->path, &st) == 0 && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
+            ctl->group = st.st_gid;
         int ok = cr.uid == 0 || cr.uid == geteuid() || in_group(cfd, cr.gid, ctl->group);
         if (!ok || ctl->nclients >= GW_CTL_MAX_CLIENTS) {
             char *line =

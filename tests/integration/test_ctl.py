@@ -277,6 +277,17 @@ def test_peer_of_another_uid_is_refused(gateway):
     assert len(refused) == 1, refused
     # root is still served
     assert ctl(gateway, "status")[0] == 0
+    # members of the socket's group are served: primary group, or a supplementary one
+    os.chown(sock_of(gateway), 0, 65534)
+    rc, out, err = ctl(gateway, "status", prefix=("setpriv", "--reuid=65534", "--regid=65534",
+                                                  "--clear-groups"))
+    assert rc == 0 and "xmpp: up" in out, (rc, out, err)
+    rc, out, err = ctl(gateway, "status", prefix=("setpriv", "--reuid=65534", "--regid=12345",
+                                                  "--groups=65534"))
+    assert rc == 0, (rc, out, err)
+    rc, out, err = ctl(gateway, "status", prefix=("setpriv", "--reuid=65534", "--regid=12345",
+                                                  "--clear-groups"))
+    assert rc == 1 and "permission denied" in err
 
 
 def test_stale_socket_replaced_second_daemon_refused(gateway_factory, tmp_state):
