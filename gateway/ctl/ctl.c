@@ -325,8 +325,21 @@ static void answer_dropped(void *arg)
 
 static void log_request(const struct ctl_client *cl, const struct gw_ctl_req *rq, int code)
 {
-    /* The subcommand and its exit, never its arguments (an address, a why). */
-    GW_INFO("ctl: %s: %s -> exit %d", cl->peer, rq->argc ? rq->argv[0] : "?", code);
+    /* The subcommand and its exit, never its arguments (an address, a why).  Looking is at
+     * debug level (a monitoring script polls status every few seconds); anything else, and
+     * every failure, at info. */
+    static const char *const quiet[] = {"status", "queues", "counsellors", "conversations",
+                                        "help", NULL};
+    const char *name = rq->argc ? rq->argv[0] : "?";
+    int look = 0;
+    for (int i = 0; quiet[i]; i++)
+        look |= strcmp(quiet[i], name) == 0;
+    if (look && code == 0)
+        GW_DEBUG("ctl: %s: %s -> exit %d", cl->peer, name, code);
+    else
+        GW_INFO("ctl: %s: %s -> exit %d", cl->peer, code == 2 && !gw_ctl_find(name) &&
+                                                         strcmp(name, "help") ? "(unknown subcommand)" : name,
+                code);
 }
 
 static void handle_line(struct ctl_client *cl, const char *line, size_t len)

@@ -334,6 +334,19 @@ def test_oversized_and_malformed_requests(gateway):
     many = raw(gateway, b"".join(b'{"v":1,"argv":["bogus%d"]}\n' % i for i in range(5000)))
     assert len(many) == 5000 and all(x["exit"] == 2 for x in many)
     assert "bogus4999" in many[-1]["error"]
+    # at most 32 connections at once: the next one is told so, and served once they go
+    held = []
+    for _ in range(32):
+        h = socket.socket(socket.AF_UNIX)
+        h.connect(sock_of(gateway))
+        held.append(h)
+    time.sleep(0.5)
+    rc, _, err = ctl(gateway, "status")
+    assert rc == 1 and "busy" in err, err
+    for h in held:
+        h.close()
+    time.sleep(0.3)
+    assert ctl(gateway, "status")[0] == 0
     # a client that connects and goes away without a word, mid-line
     s = socket.socket(socket.AF_UNIX)
     s.connect(sock_of(gateway))
