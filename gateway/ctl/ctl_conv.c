@@ -170,7 +170,7 @@ static int show_msg(void *arg, const struct gw_msg_row *m)
     a->n[k]++;
     if (!a->texts)
         return 0;
-    /* AUDIT: ctl show */
+    /* texts are shown here (the audit is recorded in gw_ctl_cmd_show, see AUDIT there) */
     char t[40];
     gw_ctl_printf(a->out, "  %s  %-4s %-10s %-22s %s\n", gw_ctl_fmt_time(m->created, t, sizeof t),
                   m->dir, m->state, m->author[0] ? m->author : "-", m->body ? m->body : "");
@@ -261,15 +261,18 @@ int gw_ctl_cmd_show(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ct
     gw_store_events_each(c->store, row.id, show_event, &ea);
     json_object_set_new(o, "events", ea.arr);
 
-    if (messages)
+    if (messages) {
+        /* AUDIT: ctl show */
+        /* (The message texts of conversation `row` are shown to rq->peer below: the read
+         * audit records it here, where the token, the peer and the flag are at hand.) */
         gw_ctl_printf(out, "messages:\n");
+    }
     struct msg_acc ma = {out, json_array(), {0}, messages};
     gw_store_msg_each(c->store, row.id, 0, NULL, show_msg, &ma);
     gw_ctl_printf(out,
-                  "%smessages stored: %lld from the seeker, %lld to them, %lld automatic, "
+                  "messages stored: %lld from the seeker, %lld to them, %lld automatic, "
                   "%lld other%s\n",
-                  messages ? "" : "", ma.n[0], ma.n[1], ma.n[2], ma.n[3],
-                  messages ? "" : " (texts with --messages)");
+                  ma.n[0], ma.n[1], ma.n[2], ma.n[3], messages ? "" : " (texts with --messages)");
     json_object_set_new(o, "message_counts",
                         json_pack("{s:I,s:I,s:I,s:I}", "in", (json_int_t)ma.n[0], "out",
                                   (json_int_t)ma.n[1], "auto", (json_int_t)ma.n[2], "other",
