@@ -176,6 +176,8 @@ def test_conversations_queues_counsellors_show(gateway_factory, client):
     rc, j, err = ctl(g, "stats", "--from", "2000-01-01", "--to", "2100-01-01", json_out=True)
     assert rc == 0, err
     rows = {(r["group"], r["key"], r["what"]): r["count"] for r in j["rows"]}
+    closed = [r for r in j["rows"] if r["group"] == "queue" and r["what"] == "closed"][0]
+    assert closed["avg_wait_s"] is not None or closed["avg_handle_s"] is not None
     assert rows[("queue", "general", "closed")] == 1
     assert rows[("queue", "general", "queued")] == 1
     assert rows[("channel", "loopback", "closed")] == 1
@@ -215,7 +217,19 @@ def test_block_and_unblock(gateway_factory, client):
     assert db.execute("SELECT blocked FROM seekers WHERE address='+4791112222'"
                       ).fetchone() == (0,)
     db.close()
-    assert lb.send("+4791112222", "nå går det", id="b-3").status == 200
+    r = lb.send("+4791112222", "nå går det", id="b-3")
+    assert r.status == 200
+    c3 = r.json()["conv"]
+    # the counsellor's !block goes through the same function
+    kari.send_message("general@gw.no.test", "!next")
+    kari.wait_message(lambda s: s.body == "nå går det")
+    kari.send_message(c3 + "@gw.no.test", "!block spam")
+    lb.wait_meta("closed", conv=c3)
+    rc, j, _ = ctl(g, "show", c3, json_out=True)
+    assert j["blocked"] is True and j["outcome"] == "blocked"
+    assert ("blocked", "kari@no.test", "spam") in [(e["kind"], e["actor"], e["detail"])
+                                                   for e in j["events"]]
+    assert ctl(g, "unblock", c3)[0] == 0
     # an address never seen may be blocked in advance; unknown ones cannot be unblocked
     assert ctl(g, "block", "--address", "loopback:+4700000001")[0] == 0
     assert lb.send("+4700000001", "hei", id="b-4").status != 200
