@@ -81,6 +81,22 @@ def test_status_text_and_json(gateway):
     assert rc == 0 and json.loads(j2)["xmpp"]["up"] is True
     # the socket: 0660, next to the database by default
     assert os.stat(sock_of(gateway)).st_mode & 0o777 == 0o660
+    # a channel that cannot take its messages: the outbox per target shows them
+    lb = gateway.loopback
+    assert lb.post("/loopback/mode", {"mode": "eagain"}).status == 200
+    lb.send("+4795556666", "hallo", id="s-1")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        rc, j, _ = ctl(gateway, "status", json_out=True)
+        rows = [o for o in j["outbox"] if o["target"] == "loopback"]
+        if rows and rows[0]["retrying"]:
+            break
+        time.sleep(0.2)
+    assert rows and rows[0]["depth"] >= 1 and rows[0]["oldest_age_s"] >= 0, j["outbox"]
+    assert j["conversations"]["open"] == 1
+    rc, out, _ = ctl(gateway, "status")
+    assert "loopback" in out and "retried at least once" in out
+    lb.post("/loopback/mode", {"mode": "ok"})
 
 
 def test_conversations_queues_counsellors_show(gateway_factory, client):
@@ -160,6 +176,8 @@ def test_conversations_queues_counsellors_show(gateway_factory, client):
     rc, j, err = ctl(g, "stats", "--from", "2000-01-01", "--to", "2100-01-01", json_out=True)
     assert rc == 0, err
     rows = {(r["group"], r["key"], r["what"]): r["count"] for r in j["rows"]}
+    closed = [r for r in j["rows"] if r["group"] == "queue" and r["what"] == "closed"][0]
+    assert closed["avg_wait_s"] is not None or closed["avg_handle_s"] is not None
     assert rows[("queue", "general", "closed")] == 1
     assert rows[("queue", "general", "queued")] == 1
     assert rows[("channel", "loopback", "closed")] == 1
@@ -199,7 +217,19 @@ def test_block_and_unblock(gateway_factory, client):
     assert db.execute("SELECT blocked FROM seekers WHERE address='+4791112222'"
                       ).fetchone() == (0,)
     db.close()
-    assert lb.send("+4791112222", "nå går det", id="b-3").status == 200
+    r = lb.send("+4791112222", "nå går det", id="b-3")
+    assert r.status == 200
+    c3 = r.json()["conv"]
+    # the counsellor's !block goes through the same function
+    kari.send_message("general@gw.no.test", "!next")
+    kari.wait_message(lambda s: s.body == "nå går det")
+    kari.send_message(c3 + "@gw.no.test", "!block spam")
+    lb.wait_meta("closed", conv=c3)
+    rc, j, _ = ctl(g, "show", c3, json_out=True)
+    assert j["blocked"] is True and j["outcome"] == "blocked"
+    assert ("blocked", "kari@no.test", "spam") in [(e["kind"], e["actor"], e["detail"])
+                                                   for e in j["events"]]
+    assert ctl(g, "unblock", c3)[0] == 0
     # an address never seen may be blocked in advance; unknown ones cannot be unblocked
     assert ctl(g, "block", "--address", "loopback:+4700000001")[0] == 0
     assert lb.send("+4700000001", "hei", id="b-4").status != 200
@@ -261,6 +291,17 @@ def test_peer_of_another_uid_is_refused(gateway):
     assert len(refused) == 1, refused
     # root is still served
     assert ctl(gateway, "status")[0] == 0
+    # members of the socket's group are served: primary group, or a supplementary one
+    os.chown(sock_of(gateway), 0, 65534)
+    rc, out, err = ctl(gateway, "status", prefix=("setpriv", "--reuid=65534", "--regid=65534",
+                                                  "--clear-groups"))
+    assert rc == 0 and "xmpp: up" in out, (rc, out, err)
+    rc, out, err = ctl(gateway, "status", prefix=("setpriv", "--reuid=65534", "--regid=12345",
+                                                  "--groups=65534"))
+    assert rc == 0, (rc, out, err)
+    rc, out, err = ctl(gateway, "status", prefix=("setpriv", "--reuid=65534", "--regid=12345",
+                                                  "--clear-groups"))
+    assert rc == 1 and "permission denied" in err
 
 
 def test_stale_socket_replaced_second_daemon_refused(gateway_factory, tmp_state):
@@ -307,6 +348,19 @@ def test_oversized_and_malformed_requests(gateway):
     many = raw(gateway, b"".join(b'{"v":1,"argv":["bogus%d"]}\n' % i for i in range(5000)))
     assert len(many) == 5000 and all(x["exit"] == 2 for x in many)
     assert "bogus4999" in many[-1]["error"]
+    # at most 32 connections at once: the next one is told so, and served once they go
+    held = []
+    for _ in range(32):
+        h = socket.socket(socket.AF_UNIX)
+        h.connect(sock_of(gateway))
+        held.append(h)
+    time.sleep(0.5)
+    rc, _, err = ctl(gateway, "status")
+    assert rc == 1 and "busy" in err, err
+    for h in held:
+        h.close()
+    time.sleep(0.3)
+    assert ctl(gateway, "status")[0] == 0
     # a client that connects and goes away without a word, mid-line
     s = socket.socket(socket.AF_UNIX)
     s.connect(sock_of(gateway))
