@@ -219,6 +219,9 @@ struct gw_channel_ops {
                    size_t errlen);
     /* 1 when the channel's plugin declares GW_PLUGIN_F_PIPELINE (see plugin_api.h). */
     int (*pipelined)(struct gw_core *c, const char *channel);
+    /* An erased conversation (token as it was): the channel's plugin forgets what it keeps
+     * of it in memory (a web chat session).  NULL-safe to leave unset. */
+    void (*forget)(struct gw_core *c, const char *channel, const char *conv);
 };
 
 struct gw_core {

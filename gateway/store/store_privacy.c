@@ -322,6 +322,32 @@ int gw_store_privacy_erase(struct gw_store *s, int64_t seeker_id, const char *ac
     return GW_OK;
 }
 
+int gw_store_privacy_erase_pending(struct gw_store *s,
+                                   int (*cb)(void *arg, const char *partner, int64_t asked_at,
+                                             int attempts, const char *last_error),
+                                   void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT c.partner, m.created, o.attempts, o.last_error FROM outbox o"
+                           " JOIN messages m ON m.id=o.msg_id JOIN conversations c ON"
+                           " c.id=m.conv_id WHERE o.target='fed' AND m.dir='sys' AND"
+                           " json_valid(m.meta) AND json_extract(m.meta,'$.type')='fed-erase'"
+                           " ORDER BY o.id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return GW_EIO;
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        n++;
+        const unsigned char *p = sqlite3_column_text(st, 0), *e = sqlite3_column_text(st, 3);
+        if (cb && cb(arg, p ? (const char *)p : "", sqlite3_column_int64(st, 1),
+                     sqlite3_column_int(st, 2), e ? (const char *)e : ""))
+            break;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : GW_EIO;
+}
+
 int gw_store_scrub(struct gw_store *s)
 {
     if (s->in_txn)

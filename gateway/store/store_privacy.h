@@ -60,6 +60,14 @@ int gw_store_privacy_convs(struct gw_store *s, int64_t seeker_id,
 int gw_store_privacy_erase(struct gw_store *s, int64_t seeker_id, const char *actor, int dry_run,
                            struct gw_erase_counts *n);
 
+/* Erase requests to partners still waiting in the outbox (target "fed", a "sys" message
+ * whose meta is {"type":"fed-erase",...}): cb gets the partner, when it was asked (ms), the
+ * attempts so far and the last error ("" none).  Returns the number or GW_EIO. */
+int gw_store_privacy_erase_pending(struct gw_store *s,
+                                   int (*cb)(void *arg, const char *partner, int64_t asked_at,
+                                             int attempts, const char *last_error),
+                                   void *arg);
+
 /* After the commit of an erase: copy the write-ahead log into the database and truncate it
  * to zero bytes (SQLITE_CHECKPOINT_TRUNCATE), so the old page images of erased rows are
  * gone from the -wal file too.  Deleted rows are overwritten in the database file itself
