@@ -139,10 +139,10 @@ static void render(struct gw_core *c, json_t *doc, struct gw_ctl_out *o)
              (const char *const[]){"queue", jstr(cv, "queue"), "start", t1, "end", t2, NULL});
         json_array_foreach(json_object_get(cv, "messages"), j, m) {
             const char *dir = jstr(m, "dir");
-            const char *who = strcmp(dir, "in") == 0    ? "export_from_you"
-                              : strcmp(dir, "out") == 0 ? "export_from_counsellor"
+            const char *who = strcmp(dir, "in") == 0    ? "transcript_you"
+                              : strcmp(dir, "out") == 0 ? "transcript_counsellor"
                               : strcmp(dir, "note") == 0 ? "export_from_note"
-                                                         : "export_from_service";
+                                                         : "transcript_service";
             when(json_integer_value(json_object_get(m, "created")), t1, sizeof t1);
             gw_ctl_printf(o, "  [%s] %s: %s\n", t1, gw_i18n_text(c->i18n, lang, who),
                           jstr(m, "body"));
