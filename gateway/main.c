@@ -12,6 +12,7 @@
 
 #include "desk/core.h"
 #include "fed/fed.h"
+#include "ctl/ctl.h"
 #include "host/host.h"
 #include "io/fetch.h"
 #include "io/hashmap.h"
@@ -82,6 +83,7 @@ static void sweep(void *arg)
 static void on_online(void *arg)
 {
     struct gw_core *c = arg;
+    c->link_changed_ms = gw_now_ms(c);
     gw_outbox_online(c);
     gw_presence_link_up(c);
     gw_run_link_up(c);
@@ -89,6 +91,7 @@ static void on_online(void *arg)
 
 static void on_offline(void *arg)
 {
+    ((struct gw_core *)arg)->link_changed_ms = gw_now_ms(arg);
     gw_outbox_offline(arg);
     gw_presence_link_down(arg);
 }
@@ -123,36 +126,41 @@ static void print_errors(struct gw_cfg_errors *e)
         fprintf(stderr, "%s\n", e->msgs[i]);
 }
 
-static void reload(struct gw_core *c)
+/* The configuration reload, for SIGHUP and skagerrakctl reload (registered on the core as
+ * c->reload, so ctl/ asks for it without calling up into main.c).  0 applied; -1 refused,
+ * the running configuration kept, every reason in why (and in the log). */
+static int reload(struct gw_core *c, struct gw_cfg_errors *why)
 {
     struct gw_cfg_errors e = {0};
-    GW_INFO("SIGHUP: reloading %s", c->config_path);
+    GW_INFO("reloading %s", c->config_path);
     struct gw_config *n = gw_config_load(c->config_path, &e);
     if (n)
         gw_host_check(c, n, &e);
+    if (n && !e.n && !gw_clock_valid(n->test_clock))
+        gw_cfg_errorf(&e, NULL, "test_clock '%s' is not YYYY-MM-DDTHH:MM:SS", n->test_clock);
     if (!n || e.n) {
-        for (int i = 0; i < e.n; i++)
+        for (int i = 0; i < e.n; i++) {
             GW_ERROR("reload refused: %s", e.msgs[i]);
+            gw_cfg_errorf(why, NULL, "%s", e.msgs[i]);
+        }
+        if (!e.n)
+            gw_cfg_errorf(why, NULL, "%s: cannot load", c->config_path);
         GW_ERROR("reload refused: keeping the running configuration");
         gw_cfg_errors_release(&e);
         gw_config_free(&n);
-        return;
-    }
-    if (!gw_clock_valid(n->test_clock)) {
-        GW_ERROR("reload refused: test_clock '%s' is not YYYY-MM-DDTHH:MM:SS; keeping the "
-                 "running configuration",
-                 n->test_clock);
-        gw_config_free(&n);
-        return;
+        return -1;
     }
     if (strcmp(n->domain, c->cfg->domain) || strcmp(n->xmpp_host, c->cfg->xmpp_host) ||
         n->xmpp_port != c->cfg->xmpp_port || strcmp(n->database, c->cfg->database))
         GW_WARN("reload: xmpp and database settings change only on restart");
+    if (strcmp(n->control_socket, c->cfg->control_socket))
+        GW_WARN("reload: service.control_socket changes only on restart");
     char err[512] = "";
     if (gw_host_reload_all(c, n, err, sizeof err) < 0) {
         GW_ERROR("reload refused by a plugin: %s; keeping the running configuration", err);
+        gw_cfg_errorf(why, NULL, "refused by a plugin: %s", err);
         gw_config_free(&n);
-        return;
+        return -1;
     }
     struct gw_config *old = c->cfg;
     c->cfg = n;
@@ -169,6 +177,7 @@ static void reload(struct gw_core *c)
         gw_queue_dispatch(c, c->queues[i].id);
     gw_timers_rearm(c, clock_changed); /* timeouts may have changed */
     GW_INFO("configuration reloaded");
+    return 0;
 }
 
 static void on_signal(void *arg, int fd, unsigned events)
@@ -178,7 +187,10 @@ static void on_signal(void *arg, int fd, unsigned events)
     struct signalfd_siginfo si;
     while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGHUP) {
-            reload(c);
+            struct gw_cfg_errors why = {0};
+            GW_INFO("SIGHUP");
+            reload(c, &why);
+            gw_cfg_errors_release(&why);
         } else {
             GW_INFO("signal %u: stopping", si.ssi_signo);
             c->stopping = 1;
@@ -187,7 +199,7 @@ static void on_signal(void *arg, int fd, unsigned events)
     }
 }
 
-static int start(struct gw_core *c, char *err, size_t errlen)
+static int start(struct gw_core *c, struct gw_ctl **ctl, char *err, size_t errlen)
 {
     struct gw_config *cfg = c->cfg;
     if (setenv("TZ", cfg->timezone, 1) == 0)
@@ -209,6 +221,15 @@ static int start(struct gw_core *c, char *err, size_t errlen)
     if (!c->loop || !c->conv_by_token || !c->conv_by_seeker) {
         snprintf(err, errlen, "out of memory");
         return -1;
+    }
+    c->started_ms = c->link_changed_ms = gw_now_ms(c);
+    c->reload = reload;
+    /* The control socket early: a second daemon on the same configuration stops here,
+     * before it touches the XMPP link or the plugins' ports. */
+    if (c->cfg->control_socket[0]) {
+        *ctl = gw_ctl_start(c, err, errlen);
+        if (!*ctl)
+            return -1;
     }
     /* Our end-of-turn hook first, so the XMPP link's hook writes what it queued. */
     gw_loop_hook_add(c->loop, end_of_turn, c);
@@ -370,9 +391,11 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     char err[1024] = "";
-    int rc = start(c, err, sizeof err);
+    struct gw_ctl *ctl = NULL;
+    int rc = start(c, &ctl, err, sizeof err);
     if (rc < 0) {
         GW_ERROR("cannot start: %s", err);
+        gw_ctl_stop(&ctl);
         shutdown_core(c);
         close(sfd);
         return 1;
@@ -381,6 +404,7 @@ int main(int argc, char **argv)
     gw_loop_run(c->loop);
     gw_loop_fd_del(c->loop, sfd);
     close(sfd);
+    gw_ctl_stop(&ctl);
     GW_INFO("stopped cleanly");
     shutdown_core(c);
     return 0;

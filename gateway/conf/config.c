@@ -271,6 +271,7 @@ static const struct gw_cfg_key service_keys[] = {
     {"abandon_after", CONFIG_TYPE_INT},     {"abandon_after_channel", CONFIG_TYPE_GROUP},
     {"outcomes", CONFIG_TYPE_ARRAY},        {"wait_window", CONFIG_TYPE_INT},
     {"retention_days", CONFIG_TYPE_INT},    {"retry_max", CONFIG_TYPE_INT},
+    {"control_socket", CONFIG_TYPE_STRING},
     {NULL, 0}};
 static const struct gw_cfg_key queue_keys[] = {{"id", CONFIG_TYPE_STRING},
                                                {"names", CONFIG_TYPE_GROUP},
@@ -469,6 +470,19 @@ static void parse_sections(struct gw_config *c, struct gw_cfg_errors *e)
     c->wait_window = (int)gw_cfg_int(e, s, "wait_window", 20, 1, 1000);
     c->retention_days = (int)gw_cfg_int(e, s, "retention_days", 90, 0, 3650);
     c->retry_max_s = (int)gw_cfg_int(e, s, "retry_max", 60, 1, 3600);
+    /* On by default, next to the database (a directory only the daemon's user and group
+     * reach): an agency should not have to opt in to being able to operate its service. */
+    const char *cs_path = gw_cfg_str(e, s, "control_socket", NULL);
+    if (cs_path) {
+        c->control_socket = strdup(cs_path);
+    } else {
+        char def[4096];
+        c->control_socket = strdup(gw_config_ctl_default(c->database, def, sizeof def));
+    }
+    if (c->control_socket && strlen(c->control_socket) >= GW_CTL_PATH_MAX)
+        gw_cfg_errorf(e, s ? config_setting_get_member(s, "control_socket") : NULL,
+                      "control_socket '%s' is longer than %d bytes (a UNIX socket path)",
+                      c->control_socket, GW_CTL_PATH_MAX - 1);
 
     c->snippets = config_lookup(&c->cfg, "snippets");
     c->plugins = config_lookup(&c->cfg, "plugins");
@@ -586,6 +600,7 @@ void gw_config_free(struct gw_config **cp)
     free(c->plugin_path);
     free(c->outcomes);
     free(c->secret);
+    free(c->control_socket);
     config_destroy(&c->cfg);
     free(c);
     *cp = NULL;
@@ -645,4 +660,16 @@ const char *gw_config_snippet(const struct gw_config *c, const char *lang, const
             return config_setting_get_string(s);
     }
     return NULL;
+}
+
+const char *gw_config_ctl_default(const char *database, char *buf, size_t len)
+{
+    const char *slash = database ? strrchr(database, '/') : NULL;
+    if (!slash)
+        snprintf(buf, len, "skagerrak.ctl"); /* a relative database: the working directory */
+    else if (slash == database)
+        snprintf(buf, len, "/skagerrak.ctl");
+    else
+        snprintf(buf, len, "%.*s/skagerrak.ctl", (int)(slash - database), database);
+    return buf;
 }

@@ -123,6 +123,8 @@ struct gw_config {
     int wait_window; /* recent conversations the wait estimate averages */
     int retention_days;
     int retry_max_s; /* cap of the outbox's retry backoff */
+    char *control_socket; /* owned; skagerrakctl's socket, "" = none (default: next to the
+                             database, gw_config_ctl_default) */
     const char *test_clock;     /* "2026-04-06T10:00:00" for tests; NULL = real clock */
     config_setting_t *snippets; /* group: lang -> { name = "text" } */
     config_setting_t *plugins;  /* group: name -> plugin group */
@@ -137,6 +139,11 @@ struct gw_config {
 /* Load and validate `path`.  On any problem returns NULL with every error in e. */
 struct gw_config *gw_config_load(const char *path, struct gw_cfg_errors *e);
 void gw_config_free(struct gw_config **cp);
+/* The control socket's default path: "skagerrak.ctl" in the database's directory (the
+ * daemon and skagerrakctl agree on it through this one function).  Returns buf. */
+const char *gw_config_ctl_default(const char *database, char *buf, size_t len);
+/* sun_path's size: a longer control_socket is a configuration error. */
+#define GW_CTL_PATH_MAX 108
 
 const struct gw_queue_conf *gw_config_queue(const struct gw_config *c, const char *id);
 const struct gw_counsellor_conf *gw_config_counsellor(const struct gw_config *c,

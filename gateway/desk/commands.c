@@ -470,10 +470,8 @@ static void cmd_block(struct cmd_ctx *x, char *args)
     struct gw_conv *cv = mine(x);
     if (!cv)
         return;
-    gw_store_seeker_block(x->c->store, cv->row.seeker_id, 1, args && *args ? args : "counsellor");
-    gw_store_event(x->c->store, cv->row.id, gw_now_ms(x->c), "blocked", x->bare, args);
     reply(x, T(x, "blocked_ok"));
-    gw_conv_finish(x->c, cv, CS_CLOSED, "blocked", "blocked", "blocked");
+    gw_seeker_block(x->c, cv->row.seeker_id, cv->row.id, 1, args, x->bare, NULL);
 }
 
 static void cmd_lang(struct cmd_ctx *x, char *args)

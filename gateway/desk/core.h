@@ -264,6 +264,13 @@ struct gw_core {
     size_t ret_head, ret_n, ret_cap;
     int64_t ret_tail_first;    /* first closing folded into the newest entry */
     int64_t clock_skew_ms;     /* real-time minus monotonic clock at the last sweep */
+    /* For the operator (skagerrakctl status): when the daemon started and when the XMPP
+     * link last went up or down (gw_now_ms time; main.c sets them). */
+    int64_t started_ms;
+    int64_t link_changed_ms;
+    /* The configuration reload (SIGHUP and skagerrakctl reload), registered by main.c so the
+     * rooms below it can ask for one: 0 applied, -1 refused with every reason in why. */
+    int (*reload)(struct gw_core *c, struct gw_cfg_errors *why);
 };
 
 /* --- turn.c: one loop turn, one transaction --- */
@@ -348,6 +355,15 @@ int gw_conv_notify_counsellor(struct gw_core *c, struct gw_conv *cv, const char 
 const char *gw_counsellor_lang(struct gw_core *c, const char *bare_jid);
 /* Name shown to seekers for a counsellor. */
 const char *gw_counsellor_name(struct gw_core *c, const char *bare_jid);
+
+/* --- block.c --- */
+/* Block (blocked=1) or unblock a seeker on their channel: stored (honoured across restarts),
+ * an event "blocked"/"unblocked" by `actor` with `why` on their open conversation (else on
+ * conv_id, 0 = none); blocking closes the open conversation, telling the seeker the
+ * "blocked" text, and the counsellor of an active one the text `counsellor_key` (NULL: not
+ * told — the counsellor asked for it).  GW_OK, GW_ENOTFOUND (no such seeker) or GW_EIO. */
+int gw_seeker_block(struct gw_core *c, int64_t seeker_id, int64_t conv_id, int blocked,
+                    const char *why, const char *actor, const char *counsellor_key);
 
 /* --- presence.c --- */
 /* A presence stanza arrived for a queue JID or the domain. */

@@ -171,6 +171,30 @@ int gw_store_outbox_each_channel(struct gw_store *s,
 /* Entries in the outbox (for /health). */
 int64_t gw_store_outbox_count(struct gw_store *s);
 
+/* --- store_ops.c: read-only queries for the operator (skagerrakctl) --- */
+/* Per outbox target ("xmpp", a channel, "fed"...): rows, the oldest row's message time (unix
+ * ms, 0 when none has a message) and rows already retried.  cb returns non-zero to stop.
+ * Returns the number of targets or GW_EIO. */
+int gw_store_outbox_summary(struct gw_store *s,
+                            int (*cb)(void *arg, const char *target, long long n,
+                                      int64_t oldest_ms, long long retrying),
+                            void *arg);
+/* The events of one conversation, oldest first (strings valid inside cb; actor and detail
+ * may be NULL).  Returns the number visited or GW_EIO. */
+int gw_store_events_each(struct gw_store *s, int64_t conv_id,
+                         int (*cb)(void *arg, int64_t at, const char *kind, const char *actor,
+                                   const char *detail),
+                         void *arg);
+/* Statistics of the conversations created in [from_ms, to_ms): rows of (group, key, what,
+ * count, mean wait ms, mean handle ms) with group "queue" (key queue, what state),
+ * "channel" (channel, state), "outcome" (outcome or "-", queue; ended ones only) and
+ * "partner" (domain, "sent"/"received").  Means are 0 when unknown.  Rows or GW_EIO. */
+int gw_store_stats_range(struct gw_store *s, int64_t from_ms, int64_t to_ms,
+                         int (*cb)(void *arg, const char *group, const char *key,
+                                   const char *what, long long n, double avg_wait_ms,
+                                   double avg_handle_ms),
+                         void *arg);
+
 /* Audit and statistics events ("assigned", "transfer", "read", "escalated", ...). */
 int gw_store_event(struct gw_store *s, int64_t conv_id, int64_t at, const char *kind,
                    const char *actor, const char *detail);
