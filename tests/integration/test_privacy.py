@@ -1,0 +1,173 @@
+"""Seeker export and erasure (GDPR art. 15 and 17, docs/erasure.md) through the real daemon,
+the real skagerrakctl and the real SQLite file: the export matches what the seeker and the
+counsellor saw; after an erase neither the database (opened read-only) nor the raw bytes of
+the .db and -wal files hold the seeker's texts or address; unknown seekers, usage errors,
+messages in flight; the web chat's "delete this conversation now"."""
+
+import json
+import os
+import sqlite3
+import subprocess
+
+import harness
+
+from test_core import sign_in, start_conversation
+
+
+def ctl(gateway, *args, as_json=True):
+    """Runs skagerrakctl against the gateway's control socket: (exit, parsed or text, stderr)."""
+    tool = os.path.join(harness.build_dir(), "skagerrakctl")
+    sock = os.path.join(gateway.workdir, "skagerrak.ctl")
+    cmd = [tool, "--socket", sock] + (["--json"] if as_json else []) + list(args)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    out = r.stdout
+    if as_json and r.returncode == 0 and out.strip():
+        out = json.loads(out)
+    return r.returncode, out, r.stderr
+
+
+def raw_has(path, needle):
+    if not os.path.exists(path):
+        return False
+    with open(path, "rb") as f:
+        return needle.encode() in f.read()
+
+
+def db_rows(gateway, q, *args):
+    """Read the daemon's database read-only (a second reader: WAL allows it)."""
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(gateway.workdir, "gw.db"), uri=True)
+    try:
+        return db.execute(q, args).fetchall()
+    finally:
+        db.close()
+
+
+SEEKER = "+4791112233"
+SECRET_1 = "hemmelig-spørsmål-om-eksamen-7731"
+SECRET_2 = "andre-hemmelighet-9912"
+ANSWER = "svar-fra-veileder-4455"
+
+
+def chat(gateway, kari, address=SEEKER):
+    """A closed loopback conversation: two seeker messages, one answer.  Returns its JID."""
+    lb = gateway.loopback
+    offer = start_conversation(lb, kari, address, SECRET_1, "pv-1")
+    lb.send(address, SECRET_2, id="pv-2")
+    kari.wait_message(lambda s: s.body == SECRET_2, timeout=10)
+    kari.send_message(offer.bare_from, ANSWER, id="k-pv-1")
+    lb.wait(lambda i: i["kind"] == "text" and i["body"] == ANSWER)
+    kari.send_message(offer.bare_from, "!close resolved")
+    lb.wait(lambda i: i["kind"] == "closed")
+    assert harness.wait_outbox_empty(gateway.http_port) == 0
+    return offer.bare_from
+
+
+def test_export_then_erase_leaves_no_trace_in_the_file(gateway, client):
+    kari = client("kari")
+    sign_in(kari)
+    jid = chat(gateway, kari)
+    token = jid.split("@")[0]
+
+    # --- export: by address, by conversation JID; what both sides saw, in order ---
+    rc, doc, err = ctl(gateway, "export-seeker", "--address", "loopback:" + SEEKER)
+    assert rc == 0, err
+    assert doc["seeker"]["address"] == SEEKER and doc["seeker"]["channel"] == "loopback"
+    convs = doc["conversations"]
+    assert len(convs) == 1 and convs[0]["token"] == token
+    assert convs[0]["state"] == "closed" and convs[0]["closed_at"] >= convs[0]["created"]
+    msgs = [(m["dir"], m["body"]) for m in convs[0]["messages"] if m["dir"] in ("in", "out")]
+    assert msgs == [("in", SECRET_1), ("in", SECRET_2), ("out", ANSWER)]
+    out = [m for m in convs[0]["messages"] if m["body"] == ANSWER][0]
+    assert out["state"] in ("sent", "delivered") and out["created"] > 0
+    assert any(e["kind"] == "assigned" for e in convs[0]["events"])
+    assert doc["partners"] == [] and "sessions" in doc
+    rc2, doc2, _ = ctl(gateway, "export-seeker", "--conv", jid)
+    assert rc2 == 0 and doc2["conversations"][0]["token"] == token
+    # the text rendering, in the seeker's language (nb: the default)
+    rc, text, _ = ctl(gateway, "export-seeker", "--conv", token, as_json=False)
+    assert rc == 0 and "Opplysninger vi lagrer om deg" in text and SECRET_1 in text
+    assert "Veileder: " + ANSWER in text
+    # --out: two new files, 0600, the daemon refuses to overwrite
+    target = os.path.join(gateway.workdir, "export.json")
+    rc, res, err = ctl(gateway, "export-seeker", "--conv", token, "--out", target)
+    assert rc == 0, err
+    assert json.load(open(target))["seeker"]["address"] == SEEKER
+    assert os.stat(target).st_mode & 0o777 == 0o600 and os.path.exists(target + ".txt")
+    rc, _, err = ctl(gateway, "export-seeker", "--conv", token, "--out", target)
+    assert rc == 1 and "File exists" in err
+    os.unlink(target)
+    os.unlink(target + ".txt")
+
+    # --- erase: the dry run changes nothing ---
+    rc, res, err = ctl(gateway, "erase-seeker", "--address", "loopback:" + SEEKER, "--dry-run")
+    assert rc == 0, err
+    assert res["dry_run"] and res["messages"] >= 3 and res["conversations"] == 1
+    assert db_rows(gateway, "SELECT count(*) FROM messages WHERE body=?", SECRET_1) == [(1,)]
+
+    rc, res, err = ctl(gateway, "erase-seeker", "--address", "loopback:" + SEEKER)
+    assert rc == 0, err
+    assert not res["dry_run"] and res["messages"] >= 3
+    # the statistics row stays, anonymous
+    rows = db_rows(gateway, "SELECT token, queue, state, outcome, closed_at FROM conversations")
+    assert len(rows) == 1 and rows[0][0] != token and rows[0][1] == "general"
+    assert rows[0][2] == "closed" and rows[0][4]
+    assert db_rows(gateway, "SELECT count(*) FROM seekers WHERE address=?", SEEKER) == [(0,)]
+    assert db_rows(gateway, "SELECT count(*) FROM messages m JOIN conversations c ON"
+                            " c.id=m.conv_id WHERE m.dir<>'sys'") == [(0,)]
+    kinds = [k for (k,) in db_rows(gateway, "SELECT kind FROM events")]
+    assert "erased" in kinds and "assigned" in kinds
+
+    # the raw bytes: no text, no address, no token, in the database or its WAL
+    db = os.path.join(gateway.workdir, "gw.db")
+    for needle in (SECRET_1, SECRET_2, ANSWER, SEEKER, SEEKER[3:], token):
+        assert not raw_has(db, needle), needle
+        assert not raw_has(db + "-wal", needle), needle
+
+    # found no more: by address, by the old conversation
+    rc, _, err = ctl(gateway, "export-seeker", "--address", "loopback:" + SEEKER)
+    assert rc == 1 and "nothing stored for loopback" in err
+    assert SEEKER not in err  # masked on screen
+    rc, _, err = ctl(gateway, "erase-seeker", "--conv", jid)
+    assert rc == 1 and "nothing stored for conversation" in err
+
+    # the daemon still works: the same number writes again, a new conversation
+    lb = gateway.loopback
+    start_conversation(lb, kari, SEEKER, "ny samtale", "pv-3")
+
+
+def test_usage_errors(gateway):
+    for args in (["export-seeker"], ["export-seeker", "--address", "nocolon"],
+                 ["export-seeker", "--conv", "a", "--address", "loopback:+47"],
+                 ["erase-seeker", "--bogus"], ["erase-seeker", "--conv"],
+                 ["export-seeker", "--conv", "x", "--out", "relative.json"]):
+        rc, _, err = ctl(gateway, *args)
+        assert rc == 2, (args, err)
+    rc, _, err = ctl(gateway, "export-seeker", "--session", "no-such-session")
+    assert rc == 1 and "nothing stored for web chat session" in err
+
+
+def test_in_flight_refused_unless_forced(gateway, client):
+    kari = client("kari")
+    sign_in(kari)
+    lb = gateway.loopback
+    addr = "+4790005555"
+    offer = start_conversation(lb, kari, addr, "noe å spørre om", "if-1")
+    assert harness.wait_outbox_empty(gateway.http_port) == 0
+    assert lb.post("/loopback/mode", {"mode": "eagain"}).status == 200
+    kari.send_message(offer.bare_from, "dette svaret henger", id="k-if-1")
+    gateway.wait_log(r"loopback delivery of message \d+ deferred", timeout=10)
+    rc, _, err = ctl(gateway, "erase-seeker", "--address", "loopback:" + addr)
+    assert rc == 1 and "still on their way" in err and "--force" in err
+    assert db_rows(gateway, "SELECT count(*) FROM messages WHERE body='dette svaret henger'") \
+        == [(1,)]
+    rc, res, err = ctl(gateway, "erase-seeker", "--address", "loopback:" + addr, "--force")
+    assert rc == 0, err
+    assert res["in_flight"] >= 1
+    # the open conversation was closed in memory too: Kari's next line goes nowhere
+    assert db_rows(gateway, "SELECT count(*) FROM conversations WHERE state NOT IN"
+                            " ('closed','abandoned','expired')") == [(0,)]
+    assert db_rows(gateway, "SELECT count(*) FROM outbox WHERE target='loopback'") == [(0,)]
+    lb.post("/loopback/mode", {"mode": "ok"})
+    kari.send_message(offer.bare_from, "etter slettingen", id="k-if-2")
+    assert db_rows(gateway, "SELECT count(*) FROM messages WHERE body='dette svaret henger'") \
+        == [(0,)]
