@@ -171,3 +171,49 @@ def test_in_flight_refused_unless_forced(gateway, client):
     kari.send_message(offer.bare_from, "etter slettingen", id="k-if-2")
     assert db_rows(gateway, "SELECT count(*) FROM messages WHERE body='dette svaret henger'") \
         == [(0,)]
+
+
+def test_webchat_seeker_deletes_the_conversation(gateway_factory, client):
+    from test_webchat_api import Events, Web, accept, webchat_conf
+    gw = gateway_factory(plugins=webchat_conf())
+    kari = client("kari")
+    sign_in(kari)
+    w = Web(gw.http_port)
+    sid = w.start(lang="nn", fields={"topic": "education"})["sid"]
+    ev = Events(w)
+    ev.wait(lambda e, i, d: e == "ready")
+    offer = accept(kari)
+    assert w.say("nettprat-hemmelegheit-5150", cid="w1").status == 200
+    kari.wait_message(lambda s: s.body == "nettprat-hemmelegheit-5150", timeout=10)
+    kari.send_message(offer.bare_from, "nettsvar-6161", id="k-w1")
+    ev.wait(lambda e, i, d: e == "message" and d["dir"] == "out")
+    assert w.req("POST", "feedback", {"rating": 4, "comment": "kommentar-7272"}).status in (204, 404)
+
+    # the operator's export finds the session by its id (the plugin's kv row)
+    rc, doc, err = ctl(gw, "export-seeker", "--session", sid)
+    assert rc == 0, err
+    assert doc["sessions"][0]["sid"] == sid and doc["seeker"]["lang"] == "nn"
+    assert [m["body"] for m in doc["conversations"][0]["messages"] if m["dir"] == "in"] \
+        == ["nettprat-hemmelegheit-5150"]
+    rc, text, _ = ctl(gw, "export-seeker", "--session", sid, as_json=False)
+    assert "Opplysningar vi lagrar om deg" in text  # nynorsk: the seeker's language
+
+    # the seeker ends the chat, then deletes it; the page hears "erased"
+    assert w.req("POST", "end").status == 200
+    r = w.req("POST", "erase")
+    assert r.status == 200 and r.json() == {"erased": True}, r.text
+    ev.wait(lambda e, i, d: e == "erased")
+    ev.close()
+    # the token opens nothing any more; the operator finds nothing
+    assert w.req("GET", "session").status == 401
+    assert w.req("GET", "transcript").status == 401
+    rc, _, err = ctl(gw, "export-seeker", "--session", sid)
+    assert rc == 1 and "nothing stored" in err
+    assert db_rows(gw, "SELECT count(*) FROM kv WHERE owner='webchat'") == [(0,)]
+    db = os.path.join(gw.workdir, "gw.db")
+    for needle in ("nettprat-hemmelegheit-5150", "nettsvar-6161", "kommentar-7272", sid):
+        assert not raw_has(db, needle), needle
+        assert not raw_has(db + "-wal", needle), needle
+    # the counsellor's side was closed with it
+    assert db_rows(gw, "SELECT count(*) FROM conversations WHERE state NOT IN"
+                       " ('closed','abandoned','expired')") == [(0,)]
