@@ -293,6 +293,43 @@ static int cmd_erase(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_c
     return 0;
 }
 
+/* ---- erase requests waiting for a partner ---- */
+
+struct pending_ctx {
+    json_t *list;
+    struct gw_ctl_out *out;
+};
+
+static int pending_one(void *arg, const char *partner, int64_t asked_at, int attempts,
+                       const char *last_error)
+{
+    struct pending_ctx *p = arg;
+    char t[32];
+    when(asked_at, t, sizeof t);
+    json_array_append_new(p->list, json_pack("{s:s, s:I, s:i, s:s}", "partner", partner,
+                                             "asked_at", (json_int_t)asked_at, "attempts",
+                                             attempts, "last_error", last_error));
+    gw_ctl_printf(p->out, "%-30s asked %s, %d attempt(s)%s%s\n", partner, t, attempts,
+                  *last_error ? ", last: " : "", last_error);
+    return 0;
+}
+
+static int cmd_pending(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out)
+{
+    if (rq->argc > 1)
+        return gw_ctl_fail(out, 2, "usage: erase-pending");
+    struct pending_ctx p = {json_array(), out};
+    int n = gw_privacy_erase_pending(c, pending_one, &p);
+    if (n < 0) {
+        json_decref(p.list);
+        return gw_ctl_fail(out, 1, "could not read the store");
+    }
+    if (n == 0)
+        gw_ctl_printf(out, "no erase request waits for a partner\n");
+    out->result = json_pack("{s:o}", "pending", p.list);
+    return 0;
+}
+
 const struct gw_ctl_cmd gw_ctl_privacy_cmds[] = {
     {"export-seeker",
      "export-seeker (--address CHANNEL:ADDR | --conv TOKEN-or-JID | --session SID) [--out FILE]",
@@ -301,5 +338,7 @@ const struct gw_ctl_cmd gw_ctl_privacy_cmds[] = {
      "erase-seeker (--address CHANNEL:ADDR | --conv TOKEN-or-JID | --session SID) [--force]"
      " [--dry-run]",
      "erase one seeker's texts and addresses, keep the statistics (GDPR art. 17)", cmd_erase},
+    {"erase-pending", "erase-pending",
+     "erase requests to partners not yet answered (retried through the outbox)", cmd_pending},
     {NULL, NULL, NULL, NULL},
 };

@@ -217,3 +217,93 @@ def test_webchat_seeker_deletes_the_conversation(gateway_factory, client):
     # the counsellor's side was closed with it
     assert db_rows(gw, "SELECT count(*) FROM conversations WHERE state NOT IN"
                        " ('closed','abandoned','expired')") == [(0,)]
+
+
+# --------------------------------------------------------------------------- federation
+
+from test_federation import (GW_DK, GW_NO, S2S, ONE, T, _escalated_conversation,  # noqa: E402
+                             fed, sign_in as fed_sign_in)  # noqa: F401 (fed: the fixture)
+
+
+def _escalated_and_chatted(f, address):
+    kari, mette = f.client("kari@no.test"), f.client("mette@dk.test")
+    fed_sign_in(kari, "general@" + GW_NO)
+    fed_sign_in(mette, "general@" + GW_DK)
+    conv, mjid = _escalated_conversation(f, kari, mette, address, True)
+    mette.send_message(mjid, "dansk-svar-8383", id="m-pv")
+    f.no.loopback.wait(lambda i: i["conv"] == conv and i["body"] == "dansk-svar-8383", timeout=T)
+    dk_db = os.path.join(f.dk.gw.workdir, "gw.db")
+    assert raw_has(dk_db, "dansk-svar-8383") or raw_has(dk_db + "-wal", "dansk-svar-8383")
+    return conv, mjid
+
+
+def _side_ctl(side, *args):
+    side.workdir = side.gw.workdir
+    return ctl(side, *args)
+
+
+def _events(side, kind):
+    return db_rows(side, "SELECT actor, detail FROM events WHERE kind=?", kind)
+
+
+def _dk_holds_nothing(f):
+    db = os.path.join(f.dk.gw.workdir, "gw.db")
+    for needle in ("Jeg vil studere i København", "dansk-svar-8383"):
+        assert not raw_has(db, needle), needle
+        assert not raw_has(db + "-wal", needle), needle
+
+
+@S2S
+def test_erase_reaches_the_partner_over_s2s(fed):
+    address = "+4790007001"
+    conv, mjid = _escalated_and_chatted(fed, address)
+    for s in (fed.no, fed.dk):
+        s.workdir = s.gw.workdir
+    rc, doc, err = ctl(fed.no, "export-seeker", "--conv", conv)
+    assert rc == 0, err
+    assert [p["partner"] for p in doc["partners"]] == [GW_DK]
+    rc, res, err = ctl(fed.no, "erase-seeker", "--address", "loopback:" + address, "--force")
+    assert rc == 0, err
+    assert res["partners"] == 1
+    fed.dk.gw.wait_log(r"erased our copy of a conversation for gw\.no\.test", timeout=T)
+    fed.no.gw.wait_log(r"gw\.dk\.test erased its copy", timeout=T)
+    assert _events(fed.no, "partner-erased") == [(GW_DK, "done")]
+    rc, res, _ = ctl(fed.no, "erase-pending")
+    assert rc == 0 and res["pending"] == []
+    _dk_holds_nothing(fed)
+    # Mette's conversation is closed and gone: her next line is refused
+    rc, _, err = ctl(fed.dk, "export-seeker", "--conv", mjid)
+    assert rc == 1 and "nothing stored" in err
+
+
+@ONE
+def test_erase_during_partner_outage_is_retried(fed):
+    address = "+4790007002"
+    conv, _ = _escalated_and_chatted(fed, address)
+    for s in (fed.no, fed.dk):
+        s.workdir = s.gw.workdir
+    fed.dk.loopback.close()
+    fed.dk.loopback = None
+    assert fed.dk.gw.stop() in (0, None)
+    rc, res, err = ctl(fed.no, "erase-seeker", "--address", "loopback:" + address, "--force")
+    assert rc == 0 and res["partners"] == 1, err
+    # pending, with the reason, and retried (attempts grow)
+    fed.no.gw.wait_log(r"gw\.dk\.test answered fed-\d+ with an error", timeout=T)
+    rc, res, _ = ctl(fed.no, "erase-pending")
+    assert rc == 0 and len(res["pending"]) == 1 and res["pending"][0]["partner"] == GW_DK
+    rc, text, _ = ctl(fed.no, "erase-pending", as_json=False)
+    assert GW_DK in text
+    assert _events(fed.no, "partner-erased") == []
+    # the home gateway restarts meanwhile: the request survives in the outbox
+    fed.no.loopback.close()
+    assert fed.no.gw.stop() in (0, None)
+    fed.no.start()
+    rc, res, _ = ctl(fed.no, "erase-pending")
+    assert rc == 0 and len(res["pending"]) == 1
+    # the partner is back: the retry reaches it, it erases and answers; nothing pending
+    fed.dk.start()
+    fed.no.gw.wait_log(r"gw\.dk\.test erased its copy", timeout=90)
+    assert _events(fed.no, "partner-erased") == [(GW_DK, "done")]
+    rc, res, _ = ctl(fed.no, "erase-pending")
+    assert res["pending"] == []
+    _dk_holds_nothing(fed)
