@@ -6,7 +6,8 @@
  *
  * The store does the finding, exporting and erasing (store/store_privacy.c); this file
  * the desk closes the seeker's open conversations and asks partners (desk/privacy.c); this
- * file parses the command line and renders the text a person reads.  docs/erasure.md is the user's description. */
+ * file parses the command line and renders the text a person reads.  docs/erasure.md is the user's
+ * description. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -131,16 +132,18 @@ static void render(struct gw_core *c, json_t *doc, struct gw_ctl_out *o)
                                NULL});
     size_t i, j;
     json_t *cv, *m;
-    json_array_foreach(json_object_get(doc, "conversations"), i, cv) {
+    json_array_foreach(json_object_get(doc, "conversations"), i, cv)
+    {
         when(json_integer_value(json_object_get(cv, "created")), t1, sizeof t1);
         when(json_integer_value(json_object_get(cv, "closed_at")), t2, sizeof t2);
         gw_ctl_printf(o, "\n");
         line(o, c, lang, "export_conversation",
              (const char *const[]){"queue", jstr(cv, "queue"), "start", t1, "end", t2, NULL});
-        json_array_foreach(json_object_get(cv, "messages"), j, m) {
+        json_array_foreach(json_object_get(cv, "messages"), j, m)
+        {
             const char *dir = jstr(m, "dir");
-            const char *who = strcmp(dir, "in") == 0    ? "transcript_you"
-                              : strcmp(dir, "out") == 0 ? "transcript_counsellor"
+            const char *who = strcmp(dir, "in") == 0     ? "transcript_you"
+                              : strcmp(dir, "out") == 0  ? "transcript_counsellor"
                               : strcmp(dir, "note") == 0 ? "export_from_note"
                                                          : "transcript_service";
             when(json_integer_value(json_object_get(m, "created")), t1, sizeof t1);
@@ -159,7 +162,8 @@ static void render(struct gw_core *c, json_t *doc, struct gw_ctl_out *o)
         }
     }
     json_t *p;
-    json_array_foreach(json_object_get(doc, "partners"), i, p) {
+    json_array_foreach(json_object_get(doc, "partners"), i, p)
+    {
         if (i == 0)
             gw_ctl_printf(o, "\n");
         line(o, c, lang, "export_partner",
@@ -216,8 +220,8 @@ static int cmd_export(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_
     GW_INFO("ctl: export of %s for %s", what, rq->peer ? rq->peer : "?");
     size_t nconv = json_array_size(json_object_get(doc, "conversations")), nmsg = 0, i;
     json_t *cv;
-    json_array_foreach(json_object_get(doc, "conversations"), i, cv)
-        nmsg += json_array_size(json_object_get(cv, "messages"));
+    json_array_foreach(json_object_get(doc, "conversations"), i, cv) nmsg +=
+        json_array_size(json_object_get(cv, "messages"));
     if (s.out) {
         char *js = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
         struct gw_ctl_out txt = {0};
@@ -233,8 +237,7 @@ static int cmd_export(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_
             return gw_ctl_fail(out, 1, "could not write the export: %s", err);
         }
         out->result = json_pack("{s:s, s:s, s:I, s:I}", "file", s.out, "text_file", txtpath,
-                                "conversations", (json_int_t)nconv, "messages",
-                                (json_int_t)nmsg);
+                                "conversations", (json_int_t)nconv, "messages", (json_int_t)nmsg);
         gw_ctl_printf(out, "wrote %s and %s: %zu conversations, %zu messages of %s\n", s.out,
                       txtpath, nconv, nmsg, what);
         json_decref(doc);
@@ -276,18 +279,17 @@ static int cmd_erase(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_c
         GW_INFO("ctl: erased %s for %s: %lld conversations, %lld messages, %d partner(s) asked",
                 what, rq->peer ? rq->peer : "?", n.conversations, n.messages, partners);
     out->result = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "dry_run",
-                            s.dry_run, "conversations", (json_int_t)n.conversations,
-                            "messages", (json_int_t)n.messages, "dedup", (json_int_t)n.dedup,
-                            "outbox", (json_int_t)n.outbox, "events", (json_int_t)n.events,
-                            "feedback", (json_int_t)n.feedback, "sessions",
-                            (json_int_t)n.sessions, "in_flight", (json_int_t)n.in_flight,
-                            "partners", partners);
+                            s.dry_run, "conversations", (json_int_t)n.conversations, "messages",
+                            (json_int_t)n.messages, "dedup", (json_int_t)n.dedup, "outbox",
+                            (json_int_t)n.outbox, "events", (json_int_t)n.events, "feedback",
+                            (json_int_t)n.feedback, "sessions", (json_int_t)n.sessions, "in_flight",
+                            (json_int_t)n.in_flight, "partners", partners);
     gw_ctl_printf(out,
                   "%s %s: %lld conversation(s) made anonymous, %lld message(s), %lld outbox"
                   " row(s) (%lld in flight), %lld dedup key(s), %lld session(s), %lld"
                   " feedback comment(s); %d partner(s) %s\n",
-                  s.dry_run ? "would erase" : "erased", what, n.conversations, n.messages,
-                  n.outbox, n.in_flight, n.dedup, n.sessions, n.feedback, partners,
+                  s.dry_run ? "would erase" : "erased", what, n.conversations, n.messages, n.outbox,
+                  n.in_flight, n.dedup, n.sessions, n.feedback, partners,
                   s.dry_run ? "would be asked to erase their copy"
                             : "asked to erase their copy (erase-pending shows the answers)");
     return 0;
@@ -306,9 +308,9 @@ static int pending_one(void *arg, const char *partner, int64_t asked_at, int att
     struct pending_ctx *p = arg;
     char t[32];
     when(asked_at, t, sizeof t);
-    json_array_append_new(p->list, json_pack("{s:s, s:I, s:i, s:s}", "partner", partner,
-                                             "asked_at", (json_int_t)asked_at, "attempts",
-                                             attempts, "last_error", last_error));
+    json_array_append_new(p->list, json_pack("{s:s, s:I, s:i, s:s}", "partner", partner, "asked_at",
+                                             (json_int_t)asked_at, "attempts", attempts,
+                                             "last_error", last_error));
     gw_ctl_printf(p->out, "%-30s asked %s, %d attempt(s)%s%s\n", partner, t, attempts,
                   *last_error ? ", last: " : "", last_error);
     return 0;

@@ -33,8 +33,8 @@ static int visit(void *arg, const struct gw_conv_row *r)
         /* reason "partner": no fed-close relay; the erase request closes the partner's
          * copy as well (and a partner asking us to erase knows it is closed). */
         gw_conv_finish(x->c, cv, CS_CLOSED, "erased", NULL, "partner");
-    int ask = r->partner[0] && r->partner_ref[0] && r->role > 0 &&
-              !(x->flags & GW_ERASE_NO_PARTNERS);
+    int ask =
+        r->partner[0] && r->partner_ref[0] && r->role > 0 && !(x->flags & GW_ERASE_NO_PARTNERS);
     if (x->n == x->cap) {
         size_t ncap = x->cap ? x->cap * 2 : 8;
         struct target *nt = realloc(x->t, ncap * sizeof *nt);
@@ -71,14 +71,14 @@ static const char scrub_owner = 0; /* tags this file's after-commit items */
  * federation channel, which turns it into the erase request (fed/fed_erase.c). */
 static int ask_partner(struct gw_core *c, const struct target *t, int64_t now)
 {
-    json_t *m = json_pack("{s:s, s:s, s:s}", "type", "fed-erase", "partner", t->partner, "conv",
-                          t->ref);
+    json_t *m =
+        json_pack("{s:s, s:s, s:s}", "type", "fed-erase", "partner", t->partner, "conv", t->ref);
     char *meta = m ? json_dumps(m, JSON_COMPACT) : NULL;
     json_decref(m);
     if (!meta)
         return GW_ENOMEM;
-    int64_t mid = gw_store_msg_insert(c->store, t->conv_id, "sys", "erase", NULL, now, "stored",
-                                      NULL, meta);
+    int64_t mid =
+        gw_store_msg_insert(c->store, t->conv_id, "sys", "erase", NULL, now, "stored", NULL, meta);
     free(meta);
     if (mid <= 0 || gw_outbox_channel(c, mid, GW_FED_CHANNEL, GW_MSG_CLOSED) < 0)
         return GW_EIO;

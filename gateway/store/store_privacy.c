@@ -41,8 +41,8 @@ int64_t gw_store_privacy_by_address(struct gw_store *s, const char *channel, con
     if (!channel || !address || !*channel || !*address)
         return GW_ENOTFOUND;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "SELECT id FROM seekers WHERE channel=?1 AND address=?2", -1,
-                           &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM seekers WHERE channel=?1 AND address=?2", -1, &st,
+                           NULL) != SQLITE_OK)
         return GW_EIO;
     sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
@@ -145,7 +145,8 @@ json_t *gw_store_privacy_export(struct gw_store *s, int64_t seeker_id)
                          seeker_id, &err);
     size_t i;
     json_t *cv;
-    json_array_foreach(convs, i, cv) {
+    json_array_foreach(convs, i, cv)
+    {
         int64_t id = json_integer_value(json_object_get(cv, "id"));
         json_object_set_new(cv, "messages",
                             rows(s,
@@ -200,8 +201,7 @@ json_t *gw_store_privacy_export(struct gw_store *s, int64_t seeker_id)
 
 long long gw_store_privacy_in_flight(struct gw_store *s, int64_t seeker_id)
 {
-    return one_int(s,
-                   "SELECT count(*) FROM outbox WHERE target<>'xmpp' AND msg_id IN " SEEKER_MSGS,
+    return one_int(s, "SELECT count(*) FROM outbox WHERE target<>'xmpp' AND msg_id IN " SEEKER_MSGS,
                    NULL, seeker_id);
 }
 
@@ -272,8 +272,8 @@ int gw_store_privacy_erase(struct gw_store *s, int64_t seeker_id, const char *ac
          " (SELECT token FROM conversations WHERE seeker_id=?1)",
          &n->sessions},
         {"SELECT count(*) FROM feedback WHERE comment IS NOT NULL AND conv_id IN " SEEKER_CONVS,
-         "UPDATE feedback SET comment=NULL WHERE comment IS NOT NULL AND conv_id IN "
-         SEEKER_CONVS, &n->feedback},
+         "UPDATE feedback SET comment=NULL WHERE comment IS NOT NULL AND conv_id IN " SEEKER_CONVS,
+         &n->feedback},
         /* The escalation events keep the partner (detail): the per-partner statistics
          * count them.  Every other detail (consent answers, block reasons, transfer notes)
          * and any actor that is the seeker's own address goes. */

@@ -71,7 +71,8 @@ int gw_store_privacy_erase_pending(struct gw_store *s,
 /* After the commit of an erase: copy the write-ahead log into the database and truncate it
  * to zero bytes (SQLITE_CHECKPOINT_TRUNCATE), so the old page images of erased rows are
  * gone from the -wal file too.  Deleted rows are overwritten in the database file itself
- * because the store runs with PRAGMA secure_delete=ON.  GW_OK, or GW_EAGAIN (a transaction is open) / GW_EIO. */
+ * because the store runs with PRAGMA secure_delete=ON.  GW_OK, or GW_EAGAIN (a transaction is open)
+ * / GW_EIO. */
 int gw_store_scrub(struct gw_store *s);
 
 #endif

@@ -8,6 +8,8 @@ import json
 import os
 import sqlite3
 import subprocess
+import sys
+import time
 
 import harness
 
@@ -307,3 +309,48 @@ def test_erase_during_partner_outage_is_retried(fed):
     rc, res, _ = ctl(fed.no, "erase-pending")
     assert res["pending"] == []
     _dk_holds_nothing(fed)
+
+
+# --------------------------------------------------------------------------- SMS
+
+from test_sms_gateway import accept as sms_accept, body_of, sms, wait_sent  # noqa: E402,F401
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fakes"))
+from fakeprov import ControlClient  # noqa: E402
+
+
+def test_sms_export_shows_delivery_and_erase_removes_number(sms, client):
+    sender = "+4791234599"
+    fake = ControlClient(sms.link.control_port)
+    kari = client("kari")
+    sign_in(kari)
+    assert fake.mo(**{"from": sender, "text": "sms-spørsmål-3131"})["status"] == 200
+    jid = sms_accept(kari, "sms-spørsmål-3131")
+    fake.config(auto_dlr=["SENT", "DELIVERED"], auto_dlr_delay_ms=100)
+    kari.send_message(jid, "sms-svar-4141")
+    wait_sent(sms.link, lambda c: body_of(c) == "sms-svar-4141")
+    gw_ = sms.gw
+
+    def delivered():
+        rc, doc, _ = ctl(gw_, "export-seeker", "--address", "sms:" + sender)
+        ms = {m["body"]: m for m in doc["conversations"][0]["messages"]}
+        return rc == 0 and ms.get("sms-svar-4141", {}).get("state") == "delivered" and doc
+    doc = None
+    for _ in range(150):
+        doc = delivered()
+        if doc:
+            break
+        time.sleep(0.1)
+    assert doc, "the counsellor's text never showed as delivered in the export"
+    assert doc["seeker"]["channel"] == "sms" and doc["seeker"]["address"] == sender
+    ins = [m["body"] for m in doc["conversations"][0]["messages"] if m["dir"] == "in"]
+    assert ins == ["sms-spørsmål-3131"]
+    # the provider's message id is a dedup key: erased with the rest
+    assert db_rows(gw_, "SELECT count(*) FROM inbound_dedup")[0][0] >= 1
+    rc, res, err = ctl(gw_, "erase-seeker", "--address", "sms:" + sender)
+    assert rc == 0, err
+    assert res["dedup"] >= 1
+    assert db_rows(gw_, "SELECT count(*) FROM inbound_dedup") == [(0,)]
+    db = os.path.join(gw_.workdir, "gw.db")
+    for needle in ("sms-spørsmål-3131", "sms-svar-4141", sender, sender.lstrip("+")):
+        assert not raw_has(db, needle), needle
+        assert not raw_has(db + "-wal", needle), needle

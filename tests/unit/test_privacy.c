@@ -68,13 +68,13 @@ static int setup(void **state)
     f->conv = add_conv(f->s, f->seeker, "tokA1", "closed", "partner.example", 1);
     f->conv2 = add_conv(f->s, f->seeker, "tokA2", "active", NULL, 0);
     int64_t oc = add_conv(f->s, f->other, "tokB1", "closed", NULL, 0);
-    f->msg_in = gw_store_msg_insert(f->s, f->conv, "in", SECRET_IN, ADDRESS, 1500, "stored", NULL,
-                                    NULL);
+    f->msg_in =
+        gw_store_msg_insert(f->s, f->conv, "in", SECRET_IN, ADDRESS, 1500, "stored", NULL, NULL);
     f->msg_out = gw_store_msg_insert(f->s, f->conv, "out", SECRET_OUT, "c@example", 2500,
                                      "delivered", NULL, NULL);
     gw_store_msg_insert(f->s, f->conv, "sys", "close-relay", NULL, 2600, "stored", NULL, NULL);
-    gw_store_msg_insert(f->s, oc, "in", "other-seeker-keeps-this", "+4711111111", 1500,
-                        "stored", NULL, NULL);
+    gw_store_msg_insert(f->s, oc, "in", "other-seeker-keeps-this", "+4711111111", 1500, "stored",
+                        NULL, NULL);
     gw_store_dedup_add(f->s, "sms", "ext-" ADDRESS, f->msg_in);
     gw_store_event(f->s, f->conv, 1600, "consent", ADDRESS, "yes");
     gw_store_event(f->s, f->conv, 1700, "escalated", "c@example", "partner.example");
@@ -127,18 +127,16 @@ static void test_export(void **state)
     json_t *c0 = json_array_get(cs, 0);
     assert_string_equal(json_string_value(json_object_get(c0, "token")), "tokA1");
     /* the pre-chat form is JSON, not a string */
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(json_object_get(c0, "meta"), "fields"),
-                                          "age")),
-        "17");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(c0, "meta"), "fields"), "age")),
+                        "17");
     json_t *ms = json_object_get(c0, "messages");
     assert_int_equal(json_array_size(ms), 2); /* "sys" is left out */
     assert_string_equal(json_string_value(json_object_get(json_array_get(ms, 0), "body")),
                         SECRET_IN);
     assert_string_equal(json_string_value(json_object_get(json_array_get(ms, 1), "state")),
                         "delivered");
-    assert_int_equal(json_integer_value(json_object_get(
-                         json_object_get(c0, "feedback"), "rating")),
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(c0, "feedback"), "rating")),
                      5);
     assert_int_equal(json_array_size(json_object_get(d, "consent")), 1);
     json_t *ps = json_object_get(d, "partners");
@@ -187,8 +185,9 @@ static void test_erase(void **state)
 
     /* in flight: a channel row for one of the seeker's messages */
     gw_store_outbox_add(f->s, f->msg_out, "sms", 0, NULL, 0);
-    gw_store_outbox_add(f->s, 0, "xmpp", 0, "<message to='c@example' from='tokA1@gw'><body>"
-                        SECRET_OUT "</body></message>", 0);
+    gw_store_outbox_add(
+        f->s, 0, "xmpp", 0,
+        "<message to='c@example' from='tokA1@gw'><body>" SECRET_OUT "</body></message>", 0);
     assert_int_equal(gw_store_commit(f->s), GW_OK);
     assert_int_equal(gw_store_privacy_in_flight(f->s, f->seeker), 1);
 
@@ -224,8 +223,7 @@ static void test_erase(void **state)
     assert_string_equal(json_string_value(json_object_get(c0, "outcome")), "done");
     assert_string_equal(json_string_value(json_object_get(c0, "partner")), "partner.example");
     assert_true(json_is_null(json_object_get(c0, "meta")));
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(c0, "feedback"),
-                                                        "rating")),
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(c0, "feedback"), "rating")),
                      5);
     assert_int_equal(json_array_size(json_object_get(c0, "messages")), 0);
     char *txt = json_dumps(d, 0);
