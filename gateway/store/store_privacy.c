@@ -13,6 +13,10 @@
 
 /* The conversations of one seeker, as a subquery used by most statements below. */
 #define SEEKER_CONVS "(SELECT id FROM conversations WHERE seeker_id=?1)"
+/* kv rows of a seeker's conversations (see gw_store_privacy_erase). */
+#define KV_OF_SEEKER                                                                               \
+    "EXISTS (SELECT 1 FROM conversations c WHERE c.seeker_id=?1 AND (instr(kv.key, c.token)>0 OR"  \
+    " (json_valid(kv.value) AND json_extract(kv.value,'$.conv')=c.token)))"
 #define SEEKER_MSGS "(SELECT id FROM messages WHERE conv_id IN " SEEKER_CONVS ")"
 
 /* One integer from a query with one text or integer parameter; -1 on error, 0 if no row. */
@@ -190,6 +194,12 @@ json_t *gw_store_privacy_export(struct gw_store *s, int64_t seeker_id)
                              " conversations c ON c.token=json_extract(kv.value,'$.conv')"
                              " WHERE json_valid(kv.value) AND c.seeker_id=?1 ORDER BY c.id",
                              seeker_id, &err));
+    /* Other rows plugins keep about the conversations (e.g. e-mail threading references). */
+    json_object_set_new(doc, "plugin_data",
+                        rows(s,
+                             "SELECT kv.owner, kv.key, kv.value FROM kv JOIN conversations c ON"
+                             " instr(kv.key, c.token)>0 WHERE c.seeker_id=?1 ORDER BY c.id",
+                             seeker_id, &err));
     if (err) {
         json_decref(doc);
         return NULL;
@@ -266,10 +276,9 @@ int gw_store_privacy_erase(struct gw_store *s, int64_t seeker_id, const char *ac
          &n->outbox},
         {"SELECT count(*) FROM messages WHERE conv_id IN " SEEKER_CONVS,
          "DELETE FROM messages WHERE conv_id IN " SEEKER_CONVS, &n->messages},
-        {"SELECT count(*) FROM kv WHERE json_valid(value) AND json_extract(value,'$.conv') IN"
-         " (SELECT token FROM conversations WHERE seeker_id=?1)",
-         "DELETE FROM kv WHERE json_valid(value) AND json_extract(value,'$.conv') IN"
-         " (SELECT token FROM conversations WHERE seeker_id=?1)",
+        /* Plugins' rows: a session whose JSON names the conversation, or a row keyed by
+         * the token (the e-mail plugin's "refs:<token>": the seeker's Message-IDs). */
+        {"SELECT count(*) FROM kv WHERE " KV_OF_SEEKER, "DELETE FROM kv WHERE " KV_OF_SEEKER,
          &n->sessions},
         {"SELECT count(*) FROM feedback WHERE comment IS NOT NULL AND conv_id IN " SEEKER_CONVS,
          "UPDATE feedback SET comment=NULL WHERE comment IS NOT NULL AND conv_id IN " SEEKER_CONVS,

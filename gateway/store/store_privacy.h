@@ -30,7 +30,8 @@ int64_t gw_store_privacy_by_session(struct gw_store *s, const char *sid);
  *                      "messages":[{id, dir, body, created, state, error}],
  *                      "events":[{at, kind, actor, detail}], "feedback":{rating, comment}}],
  *    "consent":[{conv, at, answer}], "partners":[{partner, conv, partner_ref, role}],
- *    "sessions":[{owner, sid, conv, created, expires}]}
+ *    "sessions":[{owner, sid, conv, created, expires}],
+ *    "plugin_data":[{owner, key, value}]}   (plugin rows keyed by a conversation token)
  * Protocol bookkeeping ("sys" messages) is left out: it carries no text of the seeker. */
 json_t *gw_store_privacy_export(struct gw_store *s, int64_t seeker_id);
 
@@ -50,7 +51,8 @@ int gw_store_privacy_convs(struct gw_store *s, int64_t seeker_id,
                            int (*cb)(void *arg, const struct gw_conv_row *c), void *arg);
 
 /* Erase seeker `id` in the current transaction: message texts, dedup keys, outbox rows
- * (channel and xmpp rows naming the conversations), session rows of plugins, feedback
+ * (channel and xmpp rows naming the conversations), plugins' kv rows of the conversations
+ * (a JSON value with "conv": token, or a key containing the token), feedback
  * comments, event details; the seeker row loses its address (a random placeholder keeps
  * UNIQUE(channel, address) and the statistics), display name and block reason; each
  * conversation row loses its token (replaced by a random one: the old JID no longer leads

@@ -354,3 +354,37 @@ def test_sms_export_shows_delivery_and_erase_removes_number(sms, client):
     for needle in ("sms-spørsmål-3131", "sms-svar-4141", sender, sender.lstrip("+")):
         assert not raw_has(db, needle), needle
         assert not raw_has(db + "-wal", needle), needle
+
+
+# --------------------------------------------------------------------------- e-mail
+
+from test_email_gateway import (KARI as MAIL_KARI, SERVICE as MAIL_SERVICE,  # noqa: E402
+                                accept as mail_accept, mail, seeker_mail)  # noqa: F401
+from test_email_servers import needs_servers  # noqa: E402
+
+
+@needs_servers
+def test_email_export_and_erase(mail, client):
+    kari = client("kari")
+    sign_in(kari)
+    msgid, raw = seeker_mail(MAIL_KARI, "Spørsmål", "epost-spørsmål-2121\n")
+    mail.dc.append(MAIL_SERVICE, raw)
+    jid = mail_accept(kari, "epost-spørsmål-2121")
+    kari.send_message(jid, "epost-svar-3232")
+    mail.sink.wait(lambda m: MAIL_KARI in m["rcpts"] and "epost-svar-3232" in m["msg"].get_content(),
+                   timeout=30)
+    g = mail.gw
+    rc, doc, err = ctl(g, "export-seeker", "--address", "email:" + MAIL_KARI)
+    assert rc == 0, err
+    assert doc["seeker"]["address"] == MAIL_KARI
+    msgs = [(m["dir"], m["body"].strip()) for m in doc["conversations"][0]["messages"]
+            if m["dir"] in ("in", "out")]
+    # the seeker's mail as the counsellor saw it: the subject line, then the text
+    assert [b for d, b in msgs if d == "in"] == ["✉ Spørsmål\n\nepost-spørsmål-2121"]
+    assert ("out", "epost-svar-3232") in msgs
+    rc, res, err = ctl(g, "erase-seeker", "--address", "email:" + MAIL_KARI, "--force")
+    assert rc == 0, err
+    db = os.path.join(g.workdir, "gw.db")
+    for needle in ("epost-spørsmål-2121", "epost-svar-3232", MAIL_KARI, msgid.strip("<>")):
+        assert not raw_has(db, needle), needle
+        assert not raw_has(db + "-wal", needle), needle

@@ -83,6 +83,7 @@ static int setup(void **state)
                     "{\"sid\":\"sidA\",\"conv\":\"tokA2\",\"lang\":\"nn\",\"queue\":\"general\","
                     "\"created\":1,\"exp\":99}");
     gw_store_kv_set(f->s, "webchat", "plain", "not json");
+    gw_store_kv_set(f->s, "email", "refs:tokA1", "<mid-" ADDRESS "@seeker.test>");
     if (gw_store_commit(f->s) != GW_OK)
         return -1;
     *state = f;
@@ -146,6 +147,7 @@ static void test_export(void **state)
     json_t *ss = json_object_get(d, "sessions");
     assert_int_equal(json_array_size(ss), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(ss, 0), "sid")), "sidA");
+    assert_int_equal(json_array_size(json_object_get(d, "plugin_data")), 1);
     char *txt = json_dumps(d, 0);
     assert_null(strstr(txt, "other-seeker")); /* nobody else's data */
     free(txt);
@@ -202,7 +204,7 @@ static void test_erase(void **state)
     assert_int_equal(gw_store_privacy_erase(f->s, f->seeker, "uid 0", 0, &n), GW_OK);
     assert_int_equal(n.conversations, 2);
     assert_int_equal(n.dedup, 1);
-    assert_int_equal(n.sessions, 1);
+    assert_int_equal(n.sessions, 2); /* the web chat session, the e-mail refs row */
     assert_int_equal(n.feedback, 1);
     assert_int_equal(gw_store_commit(f->s), GW_OK);
     assert_int_equal(gw_store_scrub(f->s), GW_OK);
