@@ -34,7 +34,7 @@ static int visit(void *arg, const struct gw_conv_row *r)
          * copy as well (and a partner asking us to erase knows it is closed). */
         gw_conv_finish(x->c, cv, CS_CLOSED, "erased", NULL, "partner");
     int ask =
-        r->partner[0] && r->partner_ref[0] && r->role > 0 && !(x->flags & GW_ERASE_NO_PARTNERS);
+        r->partner[0] && r->partner_ref[0] && r->role == 1 && !(x->flags & GW_ERASE_NO_PARTNERS);
     if (x->n == x->cap) {
         size_t ncap = x->cap ? x->cap * 2 : 8;
         struct target *nt = realloc(x->t, ncap * sizeof *nt);
@@ -99,7 +99,8 @@ int gw_privacy_erase(struct gw_core *c, int64_t seeker_id, const char *actor, in
     for (size_t i = 0; i < x.n; i++)
         asked += x.t[i].partner[0] != 0;
     if (rc == GW_OK)
-        rc = gw_store_privacy_erase(c->store, seeker_id, actor, flags & GW_ERASE_DRY_RUN, n);
+        rc = gw_store_privacy_erase(c->store, seeker_id, actor, gw_now_ms(c),
+                                    flags & GW_ERASE_DRY_RUN, n);
     if (rc == GW_OK && !(flags & GW_ERASE_DRY_RUN)) {
         int64_t now = gw_now_ms(c);
         for (size_t i = 0; i < x.n && rc == GW_OK; i++) {

@@ -98,6 +98,13 @@ void gw_fed_i_on_erase(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *e,
         gw_fed_i_refuse(c, iq, "cancel", "item-not-found", "no such conversation shared");
         return;
     }
+    /* Only a copy we serve for the sender (role 2) is erased on its word.  A conversation
+     * we are home to is our seeker's: erased on their own request (or by our operator),
+     * not because a partner that served it was asked. */
+    if (row.role != 2) {
+        gw_fed_i_refuse(c, iq, "cancel", "not-allowed", "we are this conversation's home");
+        return;
+    }
     char actor[300];
     snprintf(actor, sizeof actor, "partner %s", pc->domain);
     struct gw_erase_counts n;

@@ -255,8 +255,8 @@ struct step {
     long long *into;
 };
 
-int gw_store_privacy_erase(struct gw_store *s, int64_t seeker_id, const char *actor, int dry_run,
-                           struct gw_erase_counts *n)
+int gw_store_privacy_erase(struct gw_store *s, int64_t seeker_id, const char *actor, int64_t now_ms,
+                           int dry_run, struct gw_erase_counts *n)
 {
     memset(n, 0, sizeof *n);
     n->in_flight = gw_store_privacy_in_flight(s, seeker_id);
@@ -293,7 +293,7 @@ int gw_store_privacy_erase(struct gw_store *s, int64_t seeker_id, const char *ac
          &n->events},
         {NULL,
          "INSERT INTO events(conv_id, at, kind, actor) SELECT id,"
-         " CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), 'erased', ?2 FROM"
+         " ?3, 'erased', ?2 FROM"
          " conversations WHERE seeker_id=?1",
          NULL},
         {"SELECT count(*) FROM conversations WHERE seeker_id=?1",
@@ -323,6 +323,8 @@ int gw_store_privacy_erase(struct gw_store *s, int64_t seeker_id, const char *ac
         sqlite3_bind_int64(st, 1, seeker_id);
         if (sqlite3_bind_parameter_count(st) >= 2)
             sqlite3_bind_text(st, 2, actor ? actor : "", -1, SQLITE_STATIC);
+        if (sqlite3_bind_parameter_count(st) >= 3)
+            sqlite3_bind_int64(st, 3, now_ms);
         int rc = gw_store_i_step_done(s, st);
         sqlite3_finalize(st);
         if (rc != GW_OK)

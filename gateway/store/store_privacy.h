@@ -56,11 +56,11 @@ int gw_store_privacy_convs(struct gw_store *s, int64_t seeker_id,
  * comments, event details; the seeker row loses its address (a random placeholder keeps
  * UNIQUE(channel, address) and the statistics), display name and block reason; each
  * conversation row loses its token (replaced by a random one: the old JID no longer leads
- * here), meta and partner_ref, and gets an "erased" event with `actor`.  Statistics stay:
+ * here), meta and partner_ref, and gets an "erased" event with `actor` at `now_ms`.  Statistics stay:
  * times, queue, state, outcome, transfers, partner, ratings.  With dry_run nothing is
  * written, only counted.  GW_OK or GW_EIO (the turn is then doomed, see store.h). */
-int gw_store_privacy_erase(struct gw_store *s, int64_t seeker_id, const char *actor, int dry_run,
-                           struct gw_erase_counts *n);
+int gw_store_privacy_erase(struct gw_store *s, int64_t seeker_id, const char *actor,
+                           int64_t now_ms, int dry_run, struct gw_erase_counts *n);
 
 /* Erase requests to partners still waiting in the outbox (target "fed", a "sys" message
  * whose meta is {"type":"fed-erase",...}): cb gets the partner, when it was asked (ms), the

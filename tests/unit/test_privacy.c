@@ -194,14 +194,14 @@ static void test_erase(void **state)
     assert_int_equal(gw_store_privacy_in_flight(f->s, f->seeker), 1);
 
     struct gw_erase_counts n;
-    assert_int_equal(gw_store_privacy_erase(f->s, f->seeker, "uid 0", 1, &n), GW_OK);
+    assert_int_equal(gw_store_privacy_erase(f->s, f->seeker, "uid 0", 9000, 1, &n), GW_OK);
     assert_int_equal(n.messages, 3);
     assert_int_equal(n.outbox, 2);
     assert_int_equal(n.in_flight, 1);
     assert_false(gw_store_dirty(f->s)); /* the dry run wrote nothing */
     assert_int_equal(gw_store_privacy_by_address(f->s, "sms", ADDRESS), f->seeker);
 
-    assert_int_equal(gw_store_privacy_erase(f->s, f->seeker, "uid 0", 0, &n), GW_OK);
+    assert_int_equal(gw_store_privacy_erase(f->s, f->seeker, "uid 0", 9000, 0, &n), GW_OK);
     assert_int_equal(n.conversations, 2);
     assert_int_equal(n.dedup, 1);
     assert_int_equal(n.sessions, 2); /* the web chat session, the e-mail refs row */
@@ -232,6 +232,10 @@ static void test_erase(void **state)
     assert_null(strstr(txt, ADDRESS));
     assert_null(strstr(txt, "tokA1"));
     assert_non_null(strstr(txt, "\"erased\""));
+    json_t *evs = json_object_get(c0, "events");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_array_get(evs, json_array_size(evs) - 1), "at")),
+        9000);
     free(txt);
     json_decref(d);
 
