@@ -16,6 +16,7 @@ BINDIR   = $(PREFIX)/bin
 LIBDIR   = $(PREFIX)/lib/skagerrak
 SHAREDIR = $(PREFIX)/share/skagerrak
 SYSCONF ?= /etc/skagerrak
+MANDIR   = $(PREFIX)/share/man
 
 CC      ?= cc
 PKGS     = libstrophe libconfig sqlite3 libmicrohttpd jansson libcurl openssl
@@ -163,6 +164,8 @@ install: all
 	$(foreach t,$(TOOLS),install -m 0755 $(t) $(DESTDIR)$(BINDIR)/;)
 	$(foreach p,$(PLUGIN_SO),install -m 0644 $(p) $(DESTDIR)$(LIBDIR)/;)
 	install -m 0644 conf/i18n/*.cfg $(DESTDIR)$(SHAREDIR)/i18n/
+	install -d $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 docs/man/*.8 $(DESTDIR)$(MANDIR)/man8/
 	if [ -d plugins/webchat/static ]; then cp -r plugins/webchat/static $(DESTDIR)$(SHAREDIR)/webchat; fi
 	install -m 0640 conf/skagerrak.cfg.example $(DESTDIR)$(SYSCONF)/skagerrak.cfg.example
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system

@@ -212,24 +212,29 @@ static int start(struct gw_core *c, struct gw_ctl **ctl, char *err, size_t errle
     c->i18n = gw_i18n_load(cfg->catalogue_dir, err, errlen);
     if (!c->i18n)
         return -1;
-    c->store = gw_store_open(cfg->database, err, errlen);
-    if (!c->store)
-        return -1;
     c->loop = gw_loop_new();
-    c->conv_by_token = gw_map_new();
-    c->conv_by_seeker = gw_map_new();
-    if (!c->loop || !c->conv_by_token || !c->conv_by_seeker) {
+    if (!c->loop) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     c->started_ms = c->link_changed_ms = gw_now_ms(c);
     c->reload = reload;
-    /* The control socket early: a second daemon on the same configuration stops here,
-     * before it touches the XMPP link or the plugins' ports. */
-    if (c->cfg->control_socket[0]) {
+    /* The control socket before the database: a second daemon on the same configuration
+     * stops here, before it touches the store (whose run marker belongs to the first), the
+     * XMPP link or the plugins' ports. */
+    if (cfg->control_socket[0]) {
         *ctl = gw_ctl_start(c, err, errlen);
         if (!*ctl)
             return -1;
+    }
+    c->store = gw_store_open(cfg->database, err, errlen);
+    if (!c->store)
+        return -1;
+    c->conv_by_token = gw_map_new();
+    c->conv_by_seeker = gw_map_new();
+    if (!c->loop || !c->conv_by_token || !c->conv_by_seeker) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
     /* Our end-of-turn hook first, so the XMPP link's hook writes what it queued. */
     gw_loop_hook_add(c->loop, end_of_turn, c);

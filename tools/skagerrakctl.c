@@ -71,8 +71,10 @@ static int socket_from_config(const char *file, int must_exist, char *buf, size_
     const char *sock = NULL, *db = NULL;
     if (config_lookup_string(&cfg, "service.control_socket", &sock) && sock) {
         if (!*sock) {
-            fprintf(stderr, "skagerrakctl: %s: service.control_socket is empty: the daemon has "
-                            "no control socket\n", file);
+            fprintf(stderr,
+                    "skagerrakctl: %s: service.control_socket is empty: the daemon has "
+                    "no control socket\n",
+                    file);
             config_destroy(&cfg);
             return -1;
         }
@@ -111,12 +113,10 @@ static int wait_fd(int fd, short events, int64_t deadline)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"socket", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},         {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     const char *sock = NULL, *conf = NULL;
     int json = 0, o;
     /* "+": options end at the subcommand; what follows is the subcommand's. */

@@ -1,5 +1,6 @@
-/* ctl.c — the control socket: listening, peer checks, framing, dispatch, answers after the
- * turn's commit (the contract is ctl.h; the wire format docs/ctl.md).
+/* ctl.c — the control socket: listening, peer checks, framing, answers after the turn's
+ * commit (the contract is ctl.h; the wire format docs/ctl.md; parsing and dispatching a
+ * request line is ctl_cmd.c).
  *
  * Everything runs on the daemon's one loop: the listening socket and each client are
  * non-blocking fds.  A client sends one request line (at most GW_CTL_MAX_REQUEST bytes),
@@ -32,21 +33,21 @@
 #define GW_CTL_MAX_REQUEST (64 * 1024) /* a request line, newline excluded */
 #define GW_CTL_MAX_CLIENTS 32          /* an operator tool, not a public service */
 #define GW_CTL_IDLE_MS (60 * 1000)     /* a connection that sends nothing this long is dropped */
-#define GW_CTL_MAX_ARGS 256
 #define REFUSAL_LOG_MS 10000 /* refused peers: one line, then a summary at most this often */
 
 struct ctl_client {
     struct gw_ctl *ctl;
-    uint64_t id;       /* answers find their client by id: it may be gone by then */
+    uint64_t id; /* answers find their client by id: it may be gone by then */
     int fd;
-    char peer[160];    /* "uid 1000 (kari)" */
-    char *in;          /* request bytes not yet handled */
+    char peer[160]; /* "uid 1000 (kari)" */
+    char *in;       /* request bytes not yet handled */
     size_t nin;
-    int overflow;      /* the current line passed the limit: skip to its newline */
-    char *out;         /* answer bytes not yet written */
+    int overflow; /* the current line passed the limit: skip to its newline */
+    char *out;    /* answer bytes not yet written */
     size_t nout, offout, capout;
-    int waiting;       /* an answer waits for the commit: read no further request */
-    int closing;       /* close once out is written */
+    int waiting; /* an answer waits for the commit: read no further request */
+    int reading; /* inside client_read: an answer sent at once does not recurse */
+    int closing; /* close once out is written */
     uint64_t idle_timer;
     struct ctl_client *next;
 };
@@ -55,9 +56,9 @@ struct gw_ctl {
     struct gw_core *core;
     int fd;
     char path[GW_CTL_PATH_MAX];
-    dev_t dev;       /* the socket file we made: stop unlinks only that one */
+    dev_t dev; /* the socket file we made: stop unlinks only that one */
     ino_t ino;
-    gid_t group;     /* the socket file's group: its members may use it */
+    gid_t group; /* the socket file's group: its members may use it */
     struct ctl_client *clients;
     int nclients;
     uint64_t next_id;
@@ -69,141 +70,7 @@ struct gw_ctl {
 
 static void client_close(struct ctl_client *cl);
 static void client_read(struct ctl_client *cl);
-
-/* --- output helpers for handlers --- */
-
-void gw_ctl_printf(struct gw_ctl_out *out, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char small[512];
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if (out->len + (size_t)n + 1 > out->cap) {
-        size_t ncap = out->cap ? out->cap : 1024;
-        while (ncap < out->len + (size_t)n + 1)
-            ncap *= 2;
-        char *t = realloc(out->text, ncap);
-        if (!t)
-            return; /* cut, as documented */
-        out->text = t;
-        out->cap = ncap;
-    }
-    if ((size_t)n < sizeof small) {
-        memcpy(out->text + out->len, small, (size_t)n + 1);
-    } else {
-        va_start(ap, fmt);
-        vsnprintf(out->text + out->len, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
-    out->len += (size_t)n;
-}
-
-int gw_ctl_fail(struct gw_ctl_out *out, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out->error, sizeof out->error, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-/* --- the command tables --- */
-
-static const struct gw_ctl_cmd *const *tables(void)
-{
-    static const struct gw_ctl_cmd *const t[] = {gw_ctl_ops_cmds, gw_ctl_privacy_cmds,
-                                                 gw_ctl_audit_cmds, NULL};
-    return t;
-}
-
-const struct gw_ctl_cmd *gw_ctl_find(const char *name)
-{
-    for (const struct gw_ctl_cmd *const *t = tables(); *t; t++)
-        for (const struct gw_ctl_cmd *cmd = *t; cmd->name; cmd++)
-            if (strcmp(cmd->name, name) == 0)
-                return cmd;
-    return NULL;
-}
-
-/* `help` lives here: it lists every table, so it is complete whoever adds a command. */
-static int cmd_help(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out)
-{
-    (void)c;
-    json_t *list = json_array();
-    if (rq->argc > 1) {
-        const struct gw_ctl_cmd *cmd = gw_ctl_find(rq->argv[1]);
-        if (!cmd) {
-            json_decref(list);
-            return gw_ctl_fail(out, 2, "unknown subcommand '%s'; see skagerrakctl help",
-                               rq->argv[1]);
-        }
-        gw_ctl_printf(out, "usage: skagerrakctl %s\n  %s\n", cmd->usage, cmd->summary);
-        json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "name", cmd->name, "usage",
-                                              cmd->usage, "summary", cmd->summary));
-        out->result = json_pack("{s:o}", "commands", list);
-        return 0;
-    }
-    gw_ctl_printf(out, "usage: skagerrakctl [--socket PATH | --config FILE] [--json] "
-                       "SUBCOMMAND [ARGS...]\n\nsubcommands:\n");
-    gw_ctl_printf(out, "  %-26s %s\n", "help [SUBCOMMAND]", "this list, or one subcommand's usage");
-    for (const struct gw_ctl_cmd *const *t = tables(); *t; t++)
-        for (const struct gw_ctl_cmd *cmd = *t; cmd->name; cmd++) {
-            gw_ctl_printf(out, "  %-26s %s\n", cmd->name, cmd->summary);
-            json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "name", cmd->name, "usage",
-                                                  cmd->usage, "summary", cmd->summary));
-        }
-    out->result = json_pack("{s:o}", "commands", list);
-    return 0;
-}
-
-/* --- answers --- */
-
-/* A JSON string from bytes that may not be UTF-8 (a plugin's health text, a config value):
- * invalid bytes become '?', so the answer can always be encoded. */
-json_t *gw_ctl_str(const char *s)
-{
-    if (!s)
-        return json_null();
-    json_t *j = json_string(s);
-    if (j)
-        return j;
-    char *copy = strdup(s);
-    if (!copy)
-        return json_string("");
-    for (char *p = copy; *p; p++)
-        if ((unsigned char)*p >= 0x80)
-            *p = '?';
-    j = json_string(copy);
-    free(copy);
-    return j ? j : json_string("");
-}
-
-/* Encode an answer as one line (owned), NULL on ENOMEM. */
-static char *encode_answer(int code, json_t *result, const char *text, const char *error)
-{
-    json_t *a = json_object();
-    json_object_set_new(a, "exit", json_integer(code));
-    json_object_set_new(a, "result", result ? result : json_object());
-    json_object_set_new(a, "text", gw_ctl_str(text ? text : ""));
-    if (error && *error)
-        json_object_set_new(a, "error", gw_ctl_str(error));
-    char *s = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    if (!s)
-        return NULL;
-    size_t n = strlen(s);
-    char *line = realloc(s, n + 2);
-    if (!line) {
-        free(s);
-        return NULL;
-    }
-    line[n] = '\n';
-    line[n + 1] = 0;
-    return line;
-}
+static int client_alive(struct gw_ctl *ctl, struct ctl_client *cl);
 
 static struct ctl_client *client_by_id(struct gw_ctl *ctl, uint64_t id)
 {
@@ -263,7 +130,7 @@ static void client_send(struct ctl_client *cl, char *line)
 static void client_answer(struct ctl_client *cl, int code, json_t *result, const char *text,
                           const char *error)
 {
-    client_send(cl, encode_answer(code, result, text, error));
+    client_send(cl, gw_ctl_encode_answer(code, result, text, error));
 }
 
 /* An answer waiting for the turn's commit. */
@@ -284,15 +151,14 @@ static void answer_release(struct pending_answer *pa, char *line)
         free(line);
         return;
     }
+    struct gw_ctl *ctl = cl->ctl;
     cl->waiting = 0;
     client_send(cl, line);
-    /* The client may have been closed by the send; look it up again before reading on. */
-    for (struct ctl_client *x = cl->ctl->clients; x; x = x->next)
-        if (x == cl) {
-            if (!cl->closing && cl->nin)
-                client_read(cl); /* a request that arrived behind this one */
-            break;
-        }
+    /* A request that arrived behind this one: read it now, unless this answer went out
+     * from inside client_read (nothing to commit), whose loop goes on by itself — pipelined
+     * requests must not recurse once per request. */
+    if (client_alive(ctl, cl) && !cl->reading && !cl->closing && cl->nin)
+        client_read(cl);
 }
 
 static void answer_committed(void *arg)
@@ -311,89 +177,29 @@ static void answer_dropped(void *arg)
         free(pa);
         return;
     }
-    answer_release(pa, encode_answer(1, NULL, "",
-                                     "not stored: the database did not take the change (see the "
-                                     "daemon's log); nothing was changed"));
+    struct ctl_client *cl = client_by_id(pa->ctl, pa->client);
+    GW_WARN("ctl: %s: the turn's commit failed: the command's changes were rolled back, "
+            "answered \"not stored\"",
+            cl ? cl->peer : "a client that has gone");
+    answer_release(pa,
+                   gw_ctl_encode_answer(1, NULL, "",
+                                        "not stored: the database did not take the change (see the "
+                                        "daemon's log); nothing was changed"));
 }
 
 /* --- requests --- */
 
-static void log_request(const struct ctl_client *cl, const struct gw_ctl_req *rq, int code)
-{
-    /* The subcommand and its exit, never its arguments (an address, a why). */
-    GW_INFO("ctl: %s: %s -> exit %d", cl->peer, rq->argc ? rq->argv[0] : "?", code);
-}
-
 static void handle_line(struct ctl_client *cl, const char *line, size_t len)
 {
     struct gw_core *c = cl->ctl->core;
-    json_error_t jerr;
-    json_t *req = json_loadb(line, len, 0, &jerr);
-    if (!req || !json_is_object(req)) {
-        char why[300];
-        if (req)
-            snprintf(why, sizeof why, "malformed request: not a JSON object");
-        else
-            snprintf(why, sizeof why, "malformed request: %s (at byte %d)", jerr.text,
-                     jerr.position);
-        GW_WARN("ctl: %s: %s", cl->peer, why);
-        json_decref(req);
-        client_answer(cl, 2, NULL, "", why);
-        return;
-    }
-    json_t *v = json_object_get(req, "v"), *argv = json_object_get(req, "argv"),
-           *js = json_object_get(req, "json");
-    const char *why = NULL;
-    if (!json_is_integer(v) || json_integer_value(v) != 1)
-        why = "malformed request: \"v\" must be 1 (a newer skagerrakctl than this daemon?)";
-    else if (!json_is_array(argv) || json_array_size(argv) == 0)
-        why = "malformed request: \"argv\" must be a non-empty array of strings";
-    else if (json_array_size(argv) > GW_CTL_MAX_ARGS)
-        why = "malformed request: too many arguments";
-    else if (js && !json_is_boolean(js))
-        why = "malformed request: \"json\" must be true or false";
-    for (size_t i = 0; !why && i < json_array_size(argv); i++)
-        if (!json_is_string(json_array_get(argv, i)))
-            why = "malformed request: \"argv\" must be a non-empty array of strings";
-    if (why) {
-        GW_WARN("ctl: %s: %s", cl->peer, why);
-        json_decref(req);
-        client_answer(cl, 2, NULL, "", why);
-        return;
-    }
-    struct gw_ctl_req rq = {.json = json_is_true(js), .peer = cl->peer};
-    rq.argc = (int)json_array_size(argv);
-    rq.argv = calloc((size_t)rq.argc + 1, sizeof *rq.argv);
-    if (!rq.argv) {
-        json_decref(req);
-        client_answer(cl, 1, NULL, "", "out of memory");
-        return;
-    }
-    for (int i = 0; i < rq.argc; i++)
-        rq.argv[i] = (char *)json_string_value(json_array_get(argv, (size_t)i));
-    struct gw_ctl_out out = {0};
-    int code;
-    const struct gw_ctl_cmd *cmd = NULL;
-    if (strcmp(rq.argv[0], "help") == 0) {
-        code = cmd_help(c, &rq, &out);
-    } else if ((cmd = gw_ctl_find(rq.argv[0])) != NULL) {
-        code = cmd->fn(c, &rq, &out);
-        if (code < 0 || code > 2)
-            code = 1;
-        if (code == 2 && !out.error[0])
-            gw_ctl_fail(&out, 2, "usage: skagerrakctl %s", cmd->usage);
-    } else {
-        code = gw_ctl_fail(&out, 2, "unknown subcommand '%s'; see skagerrakctl help",
-                           rq.argv[0]);
-    }
-    log_request(cl, &rq, code);
-    char *answer = encode_answer(code, out.result, out.text, out.error);
-    out.result = NULL; /* encode_answer took it */
-    free(out.text);
-    free(rq.argv);
-    json_decref(req);
+    int ran;
+    char *answer = gw_ctl_run(c, cl->peer, line, len, &ran);
     if (!answer) {
         client_close(cl);
+        return;
+    }
+    if (!ran) { /* refused before any handler ran: nothing waits for a commit */
+        client_send(cl, answer);
         return;
     }
     /* The answer leaves only after the commit of what the handler stored. */
@@ -416,6 +222,7 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len)
 /* Handle complete lines in cl->in, one at a time (the next after the answer is queued). */
 static void client_read(struct ctl_client *cl)
 {
+    struct gw_ctl *ctl = cl->ctl;
     while (!cl->waiting && !cl->closing && cl->nin) {
         char *nl = memchr(cl->in, '\n', cl->nin);
         if (cl->overflow) {
@@ -441,11 +248,12 @@ static void client_read(struct ctl_client *cl)
         }
         size_t len = (size_t)(nl - cl->in);
         if (len > GW_CTL_MAX_REQUEST) {
-            GW_WARN("ctl: %s: request longer than %d bytes refused", cl->peer,
-                    GW_CTL_MAX_REQUEST);
+            GW_WARN("ctl: %s: request longer than %d bytes refused", cl->peer, GW_CTL_MAX_REQUEST);
             memmove(cl->in, nl + 1, cl->nin - len - 1);
             cl->nin -= len + 1;
             client_answer(cl, 2, NULL, "", "request refused: longer than 65536 bytes");
+            if (!client_alive(ctl, cl))
+                return;
             continue;
         }
         *nl = 0;
@@ -459,11 +267,14 @@ static void client_read(struct ctl_client *cl)
         cl->nin -= len + 1;
         if (len && line[len - 1] == '\r')
             line[--len] = 0;
+        cl->reading = 1;
         if (len) /* an empty line is a keep-alive, not a request */
             handle_line(cl, line, len);
         free(line);
-        /* handle_line may have closed cl (an error writing): the caller checks */
-        return;
+        /* handle_line may have closed cl (an error writing): then stop here */
+        if (!client_alive(ctl, cl))
+            return;
+        cl->reading = 0;
     }
 }
 
@@ -628,13 +439,19 @@ static void on_accept(void *arg, int fd, unsigned events)
             continue;
         }
         describe_peer(&cr, peer, sizeof peer);
+        /* The group is read from the file each time: an administrator may chgrp the
+         * socket after start-up (ours only: a replaced path keeps the group we saw). */
+        struct stat st;
+        if (stat(ctl->path, &st) == 0 && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
+            ctl->group = st.st_gid;
         int ok = cr.uid == 0 || cr.uid == geteuid() || in_group(cfd, cr.gid, ctl->group);
         if (!ok || ctl->nclients >= GW_CTL_MAX_CLIENTS) {
-            char *line =
-                ok ? encode_answer(1, NULL, "", "busy: too many control connections; try again")
-                   : encode_answer(1, NULL, "",
-                                   "permission denied: only root, the daemon's user and members "
-                                   "of the control socket's group may use it");
+            char *line = ok ? gw_ctl_encode_answer(1, NULL, "",
+                                                   "busy: too many control connections; try again")
+                            : gw_ctl_encode_answer(
+                                  1, NULL, "",
+                                  "permission denied: only root, the daemon's user and members "
+                                  "of the control socket's group may use it");
             if (line) {
                 ssize_t w = send(cfd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
                 (void)w; /* best effort: the socket buffer takes one short line */
@@ -751,8 +568,7 @@ struct gw_ctl *gw_ctl_start(struct gw_core *c, char *err, size_t errlen)
     int e = errno;
     umask(old);
     struct stat st;
-    if (r != 0 || chmod(path, 0660) != 0 || stat(path, &st) != 0 ||
-        listen(ctl->fd, 16) != 0) {
+    if (r != 0 || chmod(path, 0660) != 0 || stat(path, &st) != 0 || listen(ctl->fd, 16) != 0) {
         if (r == 0)
             e = errno;
         snprintf(err, errlen, "control socket %s: %s", path, strerror(e));

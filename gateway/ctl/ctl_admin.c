@@ -19,8 +19,8 @@ int gw_ctl_cmd_queues(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_
     if (rc)
         return rc;
     json_t *arr = json_array();
-    gw_ctl_printf(out, "%-16s %-7s %7s %7s %7s %7s %9s\n", "QUEUE", "HOURS", "WAITING",
-                  "OFFERED", "ACTIVE", "READY", "EST.WAIT");
+    gw_ctl_printf(out, "%-16s %-7s %7s %7s %7s %7s %9s\n", "QUEUE", "HOURS", "WAITING", "OFFERED",
+                  "ACTIVE", "READY", "EST.WAIT");
     for (int i = 0; i < c->cfg->nqueues; i++) {
         const struct gw_queue_conf *qc = &c->cfg->queues[i];
         struct gw_queue_rt *q = gw_queue_rt(c, qc->id);
@@ -56,7 +56,8 @@ int gw_ctl_cmd_queues(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_
         json_object_set_new(o, "active", json_integer(active));
         json_object_set_new(o, "counsellors", json_integer(qc->ncounsellors));
         json_object_set_new(o, "counsellors_ready", json_integer(ready));
-        json_object_set_new(o, "wait_estimate_s", est >= 0 ? json_integer(est / 1000) : json_null());
+        json_object_set_new(o, "wait_estimate_s",
+                            est >= 0 ? json_integer(est / 1000) : json_null());
         json_array_append_new(arr, o);
     }
     out->result = json_pack("{s:o}", "queues", arr);
@@ -65,8 +66,7 @@ int gw_ctl_cmd_queues(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_
 
 /* --- counsellors --- */
 
-int gw_ctl_cmd_counsellors(struct gw_core *c, const struct gw_ctl_req *rq,
-                           struct gw_ctl_out *out)
+int gw_ctl_cmd_counsellors(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out)
 {
     int all = 0, npos;
     struct gw_ctl_opt opts[] = {{"--all", NULL, &all}, {0}};
@@ -96,19 +96,19 @@ int gw_ctl_cmd_counsellors(struct gw_core *c, const struct gw_ctl_req *rq,
             if (off < sizeof line)
                 off += (size_t)snprintf(line + off, sizeof line - off, "%s%s/%s: %s",
                                         off ? ", " : "", p->queue, p->resource, show);
-            json_array_append_new(pres, json_pack("{s:o,s:o,s:s,s:b}", "queue",
-                                                  gw_ctl_str(p->queue), "resource",
-                                                  gw_ctl_str(p->resource), "show", show, "ready",
-                                                  gw_counsellor_ready(c, cc->jid, p->queue)));
+            json_array_append_new(pres,
+                                  json_pack("{s:o,s:o,s:s,s:b}", "queue", gw_ctl_str(p->queue),
+                                            "resource", gw_ctl_str(p->resource), "show", show,
+                                            "ready", gw_counsellor_ready(c, cc->jid, p->queue)));
         }
         char lc[32];
         snprintf(lc, sizeof lc, "%d/%d", load, cc->capacity);
         gw_ctl_printf(out, "%-28s %-8s %9s  %s\n", cc->jid, online ? "online" : "offline", lc,
                       line[0] ? line : "-");
-        json_array_append_new(
-            arr, json_pack("{s:o,s:o,s:b,s:b,s:i,s:i,s:o}", "jid", gw_ctl_str(cc->jid), "name",
-                           gw_ctl_str(cc->name), "online", online, "supervisor", cc->supervisor,
-                           "load", load, "capacity", cc->capacity, "presence", pres));
+        json_array_append_new(arr, json_pack("{s:o,s:o,s:b,s:b,s:i,s:i,s:o}", "jid",
+                                             gw_ctl_str(cc->jid), "name", gw_ctl_str(cc->name),
+                                             "online", online, "supervisor", cc->supervisor, "load",
+                                             load, "capacity", cc->capacity, "presence", pres));
     }
     if (!shown)
         gw_ctl_printf(out, "no counsellor signed in%s\n", all ? "" : " (--all lists everyone)");
@@ -193,8 +193,8 @@ static void csv_field(struct gw_ctl_out *out, const char *s, int last)
     gw_ctl_printf(out, last ? "\n" : ",");
 }
 
-static int stats_row(void *arg, const char *group, const char *key, const char *what,
-                     long long n, double wait, double handle)
+static int stats_row(void *arg, const char *group, const char *key, const char *what, long long n,
+                     double wait, double handle)
 {
     struct stats_acc *a = arg;
     group = group ? group : "";
@@ -220,11 +220,11 @@ static int stats_row(void *arg, const char *group, const char *key, const char *
         gw_ctl_printf(a->out, "%-8s %-20s %-12s %7lld %10s %10s\n", group, key, what, n, w, h);
     }
     json_array_append_new(
-        a->rows, json_pack("{s:o,s:o,s:o,s:I,s:o,s:o}", "group", gw_ctl_str(group), "key",
-                           gw_ctl_str(key), "what", gw_ctl_str(what), "count", (json_int_t)n,
-                           "avg_wait_s", wait > 0 ? json_integer((json_int_t)(wait / 1000)) : json_null(),
-                           "avg_handle_s",
-                           handle > 0 ? json_integer((json_int_t)(handle / 1000)) : json_null()));
+        a->rows,
+        json_pack("{s:o,s:o,s:o,s:I,s:o,s:o}", "group", gw_ctl_str(group), "key", gw_ctl_str(key),
+                  "what", gw_ctl_str(what), "count", (json_int_t)n, "avg_wait_s",
+                  wait > 0 ? json_integer((json_int_t)(wait / 1000)) : json_null(), "avg_handle_s",
+                  handle > 0 ? json_integer((json_int_t)(handle / 1000)) : json_null()));
     return 0;
 }
 
@@ -260,8 +260,8 @@ int gw_ctl_cmd_stats(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_c
         gw_ctl_printf(out, "group,key,what,count,avg_wait_s,avg_handle_s\n");
     else
         gw_ctl_printf(out, "conversations created %s to %s\n%-8s %-20s %-12s %7s %10s %10s\n",
-                      gw_ctl_fmt_time(f, fb, sizeof fb), gw_ctl_fmt_time(t, tb, sizeof tb),
-                      "GROUP", "KEY", "WHAT", "COUNT", "AVG.WAIT", "AVG.HANDLE");
+                      gw_ctl_fmt_time(f, fb, sizeof fb), gw_ctl_fmt_time(t, tb, sizeof tb), "GROUP",
+                      "KEY", "WHAT", "COUNT", "AVG.WAIT", "AVG.HANDLE");
     int n = gw_store_stats_range(c->store, f, t, stats_row, &a);
     if (n < 0) {
         json_decref(a.rows);
@@ -269,7 +269,7 @@ int gw_ctl_cmd_stats(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_c
     }
     if (!n && !csv)
         gw_ctl_printf(out, "(no conversations in this period)\n");
-    out->result = json_pack("{s:o,s:o,s:o}", "from", gw_ctl_time_json(f), "to",
-                            gw_ctl_time_json(t), "rows", a.rows);
+    out->result = json_pack("{s:o,s:o,s:o}", "from", gw_ctl_time_json(f), "to", gw_ctl_time_json(t),
+                            "rows", a.rows);
     return 0;
 }

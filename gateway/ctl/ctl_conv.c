@@ -69,8 +69,7 @@ static const char *conv_channel(const struct gw_conv *cv, const struct gw_seeker
 
 /* --- conversations --- */
 
-int gw_ctl_cmd_conversations(struct gw_core *c, const struct gw_ctl_req *rq,
-                             struct gw_ctl_out *out)
+int gw_ctl_cmd_conversations(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out)
 {
     const char *queue = NULL, *state = NULL, *usage = "conversations [--queue Q] [--state S]";
     struct gw_ctl_opt opts[] = {{"--queue", &queue, NULL}, {"--state", &state, NULL}, {0}};
@@ -148,9 +147,9 @@ static int show_event(void *arg, int64_t at, const char *kind, const char *actor
     gw_ctl_printf(a->out, "  %s  %-20s %s%s%s\n", gw_ctl_fmt_time(at, t, sizeof t),
                   kind ? kind : "?", actor ? actor : "", detail && *detail ? "  " : "",
                   detail ? detail : "");
-    json_array_append_new(a->arr, json_pack("{s:o,s:o,s:o,s:o}", "at", gw_ctl_time_json(at),
-                                            "kind", gw_ctl_str(kind), "actor", gw_ctl_str(actor),
-                                            "detail", gw_ctl_str(detail)));
+    json_array_append_new(a->arr, json_pack("{s:o,s:o,s:o,s:o}", "at", gw_ctl_time_json(at), "kind",
+                                            gw_ctl_str(kind), "actor", gw_ctl_str(actor), "detail",
+                                            gw_ctl_str(detail)));
     return 0;
 }
 
@@ -164,20 +163,22 @@ struct msg_acc {
 static int show_msg(void *arg, const struct gw_msg_row *m)
 {
     struct msg_acc *a = arg;
-    int k = strcmp(m->dir, "in") == 0 ? 0 : strcmp(m->dir, "out") == 0 ? 1
-            : strcmp(m->dir, "auto") == 0 ? 2 : 3;
+    int k = strcmp(m->dir, "in") == 0     ? 0
+            : strcmp(m->dir, "out") == 0  ? 1
+            : strcmp(m->dir, "auto") == 0 ? 2
+                                          : 3;
     a->n[k]++;
     if (!a->texts)
         return 0;
-    /* AUDIT: ctl show */
+    /* texts are shown here (the audit is recorded in gw_ctl_cmd_show, see AUDIT there) */
     char t[40];
     gw_ctl_printf(a->out, "  %s  %-4s %-10s %-22s %s\n", gw_ctl_fmt_time(m->created, t, sizeof t),
                   m->dir, m->state, m->author[0] ? m->author : "-", m->body ? m->body : "");
-    json_array_append_new(
-        a->arr, json_pack("{s:I,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)m->id, "at",
-                          gw_ctl_time_json(m->created), "dir", gw_ctl_str(m->dir), "state",
-                          gw_ctl_str(m->state), "author", gw_ctl_str(m->author), "body",
-                          gw_ctl_str(m->body)));
+    json_array_append_new(a->arr,
+                          json_pack("{s:I,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)m->id, "at",
+                                    gw_ctl_time_json(m->created), "dir", gw_ctl_str(m->dir),
+                                    "state", gw_ctl_str(m->state), "author", gw_ctl_str(m->author),
+                                    "body", gw_ctl_str(m->body)));
     return 0;
 }
 
@@ -227,7 +228,9 @@ int gw_ctl_cmd_show(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ct
         gw_ctl_printf(out, "  transfers   %d\n", row.transfers);
     if (row.partner[0])
         gw_ctl_printf(out, "  partner     %s (%s)\n", row.partner,
-                      row.role == 1 ? "served there" : row.role == 2 ? "served here for them" : "-");
+                      row.role == 1   ? "served there"
+                      : row.role == 2 ? "served here for them"
+                                      : "-");
     json_object_set_new(o, "token", json_string(row.token));
     json_object_set_new(o, "jid", gw_ctl_str(jid));
     json_object_set_new(o, "state", gw_ctl_str(state));
@@ -237,9 +240,11 @@ int gw_ctl_cmd_show(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ct
     json_object_set_new(o, "address", gw_ctl_str(m));
     json_object_set_new(o, "blocked", json_boolean(sk.blocked));
     json_object_set_new(o, "lang", gw_ctl_str(row.lang));
-    json_object_set_new(o, "counsellor", row.counsellor[0] ? gw_ctl_str(row.counsellor) : json_null());
+    json_object_set_new(o, "counsellor",
+                        row.counsellor[0] ? gw_ctl_str(row.counsellor) : json_null());
     json_object_set_new(o, "position", json_integer(cv ? gw_queue_position(c, cv) : 0));
-    json_object_set_new(o, "offered_to", cv && cv->offered_to ? gw_ctl_str(cv->offered_to) : json_null());
+    json_object_set_new(o, "offered_to",
+                        cv && cv->offered_to ? gw_ctl_str(cv->offered_to) : json_null());
     json_object_set_new(o, "created", gw_ctl_time_json(row.created));
     json_object_set_new(o, "queued_at", gw_ctl_time_json(row.queued_at));
     json_object_set_new(o, "assigned_at", gw_ctl_time_json(row.assigned_at));
@@ -256,14 +261,18 @@ int gw_ctl_cmd_show(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ct
     gw_store_events_each(c->store, row.id, show_event, &ea);
     json_object_set_new(o, "events", ea.arr);
 
-    if (messages)
+    if (messages) {
+        /* AUDIT: ctl show */
+        /* (The message texts of conversation `row` are shown to rq->peer below: the read
+         * audit records it here, where the token, the peer and the flag are at hand.) */
         gw_ctl_printf(out, "messages:\n");
+    }
     struct msg_acc ma = {out, json_array(), {0}, messages};
     gw_store_msg_each(c->store, row.id, 0, NULL, show_msg, &ma);
-    gw_ctl_printf(out, "%smessages stored: %lld from the seeker, %lld to them, %lld automatic, "
-                       "%lld other%s\n",
-                  messages ? "" : "", ma.n[0], ma.n[1], ma.n[2], ma.n[3],
-                  messages ? "" : " (texts with --messages)");
+    gw_ctl_printf(out,
+                  "messages stored: %lld from the seeker, %lld to them, %lld automatic, "
+                  "%lld other%s\n",
+                  ma.n[0], ma.n[1], ma.n[2], ma.n[3], messages ? "" : " (texts with --messages)");
     json_object_set_new(o, "message_counts",
                         json_pack("{s:I,s:I,s:I,s:I}", "in", (json_int_t)ma.n[0], "out",
                                   (json_int_t)ma.n[1], "auto", (json_int_t)ma.n[2], "other",
@@ -290,8 +299,9 @@ static int block_cmd(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_c
     if (rc)
         return rc;
     if ((npos == 1) == (addr != NULL))
-        return gw_ctl_fail(out, 2, "give a conversation or --address, one of them\nusage: "
-                                   "skagerrakctl %s",
+        return gw_ctl_fail(out, 2,
+                           "give a conversation or --address, one of them\nusage: "
+                           "skagerrakctl %s",
                            usage);
     struct gw_seeker_row sk;
     int64_t conv_id = 0;
@@ -299,8 +309,9 @@ static int block_cmd(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_c
     if (addr) {
         const char *colon = strchr(addr, ':');
         if (!colon || colon == addr || !colon[1] || (size_t)(colon - addr) >= sizeof sk.channel)
-            return gw_ctl_fail(out, 2, "--address '%s': CHANNEL:ADDRESS, e.g. sms:+4791234567\n"
-                                       "usage: skagerrakctl %s",
+            return gw_ctl_fail(out, 2,
+                               "--address '%s': CHANNEL:ADDRESS, e.g. sms:+4791234567\n"
+                               "usage: skagerrakctl %s",
                                "…", usage);
         char ch[32];
         gw_copyn(ch, sizeof ch, addr, (size_t)(colon - addr));
@@ -345,8 +356,8 @@ static int block_cmd(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_c
     char m[64];
     mask(sk.address, m, sizeof m);
     out->result = json_pack("{s:o,s:o,s:b,s:b,s:o}", "channel", gw_ctl_str(sk.channel), "address",
-                            gw_ctl_str(m), "blocked", blocked, "changed", was != blocked,
-                            "closed", blocked && open ? json_string(token) : json_null());
+                            gw_ctl_str(m), "blocked", blocked, "changed", was != blocked, "closed",
+                            blocked && open ? json_string(token) : json_null());
     return 0;
 }
 

@@ -88,20 +88,19 @@ int gw_ctl_args(const struct gw_ctl_req *rq, const struct gw_ctl_opt *specs, con
                 if (strlen(o->name) == alen && strncmp(o->name, a, alen) == 0)
                     break;
             if (!o || !o->name)
-                return gw_ctl_fail(out, 2, "unknown option '%s'\nusage: skagerrakctl %s", a,
-                                   usage);
+                return gw_ctl_fail(out, 2, "unknown option '%s'\nusage: skagerrakctl %s", a, usage);
             if (o->value) {
                 if (a[alen] == '=')
                     *o->value = a + alen + 1;
                 else if (i + 1 < rq->argc)
                     *o->value = rq->argv[++i];
                 else
-                    return gw_ctl_fail(out, 2, "%s needs a value\nusage: skagerrakctl %s",
-                                       o->name, usage);
+                    return gw_ctl_fail(out, 2, "%s needs a value\nusage: skagerrakctl %s", o->name,
+                                       usage);
             } else {
                 if (a[alen] == '=')
-                    return gw_ctl_fail(out, 2, "%s takes no value\nusage: skagerrakctl %s",
-                                       o->name, usage);
+                    return gw_ctl_fail(out, 2, "%s takes no value\nusage: skagerrakctl %s", o->name,
+                                       usage);
                 if (o->flag)
                     *o->flag = 1;
             }
@@ -130,15 +129,15 @@ static int outbox_row(void *arg, const char *target, long long n, int64_t oldest
     char age[32] = "-";
     if (oldest > 0)
         gw_ctl_fmt_age(a->now - oldest, age, sizeof age);
-    gw_ctl_printf(a->out, "  %-12s %6lld waiting, oldest %s%s\n", target, n, age,
-                  retrying ? "" : "");
+    gw_ctl_printf(a->out, "  %-12s %6lld waiting, oldest %s", target, n, age);
     if (retrying)
-        gw_ctl_printf(a->out, "  %-12s %6lld of them retried at least once\n", "", retrying);
+        gw_ctl_printf(a->out, ", %lld retried at least once", retrying);
+    gw_ctl_printf(a->out, "\n");
     json_array_append_new(
-        a->arr, json_pack("{s:o,s:I,s:o,s:I}", "target", gw_ctl_str(target), "depth",
-                          (json_int_t)n, "oldest_age_s",
-                          oldest > 0 ? json_integer((a->now - oldest) / 1000) : json_null(),
-                          "retrying", (json_int_t)retrying));
+        a->arr,
+        json_pack("{s:o,s:I,s:o,s:I}", "target", gw_ctl_str(target), "depth", (json_int_t)n,
+                  "oldest_age_s", oldest > 0 ? json_integer((a->now - oldest) / 1000) : json_null(),
+                  "retrying", (json_int_t)retrying));
     return 0;
 }
 
@@ -182,7 +181,8 @@ static int cmd_status(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_
     free(hbuf);
     if (!plugins)
         plugins = json_object();
-    gw_ctl_printf(out, "plugins: %s\n", json_object_size(plugins) ? (pok ? "all healthy" : "NOT all healthy") : "none");
+    gw_ctl_printf(out, "plugins: %s\n",
+                  json_object_size(plugins) ? (pok ? "all healthy" : "NOT all healthy") : "none");
     const char *name;
     json_t *pv;
     json_object_foreach(plugins, name, pv)
@@ -215,8 +215,7 @@ static int cmd_status(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_
     for (int s = CS_QUEUED; s <= CS_ACTIVE; s++) {
         gw_ctl_printf(out, "%s %lld %s", s == CS_QUEUED ? " (" : ",", per[s],
                       gw_conv_state_name((enum gw_conv_state)s));
-        json_object_set_new(convs, gw_conv_state_name((enum gw_conv_state)s),
-                            json_integer(per[s]));
+        json_object_set_new(convs, gw_conv_state_name((enum gw_conv_state)s), json_integer(per[s]));
     }
     gw_ctl_printf(out, ")\n");
     json_object_set_new(convs, "open", json_integer(total));
@@ -226,8 +225,7 @@ static int cmd_status(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_
 }
 
 const struct gw_ctl_cmd gw_ctl_ops_cmds[] = {
-    {"status", "status", "the daemon: XMPP link, plugins, outbox, open conversations",
-     cmd_status},
+    {"status", "status", "the daemon: XMPP link, plugins, outbox, open conversations", cmd_status},
     {"queues", "queues", "per queue: hours, waiting, offered, active, counsellors ready, wait",
      gw_ctl_cmd_queues},
     {"counsellors", "counsellors [--all]",
@@ -238,8 +236,7 @@ const struct gw_ctl_cmd gw_ctl_ops_cmds[] = {
      "one conversation (token or JID): details and events; texts only with --messages",
      gw_ctl_cmd_show},
     {"block", "block (CONV | --address CH:ADDR) [--why TEXT]",
-     "block a seeker on their channel (closes the open conversation), as !block",
-     gw_ctl_cmd_block},
+     "block a seeker on their channel (closes the open conversation), as !block", gw_ctl_cmd_block},
     {"unblock", "unblock (CONV | --address CH:ADDR) [--why TEXT]", "lift a block",
      gw_ctl_cmd_unblock},
     {"reload", "reload", "reload the configuration (as SIGHUP); says why when refused",

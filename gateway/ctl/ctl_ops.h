@@ -35,8 +35,7 @@ int gw_ctl_cmd_show(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ct
 int gw_ctl_cmd_block(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out);
 int gw_ctl_cmd_unblock(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out);
 int gw_ctl_cmd_queues(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out);
-int gw_ctl_cmd_counsellors(struct gw_core *c, const struct gw_ctl_req *rq,
-                           struct gw_ctl_out *out);
+int gw_ctl_cmd_counsellors(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out);
 int gw_ctl_cmd_reload(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out);
 int gw_ctl_cmd_stats(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ctl_out *out);
 

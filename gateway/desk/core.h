@@ -5,11 +5,11 @@
  * queue.c (waiting lists, assignment, positions, timeouts), presence.c (counsellor
  * presence, grace after a drop-out), router.c (inbound from
  * channels and from XMPP, disco), outbox.c (durable sending), commands.c (text commands),
- * adhoc.c (XEP-0050), turn.c, runmark.c, retention.c, clock.c (wall/test clock), all in
+ * adhoc.c (XEP-0050), turn.c, runmark.c, retention.c, clock.c (wall/test clock), block.c, all in
  * gateway/desk/.  The other rooms (docs/architecture.md): io/ (loop, XMPP link, HTTP, fetch,
  * log, hashmap), store/ (SQLite), conf/ (configuration, calendar, i18n) below the desk; fed/
  * (federation) and host/ (plugin loader, host API) above it, reached through the ops tables
- * below; main.c (start-up, signals, reload) on top. */
+ * below; ctl/ (the control socket) above them; main.c (start-up, signals, reload) on top. */
 #ifndef GW_CORE_H
 #define GW_CORE_H
 

@@ -9,8 +9,8 @@
 #include "store/store_int.h"
 
 int gw_store_outbox_summary(struct gw_store *s,
-                            int (*cb)(void *arg, const char *target, long long n,
-                                      int64_t oldest_ms, long long retrying),
+                            int (*cb)(void *arg, const char *target, long long n, int64_t oldest_ms,
+                                      long long retrying),
                             void *arg)
 {
     /* The age of a row is its message's (rows without a message, stanzas, count as now). */
@@ -55,9 +55,8 @@ int gw_store_events_each(struct gw_store *s, int64_t conv_id,
 }
 
 int gw_store_stats_range(struct gw_store *s, int64_t from_ms, int64_t to_ms,
-                         int (*cb)(void *arg, const char *group, const char *key,
-                                   const char *what, long long n, double avg_wait_ms,
-                                   double avg_handle_ms),
+                         int (*cb)(void *arg, const char *group, const char *key, const char *what,
+                                   long long n, double avg_wait_ms, double avg_handle_ms),
                          void *arg)
 {
     /* Conversations created in [from, to): per queue and state, per channel and state, per
