@@ -60,7 +60,7 @@ UNIT_PLUGIN     = $(UNIT_PLUGIN_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_PLUGIN_SO  = $(patsubst tests/plugins/%/plugin.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*/plugin.c))
 FAKEHOST_OBJ    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%.o,$(wildcard tests/unit/fakehost/*.c))
 
-.PHONY: all test check-layers unit integration soak run bench install clean deps check-format format
+.PHONY: all test check-layers check-man unit integration soak run bench install clean deps check-format format
 # Keep intermediate objects (plugins' .o files would otherwise be deleted after each link).
 .SECONDARY:
 all: $(BUILD)/skagerrak $(PLUGIN_SO) $(TOOLS) $(TEST_PLUGIN_SO)
@@ -127,12 +127,19 @@ unit: $(UNIT_CORE) $(UNIT_PLUGIN) $(TEST_PLUGIN_SO)
 check-layers:
 	@scripts/check-layers.sh
 
+# The man pages render without a warning (man-db's groff run, as `man -l` shows them).
+check-man:
+	@for m in docs/man/*.[0-9]; do \
+	  w=$$(MANWIDTH=80 man --warnings -l "$$m" 2>&1 >/dev/null); \
+	  if [ -n "$$w" ]; then echo "$$m:"; echo "$$w"; exit 1; fi; done; echo "check-man: ok"
+
 deps:
 	@scripts/setup-deps.sh
 
 # The README's test command.  Everything it needs is installed and started from here.
 test: deps
 	$(MAKE) check-layers
+	$(MAKE) check-man
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) SAN=1 all

@@ -10,7 +10,7 @@ set -eu
 PKGS="build-essential pkg-config libstrophe-dev libconfig-dev libsqlite3-dev sqlite3
 libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libgmime-3.0-dev
 libcmocka-dev prosody lua-unbound python3 python3-pytest python3-pytest-timeout
-python3-slixmpp dovecot-imapd python3-aiosmtpd kannel kannel-extras chromium iproute2 util-linux valgrind"
+python3-slixmpp dovecot-imapd python3-aiosmtpd kannel kannel-extras chromium iproute2 util-linux valgrind man-db"
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
 

@@ -261,14 +261,13 @@ int gw_ctl_cmd_show(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_ct
     gw_store_events_each(c->store, row.id, show_event, &ea);
     json_object_set_new(o, "events", ea.arr);
 
-    if (messages) {
-        /* AUDIT: ctl show */
-        /* (The message texts of conversation `row` are shown to rq->peer below: the read
-         * audit records it here, where the token, the peer and the flag are at hand.) */
+    if (messages)
         gw_ctl_printf(out, "messages:\n");
-    }
     struct msg_acc ma = {out, json_array(), {0}, messages};
     gw_store_msg_each(c->store, row.id, 0, NULL, show_msg, &ma);
+    if (messages) /* the texts were shown to rq->peer: the read audit */
+        gw_audit_ctl(c, rq->peer, row.id, "ctl-show",
+                     (int)(ma.n[0] + ma.n[1] + ma.n[2] + ma.n[3]), NULL);
     gw_ctl_printf(out,
                   "messages stored: %lld from the seeker, %lld to them, %lld automatic, "
                   "%lld other%s\n",

@@ -16,6 +16,7 @@
 #include "ctl/ctl_int.h"
 #include "ctl/ctl_ops.h"
 #include "desk/core.h"
+#include "desk/privacy.h"
 #include "host/host.h"
 #include "io/log.h"
 #include "io/xmpp.h"
@@ -201,6 +202,11 @@ static int cmd_status(struct gw_core *c, const struct gw_ctl_req *rq, struct gw_
     struct outbox_acc acc = {out, json_array(), now};
     gw_store_outbox_summary(c->store, outbox_row, &acc);
     json_object_set_new(res, "outbox", acc.arr);
+    /* Erase requests to partners not yet answered (retried through the outbox). */
+    int epend = gw_privacy_erase_pending(c, NULL, NULL);
+    if (epend > 0)
+        gw_ctl_printf(out, "erase requests to partners pending: %d (see erase-pending)\n", epend);
+    json_object_set_new(res, "erase_pending", json_integer(epend > 0 ? epend : 0));
 
     /* Open conversations per state. */
     long long per[CS_EXPIRED + 1] = {0}, total = 0;

@@ -17,13 +17,13 @@ void gw_audit(struct gw_core *c, const char *who, int64_t conv_id, const char *w
                  (long long)conv_id, who ? who : "?");
 }
 
-void gw_audit_ctl_show(struct gw_core *c, const char *peer, int64_t conv_id, int nmessages,
-                       const char *why)
+void gw_audit_ctl(struct gw_core *c, const char *peer, int64_t conv_id, const char *what,
+                  int nmessages, const char *why)
 {
     char who[300], detail[64];
     snprintf(who, sizeof who, "skagerrakctl %s", peer && *peer ? peer : "(unknown peer)");
     snprintf(detail, sizeof detail, "%d messages", nmessages);
-    gw_audit(c, who, conv_id, "ctl-show", detail, why);
+    gw_audit(c, who, conv_id, what, detail, why);
 }
 
 void gw_audit_seeker_who(struct gw_core *c, int64_t seeker_id, char *buf, size_t len)

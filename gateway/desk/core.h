@@ -220,6 +220,9 @@ struct gw_channel_ops {
                    size_t errlen);
     /* 1 when the channel's plugin declares GW_PLUGIN_F_PIPELINE (see plugin_api.h). */
     int (*pipelined)(struct gw_core *c, const char *channel);
+    /* An erased conversation (token as it was): the channel's plugin forgets what it keeps
+     * of it in memory (a web chat session).  NULL-safe to leave unset. */
+    void (*forget)(struct gw_core *c, const char *channel, const char *conv);
 };
 
 /* The desk's own state: open conversations (conv.c), queues (queue.c), counsellor presence
@@ -562,10 +565,11 @@ int64_t gw_retention_run_now(struct gw_core *c, int *nconv, int64_t *naudit);
  * failed write is logged (the read itself is not undone). */
 void gw_audit(struct gw_core *c, const char *who, int64_t conv_id, const char *what,
               const char *detail, const char *why);
-/* The ctl's `show --messages CONV` (ctl/, via its peer string "uid 1000 (name)"): one
- * audit row "ctl-show" for conversation conv_id with the number of messages shown. */
-void gw_audit_ctl_show(struct gw_core *c, const char *peer, int64_t conv_id, int nmessages,
-                       const char *why);
+/* A read through skagerrakctl (ctl/, its peer string "uid 1000 (name)"): one audit row
+ * `what` ("ctl-show" for show --messages, "export" for export-seeker) for conversation
+ * conv_id with the number of messages shown. */
+void gw_audit_ctl(struct gw_core *c, const char *peer, int64_t conv_id, const char *what,
+                  int nmessages, const char *why);
 /* "seeker (webchat ··abcd)": who, for a read by the seeker themselves on their channel. */
 void gw_audit_seeker_who(struct gw_core *c, int64_t seeker_id, char *buf, size_t len);
 

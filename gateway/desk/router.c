@@ -637,6 +637,7 @@ int gw_router_xmpp_iq(void *arg, xmpp_stanza_t *st)
                                                NS_NICK,
                                                NS_SID,
                                                "urn:skagerrak:fed:1",
+                                               "urn:skagerrak:fed:erase:1",
                                                NULL};
         /* Receipts only where they are answered: a conversation JID.  Commands to the domain
          * or a queue get no receipt, and a client that saw the feature there would show

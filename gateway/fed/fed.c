@@ -51,6 +51,11 @@ static void partner_back(struct gw_core *c, const char *domain)
     GW_INFO("federation: %s answers again; resending what waited for it", domain);
 }
 
+void gw_fed_i_defer(struct gw_core *c)
+{
+    c->fed->deferred = 1;
+}
+
 /* What the desk calls of federation (desk/core.h struct gw_fed_ops). */
 static const struct gw_fed_ops fed_ops = {
     .iq = gw_fed_iq,
@@ -437,6 +442,8 @@ int gw_fed_deliver(struct gw_core *c, const struct gw_msg *m, char *err, size_t 
     struct gw_conv_row row;
     if (m->kind == GW_MSG_TYPING)
         return GW_OK; /* typing is not relayed in protocol version 1 */
+    if (gw_fed_i_is_erase(m))
+        return gw_fed_i_erase_deliver(c, m, err, errlen);
     if (gw_store_conv_by_token(c->store, m->conv, &row) < 0 || !row.partner[0]) {
         snprintf(err, errlen, "not a federated conversation");
         return GW_EPERM;
@@ -512,6 +519,9 @@ static void on_result(struct gw_core *c, struct pend *p, xmpp_stanza_t *iq, int 
             gw_outbox_report(c, p->msg_id, GW_DLR_DELIVERED, NULL);
         break;
     }
+    case P_ERASE:
+        gw_fed_i_erase_result(c, p, ok ? NULL : error_condition(iq), ok);
+        break;
     case P_ESCALATE:
         if (cv)
             cv->fed_busy = 0;
@@ -644,6 +654,8 @@ int gw_fed_iq(struct gw_core *c, xmpp_stanza_t *st)
     }
     xmpp_stanza_t *req = xmpp_stanza_get_child_by_ns(st, GW_NS_FED);
     if (!req)
+        req = xmpp_stanza_get_child_by_ns(st, GW_NS_FED_ERASE);
+    if (!req)
         return 0;
     char domain[256];
     gw_fed_i_bare_of(from, domain, sizeof domain);
@@ -656,7 +668,12 @@ int gw_fed_iq(struct gw_core *c, xmpp_stanza_t *st)
     if (c->fed->deferred)
         partner_back(c, pc->domain);
     const char *name = xmpp_stanza_get_name(req);
-    if (!strcmp(type, "set") && !strcmp(name, "escalate"))
+    if (!strcmp(xmpp_stanza_get_ns(req), GW_NS_FED_ERASE)) {
+        if (!strcmp(type, "set") && !strcmp(name, "erase"))
+            gw_fed_i_on_erase(c, st, req, pc);
+        else
+            gw_fed_i_refuse(c, st, "cancel", "feature-not-implemented", "unknown request");
+    } else if (!strcmp(type, "set") && !strcmp(name, "escalate"))
         gw_fed_i_on_escalate(c, st, req, pc);
     else if (!strcmp(type, "set") && !strcmp(name, "relay"))
         gw_fed_i_on_relay(c, st, req, pc);

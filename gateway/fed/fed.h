@@ -11,6 +11,8 @@ struct gw_core;
 struct gw_conv;
 
 #define GW_NS_FED "urn:skagerrak:fed:1"
+/* The erase request, a versioned extension of the protocol (fed_erase.c). */
+#define GW_NS_FED_ERASE "urn:skagerrak:fed:erase:1"
 /* GW_FED_CHANNEL, the pseudo-channel federation serves, is in desk/core.h. */
 
 /* Create the federation state and register its services with the desk (c->fed_ops). */

@@ -10,7 +10,7 @@
 
 /* --- our requests to partners (fed.c) --- */
 
-enum pend_kind { P_ESCALATE, P_RELAY, P_QUEUE, P_TAKE };
+enum pend_kind { P_ESCALATE, P_RELAY, P_QUEUE, P_TAKE, P_ERASE };
 
 struct pend {
     char id[48];
@@ -92,5 +92,19 @@ void gw_fed_i_on_queue_query(struct gw_core *c, xmpp_stanza_t *iq,
                              const struct gw_partner_conf *pc);
 void gw_fed_i_on_take(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *t,
                       const struct gw_partner_conf *pc);
+
+/* --- erase requests (fed_erase.c) --- */
+
+/* 1 when outbox item m is an erase request (a "sys" message with meta type fed-erase). */
+int gw_fed_i_is_erase(const struct gw_msg *m);
+/* Send it: GW_PENDING (gw_fed_i_erase_result completes it) or an error with err filled. */
+int gw_fed_i_erase_deliver(struct gw_core *c, const struct gw_msg *m, char *err, size_t errlen);
+/* The partner's answer to P_ERASE request p: ok, or the error condition (NULL: no answer). */
+void gw_fed_i_erase_result(struct gw_core *c, struct pend *p, const char *cond, int ok);
+/* A partner asks us to erase our copy of a conversation (payload e). */
+void gw_fed_i_on_erase(struct gw_core *c, xmpp_stanza_t *iq, xmpp_stanza_t *e,
+                       const struct gw_partner_conf *pc);
+/* Note that something for a partner waits to be retried (fed.c partner_back wakes it). */
+void gw_fed_i_defer(struct gw_core *c);
 
 #endif

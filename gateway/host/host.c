@@ -257,10 +257,22 @@ int gw_host_pipelined(struct gw_core *c, const char *channel)
            (p->desc->flags & GW_PLUGIN_F_PIPELINE);
 }
 
+/* An erased conversation: the channel's plugin forgets it, if it can (an optional member,
+ * so older plugins are checked by the size they were built with). */
+static void host_forget(struct gw_core *c, const char *channel, const char *conv)
+{
+    struct gw_plugin_slot *p = gw_host_plugin(c, channel);
+    if (p && p->self &&
+        p->desc->size >= offsetof(struct gw_plugin, forget) + sizeof p->desc->forget &&
+        p->desc->forget)
+        p->desc->forget(p->self, conv);
+}
+
 /* What the desk calls of the host (desk/core.h struct gw_channel_ops). */
 static const struct gw_channel_ops channel_ops = {
     .deliver = gw_host_deliver,
     .pipelined = gw_host_pipelined,
+    .forget = host_forget,
 };
 
 void gw_host_attach(struct gw_core *c)

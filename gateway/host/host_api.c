@@ -11,6 +11,7 @@
 
 #include "conf/calendar.h"
 #include "desk/core.h"
+#include "desk/privacy.h"
 #include "io/fetch.h"
 #include "host/host_int.h"
 #include "io/http.h"
@@ -425,6 +426,27 @@ static int api_feedback(struct gw_host *h, const char *conv, int rating, const c
     return gw_turn_commit(h->core);
 }
 
+static int api_erase_conv(struct gw_host *h, const char *conv)
+{
+    struct gw_conv_row r;
+    struct gw_seeker_row sk;
+    struct gw_core *c = h->core;
+    if (!conv || gw_store_conv_by_token(c->store, conv, &r) < 0 ||
+        gw_store_seeker_get(c->store, r.seeker_id, &sk) < 0 || strcmp(sk.channel, h->name))
+        return GW_ENOTFOUND;
+    struct gw_erase_counts n;
+    char actor[80];
+    snprintf(actor, sizeof actor, "seeker (%s)", h->name);
+    /* The seeker's own request: nothing is held back for messages still on their way to
+     * them (they asked for those to go too). */
+    if (gw_privacy_erase(c, r.seeker_id, actor, 0, &n, NULL) != GW_OK)
+        return GW_EIO;
+    if (gw_turn_commit(c) != GW_OK)
+        return GW_EIO;
+    GW_INFO("%s: a seeker erased their conversation (%lld messages)", h->name, n.messages);
+    return GW_OK;
+}
+
 static char *api_transcript_text(struct gw_host *h, const char *conv)
 {
     struct gw_conv_row r;
@@ -487,4 +509,5 @@ const struct gw_host_api gw_host_i_api = {
     .transcript_text = api_transcript_text,
     .kv_del = api_kv_del,
     .after_commit = api_after_commit,
+    .erase_conv = api_erase_conv,
 };

@@ -266,6 +266,13 @@ struct gw_host_api {
      * seeker's own message in their other tabs after submit().  GW_OK or GW_ENOMEM. */
     int (*after_commit)(struct gw_host *h, void (*cb)(void *arg), void (*drop)(void *arg),
                         void *arg);
+    /* The seeker of `conv` (a conversation of this plugin's channel) asks for everything
+     * stored about them to be erased now (GDPR art. 17; docs/erasure.md): their open
+     * conversation is closed, texts, address, sessions go, partners are asked; the plugin's
+     * forget() is called for each of the seeker's conversations before this returns, so
+     * the plugin must not use what it keeps of `conv` afterwards.  Committed before it
+     * returns.  GW_OK, GW_ENOTFOUND (not this channel's), GW_EIO. */
+    int (*erase_conv)(struct gw_host *h, const char *conv);
 };
 
 /* The one descriptor a plugin exports as `skagerrak_plugin`. */
@@ -290,6 +297,10 @@ struct gw_plugin {
     int (*health)(void *self, char *buf, size_t buflen);
     /* GW_PLUGIN_F_* (0: none).  Read only when `size` covers it. */
     unsigned flags;
+    /* Optional (read only when `size` covers it): conversation `conv` was erased; forget
+     * what is kept of it in memory and in the plugin's kv rows (the core has deleted the
+     * rows whose JSON value has "conv": conv already), and never write it back. */
+    void (*forget)(void *self, const char *conv);
 };
 
 /* The core keeps a conversation's messages to its channel in order: it hands a plugin the

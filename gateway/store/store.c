@@ -274,12 +274,17 @@ struct gw_store *gw_store_open(const char *path, char *err, size_t errlen)
     }
     sqlite3_busy_timeout(s->db, 2000);
     char e2[512] = "";
-    /* WAL: readers never block the writer; synchronous=NORMAL in WAL survives a process
+    /* secure_delete: a deleted row's bytes are overwritten with zeros in its page, so an
+     * erased seeker's text (and every outbox payload or message retention deleted before)
+     * is not left readable in the file's free space (docs/erasure.md; its cost on the
+     * message path is in the bench figures there).
+     * WAL: readers never block the writer; synchronous=NORMAL in WAL survives a process
      * crash (kill -9) without loss; only an OS crash/power cut may lose the last commits. */
     if (exec(s, "PRAGMA journal_mode=WAL", e2, sizeof e2) < 0 ||
         exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;"
                 " PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY;"
-                " PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=16777216;", e2,
+                " PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=16777216;"
+                " PRAGMA secure_delete=ON;", e2,
                 sizeof e2) < 0) {
         set_err(err, errlen, "%s: %s", path, e2);
         gw_store_close(&s);

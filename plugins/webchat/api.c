@@ -547,6 +547,34 @@ static void h_feedback(struct web_call *c)
     reply_empty(c, 204);
 }
 
+/* "Delete this conversation now" (docs/erasure.md): the core erases everything stored
+ * about this seeker and calls web_forget for the session; after that `s` is an erased
+ * husk (no conversation, expired), so only the answer is written here. */
+static void h_erase(struct web_call *c)
+{
+    struct web_ctx *x = c->x;
+    if (x->api->size < offsetof(struct gw_host_api, erase_conv) + sizeof(x->api->erase_conv) ||
+        !x->api->erase_conv) {
+        web_call_error(c, 404, "not_enabled");
+        return;
+    }
+    char sid[64];
+    snprintf(sid, sizeof(sid), "%s", c->s->sid);
+    if (!c->s->conv[0]) { /* a session that never got a conversation: nothing stored */
+        reply(c, 200, json_pack("{s:b}", "erased", 1));
+        return;
+    }
+    int rc = x->api->erase_conv(x->h, c->s->conv);
+    if (rc != GW_OK) {
+        x->api->log(x->h, GW_LOG_WARN, "session %s: erase failed (%d)", sid, rc);
+        web_call_error(c, rc == GW_ENOTFOUND ? 404 : 503,
+                       rc == GW_ENOTFOUND ? "not_found" : "unavailable");
+        return;
+    }
+    x->api->log(x->h, GW_LOG_INFO, "session %s erased by the seeker", sid);
+    reply(c, 200, json_pack("{s:b}", "erased", 1));
+}
+
 /* ---- dispatch ---- */
 
 static const struct route {
@@ -565,6 +593,7 @@ static const struct route {
     {"GET", "transcript", h_transcript, AUTH_BEARER_OR_QUERY},
     {"POST", "transcript-email", h_transcript_email, AUTH_BEARER},
     {"POST", "feedback", h_feedback, AUTH_BEARER},
+    {"POST", "erase", h_erase, AUTH_BEARER},
     {"GET", "events", web_events_open, AUTH_BEARER_OR_QUERY},
 };
 

@@ -429,6 +429,26 @@ static int web_health(void *self, char *buf, size_t buflen)
     return 1;
 }
 
+/* The core erased conversation `conv` (the seeker's "delete this conversation now", or an
+ * operator's erase-seeker): its session stays in memory only as an expired, closed husk —
+ * its pages hear "erased" and lose their streams, requests with its token get 401, the
+ * sweep frees it, and nothing writes it back to the store (persisted_exp_ms = expires_ms
+ * = 0, see drop_idle).  Not freed here: a request handler may still hold it. */
+static void web_forget(void *self, const char *conv)
+{
+    struct web_ctx *x = self;
+    struct web_session *s = web_sessions_by_conv(&x->ss, conv);
+    if (!s)
+        return;
+    web_push(x, s, "erased", 0, "{}", 0);
+    while (!TAILQ_EMPTY(&s->streams))
+        close_stream(x, TAILQ_FIRST(&s->streams));
+    s->closed = 1;
+    s->expires_ms = s->persisted_exp_ms = 0;
+    web_sessions_remove_conv(&x->ss, s);
+    web_session_idle(x, s);
+}
+
 __attribute__((visibility("default"))) const struct gw_plugin skagerrak_plugin = {
     .abi = GW_PLUGIN_ABI,
     .size = sizeof(struct gw_plugin),
@@ -440,4 +460,6 @@ __attribute__((visibility("default"))) const struct gw_plugin skagerrak_plugin =
     .reload = web_reload,
     .deliver = web_deliver,
     .health = web_health,
+    .flags = 0,
+    .forget = web_forget,
 };

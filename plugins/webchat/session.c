@@ -108,6 +108,13 @@ struct web_session *web_sessions_by_key(const struct web_sessions *ss, const cha
     return key ? web_map_get(ss->by_key, key) : NULL;
 }
 
+void web_sessions_remove_conv(struct web_sessions *ss, struct web_session *s)
+{
+    if (s->conv[0] && web_map_get(ss->by_conv, s->conv) == s)
+        web_map_del(ss->by_conv, s->conv);
+    s->conv[0] = '\0';
+}
+
 struct web_session *web_sessions_by_conv(const struct web_sessions *ss, const char *conv)
 {
     return conv ? web_map_get(ss->by_conv, conv) : NULL;

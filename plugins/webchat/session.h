@@ -77,6 +77,9 @@ int web_sessions_add(struct web_sessions *ss, struct web_session *s);
 void web_sessions_remove(struct web_sessions *ss, struct web_session *s);
 struct web_session *web_sessions_by_key(const struct web_sessions *ss, const char *key);
 struct web_session *web_sessions_by_conv(const struct web_sessions *ss, const char *conv);
+/* Unlink s from the conv index and clear s->conv (an erased conversation: later messages
+ * for the old token find no session). */
+void web_sessions_remove_conv(struct web_sessions *ss, struct web_session *s);
 /* Move `s` to conversation `conv` (the core opened another).  GW_OK or GW_ENOMEM. */
 int web_sessions_set_conv(struct web_sessions *ss, struct web_session *s, const char *conv);
 /* Number of sessions in the table. */

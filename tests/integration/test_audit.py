@@ -168,6 +168,33 @@ def test_audit_row_for_each_local_read(gateway_factory, client, tmp_state):
     assert rc == 2
 
 
+def test_operator_reads_audited(gateway_factory, client, tmp_state):
+    """skagerrakctl show --messages and export-seeker: one row per conversation read, the
+    operator's uid as who; show without --messages shows no text and is not a read."""
+    workdir = os.path.join(tmp_state, "gw0")
+    g = gateway_factory(service=ctl_socket_conf(workdir))
+    kari = client("kari")
+    sign_in(kari)
+    g.loopback.send("+4790001111", "Første melding")
+    offer = kari.wait_message(lambda s: "!accept" in (s.body or ""), timeout=10)
+    conv = offer.bare_from.split("@")[0]
+    rc, _, err = ctl(g, "show", conv)
+    assert rc == 0, err
+    rc, shown, err = ctl(g, "show", conv, "--messages")
+    assert rc == 0, err
+    assert any(m.get("body") == "Første melding" for m in shown["messages"]), shown
+    rc, doc, err = ctl(g, "export-seeker", "--conv", conv)
+    assert rc == 0, err
+    rows = wait_for(lambda: (lambda x: x if len(x) >= 2 else None)(audit_rows(g, "--conv", conv)),
+                    10, "two audit rows")
+    assert [r["what"] for r in rows] == ["ctl-show", "export"], rows
+    for r in rows:
+        assert r["who"].startswith("skagerrakctl uid 0"), r
+    assert rows[0]["detail"] == "%d messages" % len(shown["messages"]), rows
+    exported = [c for c in doc["conversations"] if c["token"] == conv][0]["messages"]
+    assert rows[1]["detail"] == "%d messages" % len(exported), rows
+
+
 @pytest.fixture
 def fed_partner_retention(request, tmp_state, monkeypatch):
     """test_federation's two gateways on one Prosody; DK keeps what it serves for NO only

@@ -24,6 +24,7 @@
       E.typing.textContent = S.counsellor ? t('typing', { name: S.counsellor }) : t('typing_anon');
     });
     es.addEventListener('ended', function () { ended('seeker'); });
+    es.addEventListener('erased', function () { if (E.body) erasedView(); else reset(); });
     es.addEventListener('ready', function () {
       S.replaying = false;
       if (E.log) E.log.removeAttribute('aria-busy');

@@ -44,8 +44,43 @@
     box.appendChild(h('button', { type: 'button', class: 'skw-secondary', text: t('download'), onclick: download }));
     if (S.cfg.transcript_email) box.appendChild(emailForm());
     if (S.cfg.feedback && !S.feedbackGiven) box.appendChild(feedbackForm());
+    box.appendChild(eraseBox());
     box.appendChild(h('button', { type: 'button', class: 'skw-primary', text: t('new_chat'), onclick: newChat }));
     E.body.appendChild(box);
+  }
+
+  /* "Delete this conversation now" (docs/erasure.md): asked once more, then POST erase; the
+   * log leaves the page too, and the token is forgotten (it no longer opens anything). */
+  function eraseBox() {
+    var box = h('div', { class: 'skw-erase' });
+    function ask() {
+      clear(box);
+      var no = h('button', { type: 'button', class: 'skw-secondary', text: t('erase_no'), onclick: function () {
+        clear(box); box.appendChild(start()); box.firstChild.focus();
+      } });
+      box.appendChild(h('div', { class: 'skw-confirm', role: 'group', 'aria-labelledby': 'skw-erase-q' }, [
+        h('p', { id: 'skw-erase-q', text: t('erase_confirm') }),
+        h('button', { type: 'button', class: 'skw-primary', text: t('erase_yes'), onclick: function () {
+          api('POST', 'erase').then(function (r) {
+            if (r.status === 200 || r.status === 401) erasedView();
+            else alertMsg(t('err_unavailable'));
+          }, function () { alertMsg(t('err_network')); });
+        } }),
+        no
+      ]));
+      no.focus();
+    }
+    function start() { return h('button', { type: 'button', class: 'skw-link', text: t('erase'), onclick: ask }); }
+    box.appendChild(start());
+    return box;
+  }
+  function erasedView() {
+    reset();
+    clear(E.body);
+    var p = h('p', { class: 'skw-note', role: 'status', tabindex: '-1', text: t('erased') });
+    E.body.appendChild(p);
+    E.body.appendChild(h('button', { type: 'button', class: 'skw-primary', text: t('new_chat'), onclick: newChat }));
+    p.focus();
   }
 
   function download() {

@@ -29,6 +29,9 @@ static struct {
     char transcript_addr[256];
     int ntranscript;
     int queue_open;
+    char erased_conv[40];
+    int nerase;
+    void *self; /* the plugin, for st_erase_conv to call forget() as the core does */
 } rec;
 
 static int st_queue_info(struct gw_host *h, const char *queue, const char *lang, char *buf,
@@ -58,6 +61,15 @@ static int st_feedback(struct gw_host *h, const char *conv, int rating, const ch
     rec.feedback_rating = rating;
     snprintf(rec.feedback_comment, sizeof(rec.feedback_comment), "%s", comment ? comment : "");
     rec.nfeedback++;
+    return GW_OK;
+}
+/* The core erases, then tells the plugin to forget the conversation (desk/privacy.c). */
+static int st_erase_conv(struct gw_host *h, const char *conv)
+{
+    (void)h;
+    snprintf(rec.erased_conv, sizeof(rec.erased_conv), "%s", conv);
+    rec.nerase++;
+    skagerrak_plugin.forget(rec.self, conv);
     return GW_OK;
 }
 static char *st_transcript_text(struct gw_host *h, const char *conv)
@@ -96,6 +108,7 @@ static void extend_api(struct fakehost *fh)
     api->transcript = st_transcript;
     api->feedback = st_feedback;
     api->transcript_text = st_transcript_text;
+    api->erase_conv = st_erase_conv;
 }
 
 static void plugin_up(struct t *t)
@@ -108,6 +121,7 @@ static void plugin_up(struct t *t)
     assert_int_equal(fakehost_plugin_init(t->fh, &skagerrak_plugin, c, err, sizeof(err)), GW_OK);
     assert_int_equal(fakehost_plugin_start(t->fh), GW_OK);
     t->self = fakehost_plugin_self(t->fh);
+    rec.self = t->self;
 }
 
 static void write_file(const char *dir, const char *name, const char *text)
@@ -557,6 +571,45 @@ static void end_transcript_feedback(void **state)
     fakehost_stream_drop(s);
 }
 
+/* "Delete this conversation now": the core is asked, the plugin forgets the session (its
+ * pages hear "erased" and lose their streams; the token opens nothing; no stored copy is
+ * written back). */
+static void erase_by_the_seeker(void **state)
+{
+    struct t *t = *state;
+    char tok[33];
+    const char *conv = start(t, tok, NULL);
+    char cv[40];
+    snprintf(cv, sizeof(cv), "%s", conv);
+    struct gw_http_stream *s = open_events(t, tok, NULL);
+    assert_int_equal(post_free(t, tok, "/end", NULL), 200);
+    assert_int_equal(post_free(t, tok, "/erase", NULL), 200);
+    assert_int_equal(rec.nerase, 1);
+    assert_string_equal(rec.erased_conv, cv);
+    assert_non_null(strstr(fakehost_stream_data(s, NULL), "event: erased"));
+    assert_true(fakehost_stream_closed(s));
+    /* what the fake host still keeps in kv is what the core deletes; the plugin must not
+     * write the session again: drop it and see nothing come back */
+    char auth[64];
+    snprintf(auth, sizeof(auth), "Bearer %s", tok);
+    const char *hdr[] = {"Authorization", auth, NULL};
+    struct fakehost_resp r;
+    assert_int_equal(fakehost_http(t->fh, "GET", "/session", hdr, NULL, NULL, NULL, &r), 401);
+    fakehost_resp_free(&r);
+    /* the core deleted the stored copy with the erase (store_privacy.c); do as it does */
+    char key[WEB_TOKEN_KEY_LEN + 1], kvkey[WEB_TOKEN_KEY_LEN + 8];
+    assert_int_equal(web_token_key(tok, key, sizeof(key)), GW_OK);
+    snprintf(kvkey, sizeof(kvkey), "s.%s", key);
+    const struct gw_host_api *api = fakehost_api(t->fh);
+    api->kv_del(fakehost_host(t->fh), kvkey);
+    fakehost_fire_timers(t->fh, 10); /* idle drop, sweep: nothing writes it back */
+    char *again = api->kv_get(fakehost_host(t->fh), kvkey);
+    assert_null(again);
+    assert_int_equal(post_free(t, tok, "/erase", NULL), 401);
+    assert_int_equal(rec.nerase, 1);
+    fakehost_stream_drop(s);
+}
+
 /* Sessions the plugin holds in memory (its health detail). */
 static int sessions_in_memory(struct t *t)
 {
@@ -848,6 +901,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(events_need_a_session, setup, teardown),
         cmocka_unit_test_setup_teardown(blocked_session_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(end_transcript_feedback, setup, teardown),
+        cmocka_unit_test_setup_teardown(erase_by_the_seeker, setup, teardown),
         cmocka_unit_test_setup_teardown(closed_sessions_leave_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(acks_only_own_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(resume_after_restart, setup, teardown),
